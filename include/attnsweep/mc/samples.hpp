@@ -1,0 +1,42 @@
+// Per-trial observations of one cell, mergeable exactly.
+//
+// A cell's trials may be split across workers. Each part keeps its values keyed by
+// trial index; merging is a disjoint union, and the summary is always computed over
+// the values in trial order. So a cell split any way across any number of workers
+// gives bitwise the same mean and standard error as the cell run in one piece.
+#pragma once
+
+#include <cstdint>
+#include <map>
+
+namespace attnsweep::mc {
+
+struct TrialResult {
+  double lambda = 0;
+  double eta = 0;
+};
+
+struct Summary {
+  long count = 0;
+  double mean = 0;
+  double std_error = 0;  // sample standard deviation / sqrt(count); NaN when count < 2
+};
+
+class CellSamples {
+ public:
+  // Throws std::logic_error if the trial is already present.
+  void add(std::uint64_t trial, TrialResult result);
+  // Throws std::logic_error if the two share a trial.
+  void merge(const CellSamples& other);
+
+  long size() const { return static_cast<long>(by_trial_.size()); }
+  const std::map<std::uint64_t, TrialResult>& by_trial() const { return by_trial_; }
+
+  Summary lambda() const;
+  Summary eta() const;
+
+ private:
+  std::map<std::uint64_t, TrialResult> by_trial_;
+};
+
+}  // namespace attnsweep::mc

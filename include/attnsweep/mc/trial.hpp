@@ -1,0 +1,52 @@
+// One Monte-Carlo trial of one grid cell: draw tokens, run the layer, measure lambda and eta.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "attnsweep/mc/samples.hpp"
+#include "attnsweep/mc/tokens.hpp"
+
+namespace attnsweep::mc {
+
+enum class JacobianMethod { exact, hutchinson };
+const char* jacobian_name(JacobianMethod method);
+JacobianMethod parse_jacobian(const std::string& text);  // throws std::invalid_argument
+
+struct CellParams {
+  double rho = 0;
+  double gamma = 0;
+  long d = 0;
+  long n = 0;
+  long trials = 1;
+  long probes = 4;  // Hutchinson probes per trial (unused by the exact method)
+  Geometry geometry = Geometry::gaussian;
+  JacobianMethod jacobian = JacobianMethod::exact;
+  double alpha = 0;
+  std::uint64_t seed = 0;
+};
+
+// Throws std::invalid_argument naming the first out-of-range parameter.
+void validate(const CellParams& cell);
+
+// The random stream of a trial is keyed by {seed, (d, n)} and counted by trial index.
+// rho and gamma are deliberately not in the key: every cell with the same (d, n) and
+// trial sees the same underlying draws (common random numbers), which makes the phase
+// diagram smooth along rho and gamma, and makes `attnsweep cell` reproduce any cell
+// of a sweep bitwise.
+std::uint64_t stream_id(long d, long n);
+
+TrialResult run_trial(const CellParams& cell, std::uint64_t trial);
+
+// Trials [first, first + count) of the cell.
+CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count);
+
+// Peak bytes one trial of this cell allocates (the dominant n x n and n x d matrices).
+double trial_memory_bytes(const CellParams& cell);
+
+// Floating-point operations of one trial, counted as the benchmark reports them:
+// forward 6 n^2 d (three n x n x d products) plus, per Hutchinson probe, 6 n^2 d;
+// the exact method costs 4 n^2 d plus the quartic term.
+double trial_flops(const CellParams& cell);
+
+}  // namespace attnsweep::mc

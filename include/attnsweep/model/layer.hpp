@@ -1,0 +1,65 @@
+// The attention layer of MODEL.md section 1 and its two observables (section 3).
+// Pure numerics: Eigen only; no randomness, no I/O, no MPI.
+#pragma once
+
+#include <Eigen/Dense>
+
+namespace attnsweep::model {
+
+// Tokens are rows. Row-major keeps each token contiguous, so the per-token
+// reductions (norms, dots, softmax rows) stream through memory.
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vector = Eigen::VectorXd;
+using MatrixRef = Eigen::Ref<const Matrix>;
+
+// beta = gamma * ln(n), natural log (MODEL.md section 1).
+double attention_scale(double gamma, Eigen::Index n);
+
+// Everything the forward pass computes that the observables and the Jacobian reuse.
+struct ForwardPass {
+  double beta = 0;
+  double alpha = 0;
+  Vector norms;  // |x_i|
+  Matrix Y;      // y_i = x_i / |x_i|
+  Matrix G;      // Y Y^T, the input cosines
+  Matrix A;      // row softmax of beta * G (row maximum subtracted)
+  Matrix Xbar;   // A Y
+  Matrix Xout;   // x'_i = xbar_i + alpha x_i
+};
+
+// One layer: pre-LN, beta = gamma ln n, stable row softmax, residual alpha.
+// Throws std::invalid_argument for a zero token (its direction is undefined).
+ForwardPass forward(const MatrixRef& X, double gamma, double alpha);
+
+// Row softmax of beta * S with the row maximum subtracted, so beta in the hundreds
+// cannot overflow exp (MODEL.md section 7).
+Matrix row_softmax(const MatrixRef& S, double beta);
+
+// lambda of MODEL.md eq. (3.2): mean over pairs i < j of (1 - <y'_i,y'_j>) / (1 - <y_i,y_j>).
+// 1 - cos is taken from |y_i - y_j|^2 / 2 wherever 1 - cos is small, so near-duplicate
+// tokens (common at d = 2) keep full relative accuracy instead of giving 0/0 or inf.
+// Pairs whose input directions are bitwise identical carry no angle and are skipped;
+// NaN only if every pair is such a pair.
+double angle_ratio(const ForwardPass& f);
+
+// 1 - <u, v> for unit vectors u, v, accurate also when u and v nearly coincide.
+double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u,
+                        const Eigen::Ref<const Eigen::RowVectorXd>& v, double cosine);
+
+// Forward-mode products J v for m stacked directions: V is n x (m d), block k is
+// columns [k d, (k+1) d). Each step is one large matrix product over all m probes.
+Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V);
+
+// ||dX'/dX||_F^2 by MODEL.md section 4: closed-form block norms, no estimator noise.
+// Cost O(n^2 d) plus min(n^3, n^2 d(d+1)/2) for the one quartic term.
+double jacobian_norm2_exact(const ForwardPass& f);
+
+// Hutchinson estimate of ||J||_F^2 = E|J v|^2 from the m probes stacked in V
+// (E[v v^T] = I): the mean of |J v_k|^2 over the probes.
+double jacobian_norm2_hutchinson(const ForwardPass& f, const MatrixRef& V);
+
+// The dense nd x nd Jacobian, column by column from unit JVPs. For tests and small sizes only.
+// Index of token i, coordinate a is i * d + a.
+Matrix dense_jacobian(const ForwardPass& f);
+
+}  // namespace attnsweep::model

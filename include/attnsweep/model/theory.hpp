@@ -1,0 +1,37 @@
+// Closed forms for the exact simplex geometry (MODEL.md section 5): the engine's oracle.
+#pragma once
+
+#include <string>
+
+namespace attnsweep::model {
+
+struct SimplexTheory {
+  double beta = 0;     // gamma ln n
+  double p = 0;        // self weight A_ii
+  double r = 0;        // weight on each other token
+  double rho_out = 0;  // <y'_i, y'_j>
+  double q_out = 0;    // |x'_i|^2
+  double lambda = 0;   // angle ratio
+  double eta = 0;      // ||J||_F^2 / (n d)
+};
+
+// Exact finite-n values for |x_i|^2 = q, <y_i,y_j> = rho (i != j), d >= 1 the ambient dimension.
+SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q = 1.0);
+
+enum class Regime { subcritical, critical, supercritical };
+const char* regime_name(Regime regime);
+
+// n -> infinity limits at alpha = 0 (the paper's Theorems 2.1 and 2.4).
+struct LimitTheory {
+  Regime regime = Regime::subcritical;
+  double kappa = 0;       // gamma (1 - rho)
+  double cosine_out = 0;  // lim <y'_i, y'_j>
+  double lambda = 0;
+  double eta = 0;
+};
+LimitTheory limit_theory(double rho, double gamma, double d, double q = 1.0);
+
+// gamma_c(rho) = 1 / (1 - rho).
+double critical_gamma(double rho);
+
+}  // namespace attnsweep::model

@@ -1,0 +1,47 @@
+#include "attnsweep/mc/samples.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace attnsweep::mc {
+
+void CellSamples::add(std::uint64_t trial, TrialResult result) {
+  if (!by_trial_.emplace(trial, result).second) {
+    throw std::logic_error("trial " + std::to_string(trial) + " recorded twice");
+  }
+}
+
+void CellSamples::merge(const CellSamples& other) {
+  for (const auto& [trial, result] : other.by_trial_) add(trial, result);
+}
+
+namespace {
+// Welford's update in trial order: stable, and fixed order means fixed rounding.
+template <class Field>
+Summary summarize(const std::map<std::uint64_t, TrialResult>& by_trial, Field field) {
+  Summary s;
+  double m2 = 0;
+  for (const auto& [trial, result] : by_trial) {
+    const double x = field(result);
+    ++s.count;
+    const double delta = x - s.mean;
+    s.mean += delta / static_cast<double>(s.count);
+    m2 += delta * (x - s.mean);
+  }
+  if (s.count == 0) s.mean = std::numeric_limits<double>::quiet_NaN();
+  s.std_error = s.count >= 2 ? std::sqrt(m2 / static_cast<double>(s.count - 1) / static_cast<double>(s.count))
+                             : std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+}  // namespace
+
+Summary CellSamples::lambda() const {
+  return summarize(by_trial_, [](const TrialResult& r) { return r.lambda; });
+}
+Summary CellSamples::eta() const {
+  return summarize(by_trial_, [](const TrialResult& r) { return r.eta; });
+}
+
+}  // namespace attnsweep::mc

@@ -1,0 +1,86 @@
+#include "attnsweep/mc/trial.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "attnsweep/model/layer.hpp"
+
+namespace attnsweep::mc {
+
+const char* jacobian_name(JacobianMethod method) {
+  return method == JacobianMethod::exact ? "exact" : "hutchinson";
+}
+
+JacobianMethod parse_jacobian(const std::string& text) {
+  if (text == "exact") return JacobianMethod::exact;
+  if (text == "hutchinson") return JacobianMethod::hutchinson;
+  throw std::invalid_argument("jacobian must be exact or hutchinson, not '" + text + "'");
+}
+
+void validate(const CellParams& c) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (!(c.rho >= 0 && c.rho < 1)) fail("rho must satisfy 0 <= rho < 1 (got " + std::to_string(c.rho) + ")");
+  if (!(c.gamma >= 0) || !std::isfinite(c.gamma)) fail("gamma must be finite and >= 0 (got " + std::to_string(c.gamma) + ")");
+  if (c.d < 1) fail("d must be >= 1 (got " + std::to_string(c.d) + ")");
+  if (c.n < 2) fail("n must be >= 2 (got " + std::to_string(c.n) + ")");
+  if (c.trials < 1) fail("trials must be >= 1 (got " + std::to_string(c.trials) + ")");
+  if (c.probes < 1) fail("probes must be >= 1 (got " + std::to_string(c.probes) + ")");
+  if (!std::isfinite(c.alpha)) fail("alpha must be finite");
+  if (c.geometry == Geometry::simplex && c.d < c.n + 1) {
+    fail("simplex geometry needs d >= n + 1 (got d = " + std::to_string(c.d) + ", n = " + std::to_string(c.n) + ")");
+  }
+}
+
+std::uint64_t stream_id(long d, long n) {
+  return (static_cast<std::uint64_t>(d) << 32) ^ static_cast<std::uint64_t>(n);
+}
+
+TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
+  const model::Matrix X = [&] {
+    if (cell.geometry == Geometry::simplex) return simplex_tokens(cell.n, cell.d, cell.rho);
+    RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::tokens);
+    return gaussian_tokens(cell.n, cell.d, cell.rho, stream);
+  }();
+  const model::ForwardPass f = model::forward(X, cell.gamma, cell.alpha);
+  TrialResult result;
+  result.lambda = model::angle_ratio(f);
+  double norm2 = 0;
+  if (cell.jacobian == JacobianMethod::exact) {
+    norm2 = model::jacobian_norm2_exact(f);
+  } else {
+    RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
+    norm2 = model::jacobian_norm2_hutchinson(f, rademacher_probes(cell.n, cell.d, cell.probes, stream));
+  }
+  result.eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
+  return result;
+}
+
+CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count) {
+  CellSamples samples;
+  for (std::uint64_t t = first; t < first + count; ++t) samples.add(t, run_trial(cell, t));
+  return samples;
+}
+
+double trial_memory_bytes(const CellParams& c) {
+  const double n = static_cast<double>(c.n), d = static_cast<double>(c.d);
+  // Forward: X, Y, Xbar, Xout (n x d) and G, A, Gout (n x n).
+  double doubles = 4 * n * d + 3 * n * n;
+  if (c.jacobian == JacobianMethod::exact) {
+    const double packed = d * (d + 1) / 2;
+    doubles += 3 * n * n + 2 * n * d + (packed < n ? 2 * n * packed : 2 * n * n);
+  } else {
+    const double m = static_cast<double>(c.probes);
+    doubles += 2 * m * n * n + 5 * m * n * d;  // Q, dA; dY twice, V, out, dA Y
+  }
+  return 8 * doubles;
+}
+
+double trial_flops(const CellParams& c) {
+  const double n = static_cast<double>(c.n), d = static_cast<double>(c.d);
+  const double forward = 6 * n * n * d;
+  if (c.jacobian == JacobianMethod::hutchinson) return forward + 6 * n * n * d * static_cast<double>(c.probes);
+  const double packed = d * (d + 1) / 2;
+  return forward + 4 * n * n * d + 2 * n * n * std::min(n, packed);
+}
+
+}  // namespace attnsweep::mc

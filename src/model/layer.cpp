@@ -1,0 +1,213 @@
+#include "attnsweep/model/layer.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace attnsweep::model {
+
+namespace {
+using Eigen::Index;
+
+// Below this, 1 - cos computed from a dot product has lost more than ~13 of its
+// 16 digits for near-duplicate tokens; the difference form keeps them.
+constexpr double kSmallAngle = 1e-3;
+
+Vector inverse_row_norms(const MatrixRef& X, const char* what) {
+  Vector norms = X.rowwise().norm();
+  for (Index i = 0; i < norms.size(); ++i) {
+    if (!(norms(i) > 0) || !std::isfinite(norms(i))) {
+      throw std::invalid_argument(std::string(what) + " row " + std::to_string(i) +
+                                  " has norm " + std::to_string(norms(i)) +
+                                  ": its direction is undefined");
+    }
+  }
+  return norms.cwiseInverse();
+}
+}  // namespace
+
+double attention_scale(double gamma, Index n) { return gamma * std::log(static_cast<double>(n)); }
+
+Matrix row_softmax(const MatrixRef& S, double beta) {
+  Matrix A(S.rows(), S.cols());
+  for (Index i = 0; i < S.rows(); ++i) {
+    const double row_max = S.row(i).maxCoeff();
+    A.row(i) = ((S.row(i).array() - row_max) * beta).exp().matrix();
+    A.row(i) /= A.row(i).sum();
+  }
+  return A;
+}
+
+ForwardPass forward(const MatrixRef& X, double gamma, double alpha) {
+  if (X.rows() < 1 || X.cols() < 1) throw std::invalid_argument("forward: empty token matrix");
+  ForwardPass f;
+  f.beta = attention_scale(gamma, X.rows());
+  f.alpha = alpha;
+  const Vector inv_norms = inverse_row_norms(X, "input token");
+  f.norms = inv_norms.cwiseInverse();
+  f.Y = inv_norms.asDiagonal() * X;
+  f.G.noalias() = f.Y * f.Y.transpose();
+  f.A = row_softmax(f.G, f.beta);
+  f.Xbar.noalias() = f.A * f.Y;
+  f.Xout = f.Xbar + alpha * X;
+  return f;
+}
+
+double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u,
+                        const Eigen::Ref<const Eigen::RowVectorXd>& v, double cosine) {
+  const double naive = 1.0 - cosine;
+  if (naive > kSmallAngle) return naive;
+  return 0.5 * (u - v).squaredNorm();
+}
+
+double angle_ratio(const ForwardPass& f) {
+  const Index n = f.Y.rows();
+  const Matrix Yout = inverse_row_norms(f.Xout, "output token").asDiagonal() * f.Xout;
+  Matrix Gout;
+  Gout.noalias() = Yout * Yout.transpose();
+  double sum = 0;
+  long long pairs = 0;
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = i + 1; j < n; ++j) {
+      const double before = one_minus_cosine(f.Y.row(i), f.Y.row(j), f.G(i, j));
+      if (before == 0) continue;  // identical input directions: no angle to compare
+      const double after = one_minus_cosine(Yout.row(i), Yout.row(j), Gout(i, j));
+      sum += after / before;
+      ++pairs;
+    }
+  }
+  return pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
+}
+
+Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
+  const Index n = f.Y.rows(), d = f.Y.cols();
+  if (V.rows() != n || V.cols() % d != 0 || V.cols() == 0) {
+    throw std::invalid_argument("jacobian_vector_products: directions must be n x (m d)");
+  }
+  const Index m = V.cols() / d;
+  const Vector inv_norms = f.norms.cwiseInverse();
+
+  // dy_i = (v_i - <v_i, y_i> y_i) / |x_i|, kept in two layouts so that both
+  // products below are single GEMMs over all probes.
+  Matrix dY_stacked(m * n, d);  // block k = rows [k n, (k+1) n)
+  Matrix dY_side(n, m * d);     // block k = columns [k d, (k+1) d)
+  for (Index k = 0; k < m; ++k) {
+    const auto Vk = V.middleCols(k * d, d);
+    const Vector radial = (Vk.array() * f.Y.array()).rowwise().sum();
+    dY_stacked.middleRows(k * n, n) =
+        inv_norms.asDiagonal() * (Vk - radial.asDiagonal() * f.Y);
+    dY_side.middleCols(k * d, d) = dY_stacked.middleRows(k * n, n);
+  }
+
+  // Block k of Q is Y dY_k^T; dS_k = beta (Q_k + Q_k^T).
+  Matrix Q;
+  Q.noalias() = f.Y * dY_stacked.transpose();
+  Matrix dA(m * n, n);
+  for (Index k = 0; k < m; ++k) {
+    const auto Qk = Q.middleCols(k * n, n);
+    auto dAk = dA.middleRows(k * n, n);
+    dAk = f.A.cwiseProduct(f.beta * (Qk + Qk.transpose()));
+    const Vector weighted = dAk.rowwise().sum();
+    dAk -= weighted.asDiagonal() * f.A;  // A o (dS - rowsum(A o dS) 1^T)
+  }
+
+  Matrix out;
+  out.noalias() = f.A * dY_side;  // A dY for all probes
+  Matrix dAY;
+  dAY.noalias() = dA * f.Y;  // dA Y for all probes
+  for (Index k = 0; k < m; ++k) {
+    out.middleCols(k * d, d) += dAY.middleRows(k * n, n) + f.alpha * V.middleCols(k * d, d);
+  }
+  return out;
+}
+
+double jacobian_norm2_hutchinson(const ForwardPass& f, const MatrixRef& V) {
+  const Index m = V.cols() / f.Y.cols();
+  return jacobian_vector_products(f, V).squaredNorm() / static_cast<double>(m);
+}
+
+namespace {
+// T1_i = || sum_l A_il y_l y_l^T ||_F^2 for every row i, by the cheaper of two routes.
+Vector quartic_term(const ForwardPass& f) {
+  const Index n = f.Y.rows(), d = f.Y.cols();
+  const Index packed = d * (d + 1) / 2;
+  if (packed < n) {
+    // Pack y_l y_l^T's upper triangle (off-diagonal entries times sqrt 2), so that
+    // T1_i = |(A P)_i|^2: cost n^2 d(d+1)/2.
+    Matrix P(n, packed);
+    for (Index l = 0; l < n; ++l) {
+      Index c = 0;
+      for (Index a = 0; a < d; ++a) {
+        P(l, c++) = f.Y(l, a) * f.Y(l, a);
+        for (Index b = a + 1; b < d; ++b) P(l, c++) = std::sqrt(2.0) * f.Y(l, a) * f.Y(l, b);
+      }
+    }
+    Matrix AP;
+    AP.noalias() = f.A * P;
+    return AP.rowwise().squaredNorm();
+  }
+  // T1_i = a_i^T (G o G) a_i: cost n^3.
+  const Matrix G2 = f.G.cwiseProduct(f.G);
+  Matrix AG2;
+  AG2.noalias() = f.A * G2;
+  return AG2.cwiseProduct(f.A).rowwise().sum();
+}
+}  // namespace
+
+double jacobian_norm2_exact(const ForwardPass& f) {
+  const Index n = f.Y.rows();
+  const double d = static_cast<double>(f.Y.cols());
+  const double beta = f.beta, alpha = f.alpha;
+  const Vector inv_norms = f.norms.cwiseInverse();
+
+  Matrix H;
+  H.noalias() = f.Xbar * f.Y.transpose();  // H_il = <y_l, xbar_i>
+  const Vector s = f.Xbar.rowwise().squaredNorm();
+  const Matrix W = f.A.cwiseProduct(f.G);  // w = a o g, row by row
+  Matrix WY;
+  WY.noalias() = W * f.Y;
+  const Vector T2 = WY.rowwise().squaredNorm();  // w^T G w = |sum_l w_l y_l|^2
+  const Vector T1 = quartic_term(f);
+
+  double total = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double h_i = H(i, i), s_i = s(i);
+    double off = 0, trace_CP = 0, ag = 0, ahg = 0, ah2 = 0;
+    for (Index l = 0; l < n; ++l) {
+      const double a = f.A(i, l), g = f.G(i, l), hl = H(i, l);
+      trace_CP += a * ((1 - hl) - g * (g - h_i));
+      ag += a * g;
+      ahg += a * hl * g;
+      ah2 += a * hl * hl;
+      if (l == i) continue;
+      const double scaled = a * inv_norms(l);
+      off += scaled * scaled *
+             ((d - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) +
+              beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
+    }
+    const double CP2 = T1(i) - T2(i) - 2 * ah2 + 2 * ahg * ag + s_i * s_i - s_i * ag * ag;
+    const double a_ii = f.A(i, i), inv_r = inv_norms(i);
+    const double diag = (a_ii * a_ii * (d - 1) + 2 * a_ii * beta * trace_CP + beta * beta * CP2) * inv_r * inv_r +
+                        2 * alpha * (a_ii * (d - 1) + beta * trace_CP) * inv_r + alpha * alpha * d;
+    total += diag + off;
+  }
+  return total;
+}
+
+Matrix dense_jacobian(const ForwardPass& f) {
+  const Index n = f.Y.rows(), d = f.Y.cols(), nd = n * d;
+  Matrix J(nd, nd);
+  // One unit direction per column of J; all nd stacked in one batched JVP.
+  Matrix V = Matrix::Zero(n, nd * d);
+  for (Index c = 0; c < nd; ++c) V(c / d, c * d + c % d) = 1.0;
+  const Matrix JV = jacobian_vector_products(f, V);
+  for (Index c = 0; c < nd; ++c) {
+    const Matrix block = JV.middleCols(c * d, d);
+    for (Index i = 0; i < n; ++i)
+      for (Index a = 0; a < d; ++a) J(i * d + a, c) = block(i, a);
+  }
+  return J;
+}
+
+}  // namespace attnsweep::model
