@@ -1,0 +1,57 @@
+// The sweep's configuration: INI file plus key=value overrides, fully validated.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attnsweep/mc/tokens.hpp"
+#include "attnsweep/mc/trial.hpp"
+
+namespace attnsweep::io {
+
+// Bad user input (config, command line, files). The app maps it to exit code 2.
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class GammaScale { absolute, critical };
+
+struct SweepConfig {
+  std::vector<double> rho, gamma;
+  std::vector<long> d, n;
+  GammaScale gamma_scale = GammaScale::absolute;
+  long trials = 8;
+  long probes = 4;
+  mc::JacobianMethod jacobian = mc::JacobianMethod::exact;
+  mc::Geometry geometry = mc::Geometry::gaussian;
+  double alpha = 0;
+  std::uint64_t seed = 2025;
+  long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
+  std::string output = "attnsweep.h5";
+
+  // The config normalised to one canonical INI text (every key, fixed order, values in
+  // round-trip precision). Stored in the HDF5 file and hashed: two configs that define
+  // the same sweep have the same text and hash, whatever their spelling.
+  std::string canonical_text() const;
+  std::uint64_t hash() const;  // FNV-1a 64 of canonical_text(); output file name excluded
+};
+
+// Parses an INI config text plus "section.key=value" (or unique "key=value") overrides,
+// which win over the file. Throws InputError naming the key and value on any problem.
+SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
+                         const std::string& source_name);
+SweepConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// "start:stop:step" (stop included, robust to floating-point steps) or "a, b, c".
+std::vector<double> parse_real_axis(const std::string& key, const std::string& text);
+std::vector<long> parse_integer_axis(const std::string& key, const std::string& text);
+
+// The actual gamma of a grid point (gamma axis value times 1/(1 - rho) when gamma-scale = critical).
+double cell_gamma(const SweepConfig& config, double rho, double gamma_axis_value);
+
+// Values are written with 17 significant digits (round trip) unless they are short decimals.
+std::string format_real(double value);
+
+}  // namespace attnsweep::io

@@ -1,0 +1,41 @@
+// RAII MPI environment and checked calls.
+//
+// MPI calls return errors (MPI_ERRORS_RETURN) and check() turns them into exceptions; the
+// app turns any exception on any rank into MPI_Abort with the message, so a failure on one
+// rank never leaves the others hanging.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace attnsweep::parallel {
+
+class Environment {
+ public:
+  Environment(int& argc, char**& argv);  // MPI_THREAD_FUNNELED: only the main thread calls MPI
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+void check(int code, const char* what);
+[[noreturn]] void abort_all(const std::string& message, int code);
+
+// Byte messages: probe, size, receive.
+void send_bytes(const std::string& bytes, int dest, int tag);
+// Non-blocking check for a message from anyone; fills source/tag when one is waiting.
+bool message_waiting(int& source, int& tag);
+std::string receive_bytes(int source, int tag);
+
+void broadcast(std::string& text, int root);
+void broadcast(int& value, int root);
+
+}  // namespace attnsweep::parallel

@@ -1,0 +1,423 @@
+#include "commands.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "attnsweep/io/config.hpp"
+#include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/results_file.hpp"
+#include "attnsweep/mc/trial.hpp"
+#include "attnsweep/model/theory.hpp"
+#include "attnsweep/parallel/mpi.hpp"
+#include "attnsweep/sweep/cost.hpp"
+#include "attnsweep/sweep/driver.hpp"
+#include "attnsweep/sweep/grid.hpp"
+#include "attnsweep/sweep/scheduler.hpp"
+
+namespace attnsweep::app {
+
+namespace po = boost::program_options;
+using io::InputError;
+
+namespace {
+// Parses subcommand options; every Boost error becomes a one-line InputError.
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
+                        const po::positional_options_description* positional = nullptr,
+                        std::vector<std::string>* unrecognised = nullptr) {
+  po::variables_map vm;
+  try {
+    auto parser = po::command_line_parser(args).options(desc);
+    if (positional) parser.positional(*positional);
+    if (unrecognised) parser.allow_unregistered();
+    const po::parsed_options parsed = parser.run();
+    if (unrecognised) *unrecognised = po::collect_unrecognized(parsed.options, po::include_positional);
+    po::store(parsed, vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  return vm;
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (c == '\n') out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+    else out += c;
+  }
+  return out + "\"";
+}
+
+double available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return static_cast<double>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+void check_memory(const mc::CellParams& cell) {
+  const double need = mc::trial_memory_bytes(cell), have = available_memory_bytes();
+  if (need > 0.9 * have) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg, "n = %ld, d = %ld needs %.1f GiB per trial, this machine has %.1f GiB available",
+                  cell.n, cell.d, need / (1 << 30), have / (1 << 30));
+    throw InputError(msg);
+  }
+}
+
+// Index of `value` on an axis; InputError listing the axis when it is not there.
+template <class T>
+long axis_index(const std::vector<T>& axis, T value, const std::string& name) {
+  for (size_t i = 0; i < axis.size(); ++i) {
+    if (std::abs(static_cast<double>(axis[i]) - static_cast<double>(value)) <= 1e-9 * std::max(1.0, std::abs(static_cast<double>(value)))) {
+      return static_cast<long>(i);
+    }
+  }
+  std::ostringstream values;
+  for (size_t i = 0; i < axis.size() && i < 12; ++i) values << (i ? ", " : "") << axis[i];
+  if (axis.size() > 12) values << ", ...";
+  std::ostringstream msg;
+  msg << "--" << name << " " << value << " is not on the file's " << name << " axis (" << values.str() << ")";
+  throw InputError(msg.str());
+}
+}  // namespace
+
+// ------------------------------------------------------------------------------- cell
+int cell_command(const std::vector<std::string>& args) {
+  mc::CellParams cell;
+  std::string geometry = "gaussian", jacobian = "exact", format = "table";
+  long long seed = 2025;
+  po::options_description desc("attnsweep cell options");
+  desc.add_options()
+      ("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")
+      ("gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n")
+      ("d", po::value(&cell.d)->required(), "token dimension")
+      ("n", po::value(&cell.n)->required(), "number of tokens")
+      ("trials", po::value(&cell.trials)->default_value(8), "Monte-Carlo trials")
+      ("probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")
+      ("geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")
+      ("alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")
+      ("seed", po::value(&seed)->default_value(2025), "random seed")
+      ("jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")
+      ("format", po::value(&format)->default_value("table"), "table | json");
+  parse(args, desc);
+  try {
+    cell.geometry = mc::parse_geometry(geometry);
+    cell.jacobian = mc::parse_jacobian(jacobian);
+    if (seed < 0) throw std::invalid_argument("seed must be >= 0");
+    cell.seed = static_cast<std::uint64_t>(seed);
+    mc::validate(cell);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(e.what());
+  }
+  if (format != "table" && format != "json") throw InputError("format must be table or json, not '" + format + "'");
+  check_memory(cell);
+
+  const auto start = std::chrono::steady_clock::now();
+  const mc::CellSamples samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const mc::Summary lambda = samples.lambda(), eta = samples.eta();
+  const auto simplex = model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n),
+                                             static_cast<double>(cell.d), cell.alpha);
+  const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
+
+  if (format == "json") {
+    std::printf("{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
+                "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
+                "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
+                "\"theory\": {\"simplex\": {\"lambda\": %s, \"eta\": %s, \"rho_out\": %s, \"self_weight\": %s}, "
+                "\"limit\": {\"regime\": \"%s\", \"kappa\": %s, \"lambda\": %s, \"eta\": %s, \"cosine_out\": %s, "
+                "\"gamma_critical\": %s}}}\n",
+                json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials,
+                cell.probes, mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
+                json_number(cell.alpha).c_str(), static_cast<unsigned long long>(cell.seed),
+                json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
+                json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(),
+                json_number(eta.std_error).c_str(), json_number(seconds).c_str(), json_number(simplex.lambda).c_str(),
+                json_number(simplex.eta).c_str(), json_number(simplex.rho_out).c_str(), json_number(simplex.p).c_str(),
+                model::regime_name(limit.regime), json_number(limit.kappa).c_str(), json_number(limit.lambda).c_str(),
+                json_number(limit.eta).c_str(), json_number(limit.cosine_out).c_str(),
+                json_number(model::critical_gamma(cell.rho)).c_str());
+    return 0;
+  }
+  std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
+              cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
+  std::printf("  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
+              mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
+              cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
+              cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
+  std::printf("  %-8s %14s %12s %16s %12s\n", "", "measured", "stderr", "simplex theory", "n -> inf");
+  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "lambda", lambda.mean, lambda.std_error, simplex.lambda, limit.lambda);
+  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "eta", eta.mean, eta.std_error, simplex.eta, limit.eta);
+  return 0;
+}
+
+// ------------------------------------------------------------------------------- run
+int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
+  sweep::RunOptions options;
+  po::options_description desc("attnsweep run options");
+  desc.add_options()
+      ("config", po::value(&options.config_path)->required(), "sweep config (INI)")
+      ("output", po::value(&options.output), "HDF5 output (default: the config's output.file)")
+      ("retry-failed", po::bool_switch(&options.retry_failed), "recompute only the cells whose status is failed")
+      ("time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds")
+      ("snapshot-every", po::value(&options.snapshot_every)->default_value(30), "seconds between HDF5 snapshots")
+      ("first-cell", po::value(&options.first_cell)->default_value(0), "run only flat cells >= this")
+      ("last-cell", po::value(&options.last_cell)->default_value(-1), "run only flat cells < this");
+  std::vector<std::string> rest;
+  // Validate on every rank before MPI starts, so bad usage never reaches MPI_Init.
+  parse(args, desc, nullptr, &rest);
+  for (const auto& item : rest) {
+    if (item.find('=') == std::string::npos || item.rfind("--", 0) == 0) {
+      throw InputError("unrecognised argument '" + item + "' (overrides are section.key=value)");
+    }
+    options.overrides.push_back(item);
+  }
+  if (options.time_limit < 0) throw InputError("--time-limit must be >= 0");
+  if (!(options.snapshot_every > 0)) throw InputError("--snapshot-every must be > 0");
+  if (options.first_cell < 0) throw InputError("--first-cell must be >= 0");
+  parallel::Environment mpi(argc, argv);
+  try {
+    return sweep::run_sweep(options, mpi);
+  } catch (const std::exception& e) {
+    // Any failure on any rank ends the whole job with the message, never a hang.
+    parallel::abort_all(e.what(), 3);
+  }
+}
+
+// ------------------------------------------------------------------------------- plan
+int plan_command(const std::vector<std::string>& args) {
+  std::string config_path;
+  po::options_description desc("attnsweep plan options");
+  desc.add_options()("config", po::value(&config_path)->required(), "sweep config (INI)");
+  std::vector<std::string> rest;
+  parse(args, desc, nullptr, &rest);
+  for (const auto& item : rest)
+    if (item.find('=') == std::string::npos) throw InputError("unrecognised argument '" + item + "'");
+  const io::SweepConfig config = io::load_config(config_path, rest);
+  const sweep::Grid grid(config);
+  const sweep::CostModel cost = sweep::CostModel::calibrate();
+  double total = 0, largest_trial = 0, peak_memory = 0;
+  for (std::int64_t i = 0; i < grid.size(); ++i) {
+    const auto cell = grid.cell(i);
+    const double t = cost.trial_seconds(cell);
+    total += t * static_cast<double>(config.trials);
+    largest_trial = std::max(largest_trial, t);
+    peak_memory = std::max(peak_memory, mc::trial_memory_bytes(cell));
+  }
+  std::printf("plan for %s\n", config_path.c_str());
+  std::printf("  grid: %zu rho x %zu gamma x %zu d x %zu n = %lld cells, %ld trials each (%lld trials)\n",
+              config.rho.size(), config.gamma.size(), config.d.size(), config.n.size(),
+              static_cast<long long>(grid.size()), config.trials,
+              static_cast<long long>(grid.size()) * config.trials);
+  std::printf("  estimated work: %.0f core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
+              total, total / 3600, largest_trial, peak_memory / (1 << 30));
+  std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
+              cost.seconds_per_pair);
+  std::printf("  %8s %14s\n", "ranks", "wall time");
+  int suggested = 0;
+  double suggested_wall = 0;
+  for (int ranks : {1, 2, 4, 8, 16, 32, 64, 128, 256}) {
+    const int workers = ranks <= 8 ? ranks : ranks - 1;
+    // Trials are the smallest unit a cell splits into: the wall cannot drop below one.
+    const double wall = std::max(total / workers * 1.05, largest_trial) + 5;
+    std::printf("  %8d %14.0f s\n", ranks, wall);
+    if (!suggested && (wall < 3600 || ranks == 256 || total / workers < 20 * largest_trial)) {
+      suggested = ranks;
+      suggested_wall = wall;
+    }
+  }
+  const long limit = static_cast<long>(std::ceil((suggested_wall * 1.5 + 300) / 60));
+  std::printf("suggested: --ntasks=%d --time=%02ld:%02ld:00\n", suggested, limit / 60, limit % 60);
+  std::printf("  sbatch --ntasks=%d --time=%02ld:%02ld:00 jobs/sweep.sbatch %s\n", suggested, limit / 60, limit % 60,
+              config_path.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------------------- status
+namespace {
+std::string single_file(const std::vector<std::string>& args, const char* command) {
+  std::string file;
+  po::options_description desc(std::string("attnsweep ") + command + " options");
+  desc.add_options()("file", po::value(&file)->required(), "HDF5 output");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  parse(args, desc, &positional);
+  return file;
+}
+}  // namespace
+
+int status_command(const std::vector<std::string>& args) {
+  const std::string file = single_file(args, "status");
+  const io::ResultsFile f = io::read_results_file(file);
+  const auto& s = f.state;
+  double seconds = 0;
+  for (double v : s.seconds) seconds += v;
+  const auto done = s.count(io::CellStatus::done), failed = s.count(io::CellStatus::failed),
+             missing = s.count(io::CellStatus::missing);
+  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(),
+              static_cast<long long>(s.size()), static_cast<long long>(done), static_cast<long long>(failed),
+              static_cast<long long>(missing));
+  std::printf("  grid: %zu rho [%g..%g] x %zu gamma [%g..%g]%s x d {", f.config.rho.size(), f.config.rho.front(),
+              f.config.rho.back(), f.config.gamma.size(), f.config.gamma.front(), f.config.gamma.back(),
+              f.config.gamma_scale == io::GammaScale::critical ? " (x 1/(1-rho))" : "");
+  for (size_t i = 0; i < f.config.d.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.d[i]);
+  std::printf("} x n {");
+  for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
+  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, seed %llu\n", f.config.trials,
+              mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), f.config.alpha,
+              static_cast<unsigned long long>(f.config.seed));
+  std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
+              done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);
+  std::printf("  written %s by %s\n", f.created_utc.c_str(), f.build.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------------------- query
+int query_command(const std::vector<std::string>& args) {
+  std::string file, format = "table", status;
+  std::vector<double> rho, gamma;
+  std::vector<long> d, n;
+  po::options_description desc("attnsweep query options");
+  desc.add_options()
+      ("file", po::value(&file)->required(), "HDF5 output")
+      ("rho", po::value(&rho)->multitoken(), "keep these rho values")
+      ("gamma", po::value(&gamma)->multitoken(), "keep these gamma axis values")
+      ("d", po::value(&d)->multitoken(), "keep these d values")
+      ("n", po::value(&n)->multitoken(), "keep these n values")
+      ("status", po::value(&status), "missing | done | failed")
+      ("format", po::value(&format)->default_value("table"), "table | csv | json");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  parse(args, desc, &positional);
+  if (format != "table" && format != "csv" && format != "json") {
+    throw InputError("format must be table, csv or json, not '" + format + "'");
+  }
+  const bool by_status = !status.empty();
+  const io::CellStatus wanted = by_status ? io::parse_status(status) : io::CellStatus::missing;
+  const io::ResultsFile f = io::read_results_file(file);
+  const sweep::Grid grid(f.config);
+  std::set<long> keep_rho, keep_gamma, keep_d, keep_n;
+  for (double v : rho) keep_rho.insert(axis_index(f.config.rho, v, "rho"));
+  for (double v : gamma) keep_gamma.insert(axis_index(f.config.gamma, v, "gamma"));
+  for (long v : d) keep_d.insert(axis_index(f.config.d, v, "d"));
+  for (long v : n) keep_n.insert(axis_index(f.config.n, v, "n"));
+
+  const char* columns = "cell,rho,gamma,d,n,status,trials,lambda_mean,lambda_stderr,eta_mean,eta_stderr,seconds,attempts,error";
+  if (format == "csv") std::printf("%s\n", columns);
+  if (format == "table") {
+    std::printf("%7s %6s %8s %5s %6s %7s %6s %12s %10s %12s %10s %8s %3s  %s\n", "cell", "rho", "gamma", "d", "n",
+                "status", "trials", "lambda", "+-", "eta", "+-", "seconds", "att", "error");
+  }
+  if (format == "json") std::printf("[");
+  long rows = 0;
+  for (std::int64_t i = 0; i < grid.size(); ++i) {
+    const auto c = grid.coordinates(i);
+    if ((!keep_rho.empty() && !keep_rho.count(c.rho)) || (!keep_gamma.empty() && !keep_gamma.count(c.gamma)) ||
+        (!keep_d.empty() && !keep_d.count(c.d)) || (!keep_n.empty() && !keep_n.count(c.n)))
+      continue;
+    const io::CellRecord r = f.state.record(i);
+    if (by_status && r.status != wanted) continue;
+    const mc::CellParams p = grid.cell(i);
+    if (format == "table") {
+      std::printf("%7lld %6g %8g %5ld %6ld %7s %6d %12.6g %10.3g %12.6g %10.3g %8.3f %3d  %s\n",
+                  static_cast<long long>(i), p.rho, p.gamma, p.d, p.n, io::status_name(r.status), r.trials,
+                  r.lambda_mean, r.lambda_stderr, r.eta_mean, r.eta_stderr, r.seconds, r.attempts, r.error.c_str());
+    } else if (format == "csv") {
+      std::string error = r.error;
+      for (char& ch : error) if (ch == '"') ch = '\'';
+      std::printf("%lld,%s,%s,%ld,%ld,%s,%d,%s,%s,%s,%s,%.6f,%d,\"%s\"\n", static_cast<long long>(i),
+                  io::format_real(p.rho).c_str(), io::format_real(p.gamma).c_str(), p.d, p.n, io::status_name(r.status),
+                  r.trials, json_number(r.lambda_mean).c_str(), json_number(r.lambda_stderr).c_str(),
+                  json_number(r.eta_mean).c_str(), json_number(r.eta_stderr).c_str(), r.seconds, r.attempts, error.c_str());
+    } else {
+      std::printf("%s\n {\"cell\": %lld, \"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"status\": \"%s\", "
+                  "\"trials\": %d, \"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, "
+                  "\"seconds\": %s, \"attempts\": %d, \"error\": %s}",
+                  rows ? "," : "", static_cast<long long>(i), json_number(p.rho).c_str(), json_number(p.gamma).c_str(),
+                  p.d, p.n, io::status_name(r.status), r.trials, json_number(r.lambda_mean).c_str(),
+                  json_number(r.lambda_stderr).c_str(), json_number(r.eta_mean).c_str(),
+                  json_number(r.eta_stderr).c_str(), json_number(r.seconds).c_str(), r.attempts,
+                  json_string(r.error).c_str());
+    }
+    ++rows;
+  }
+  if (format == "json") std::printf("%s]\n", rows ? "\n" : "");
+  return 0;
+}
+
+// ------------------------------------------------------------------------------- verify
+int verify_command(const std::vector<std::string>& args) {
+  const std::string file = single_file(args, "verify");
+  const auto problems = io::verify_results_file(file);
+  for (const auto& p : problems) std::printf("%s: %s\n", file.c_str(), p.c_str());
+  if (!problems.empty()) {
+    std::fprintf(stderr, "attnsweep: %s: %zu problems found\n", file.c_str(), problems.size());
+    return 1;
+  }
+  std::printf("%s: OK (structure, shapes, dimension scales, status consistency, Fletcher-32 checksums)\n", file.c_str());
+  return 0;
+}
+
+// ------------------------------------------------------------------------------- merge
+int merge_command(const std::vector<std::string>& args) {
+  std::string output;
+  std::vector<std::string> inputs;
+  po::options_description desc("attnsweep merge options");
+  desc.add_options()
+      ("output", po::value(&output)->required(), "merged HDF5 file to create")
+      ("inputs", po::value(&inputs)->multitoken()->required(), "slice files of the same sweep");
+  po::positional_options_description positional;
+  positional.add("output", 1).add("inputs", -1);
+  parse(args, desc, &positional);
+  struct stat st {};
+  if (stat(output.c_str(), &st) == 0) throw InputError("merge output " + output + " exists; it is never overwritten");
+  std::vector<io::ResultsFile> files;
+  for (const auto& path : inputs) files.push_back(io::read_results_file(path));
+  for (size_t i = 1; i < files.size(); ++i) {
+    if (files[i].config_hash != files[0].config_hash) {
+      throw InputError(inputs[i] + " belongs to another sweep than " + inputs[0] + " (config differs)");
+    }
+  }
+  io::SweepState merged = files[0].state;
+  for (size_t i = 1; i < files.size(); ++i) {
+    for (std::int64_t c = 0; c < merged.size(); ++c) {
+      const auto k = static_cast<size_t>(c);
+      const io::CellRecord theirs = files[i].state.record(c);
+      const auto mine = static_cast<io::CellStatus>(merged.status[k]);
+      // done beats failed beats missing; two done records of one cell are bitwise equal by design.
+      if (theirs.status == io::CellStatus::done && mine != io::CellStatus::done) merged.apply(theirs);
+      if (theirs.status == io::CellStatus::failed && mine == io::CellStatus::missing) merged.apply(theirs);
+    }
+  }
+  io::SweepConfig config = files[0].config;
+  io::write_results_file(output, config, merged);
+  std::printf("%s: merged %zu files: %lld done, %lld failed, %lld missing\n", output.c_str(), files.size(),
+              static_cast<long long>(merged.count(io::CellStatus::done)),
+              static_cast<long long>(merged.count(io::CellStatus::failed)),
+              static_cast<long long>(merged.count(io::CellStatus::missing)));
+  return 0;
+}
+
+}  // namespace attnsweep::app

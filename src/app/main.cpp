@@ -1,0 +1,54 @@
+// attnsweep: thin entry point. Parse the subcommand, dispatch, map exceptions to exit codes.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "attnsweep/io/config.hpp"
+#include "commands.hpp"
+
+namespace {
+const char* const kUsage =
+    "usage: attnsweep <command> [options]\n"
+    "  cell    --rho R --gamma G --d D --n N [--trials T] [--probes M] [--geometry gaussian|simplex]\n"
+    "          [--alpha A] [--seed S] [--jacobian exact|hutchinson] [--format json|table]\n"
+    "  run     --config FILE.ini [--output FILE.h5] [--retry-failed] [--time-limit S] [section.key=value ...]\n"
+    "          (under mpirun -n P; P = 1 works)\n"
+    "  plan    --config FILE.ini      cells, estimated cost, suggested ranks and wall time\n"
+    "  status  FILE.h5                done / failed / missing counts, config, timings\n"
+    "  query   FILE.h5 [--rho X] [--gamma Y] [--d D] [--n N] [--status S] [--format table|csv|json]\n"
+    "  verify  FILE.h5                structural and checksum checks\n"
+    "  merge   OUT.h5 IN.h5 ...       combine slices of one sweep\n"
+    "exit codes: 0 ok, 1 failed cells or broken file, 2 bad input, 75 stopped early (resumable)\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    namespace app = attnsweep::app;
+    if (command == "cell") return app::cell_command(args);
+    if (command == "run") return app::run_command(args, argc, argv);
+    if (command == "plan") return app::plan_command(args);
+    if (command == "status") return app::status_command(args);
+    if (command == "query") return app::query_command(args);
+    if (command == "verify") return app::verify_command(args);
+    if (command == "merge") return app::merge_command(args);
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "attnsweep: unknown command '%s' (try attnsweep --help)\n", command.c_str());
+    return 2;
+  } catch (const attnsweep::io::InputError& e) {
+    std::fprintf(stderr, "attnsweep: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "attnsweep: internal error: %s\n", e.what());
+    return 3;
+  }
+}

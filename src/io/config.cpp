@@ -1,0 +1,285 @@
+#include "attnsweep/io/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace attnsweep::io {
+
+namespace po = boost::program_options;
+
+namespace {
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(s);
+  while (std::getline(in, part, sep)) parts.push_back(trim(part));
+  if (!s.empty() && s.back() == sep) parts.push_back("");
+  return parts;
+}
+
+double parse_real(const std::string& key, const std::string& text) {
+  const std::string t = trim(text);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || !std::isfinite(v)) {
+    throw InputError(key + ": '" + text + "' is not a finite number");
+  }
+  return v;
+}
+
+long parse_integer(const std::string& key, const std::string& text) {
+  const std::string t = trim(text);
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(t.c_str(), &end, 10);
+  if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE) {
+    throw InputError(key + ": '" + text + "' is not an integer");
+  }
+  return v;
+}
+
+// Grid values are rounded to 12 significant digits so that 0.05 + 2 * 0.05 is the same
+// double as a user typing 0.15 (and `attnsweep cell --rho 0.15` reproduces that cell).
+double tidy(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.12g", v);
+  return std::strtod(buf, nullptr);
+}
+
+struct Keys {
+  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, seed, max_attempts, file;
+};
+
+po::options_description describe(Keys& k) {
+  po::options_description desc;
+  desc.add_options()
+      ("grid.rho", po::value(&k.rho)->required())
+      ("grid.gamma", po::value(&k.gamma)->required())
+      ("grid.d", po::value(&k.d)->required())
+      ("grid.n", po::value(&k.n)->required())
+      ("grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))
+      ("mc.trials", po::value(&k.trials)->default_value("8"))
+      ("mc.probes", po::value(&k.probes)->default_value("4"))
+      ("mc.jacobian", po::value(&k.jacobian)->default_value("exact"))
+      ("mc.geometry", po::value(&k.geometry)->default_value("gaussian"))
+      ("mc.alpha", po::value(&k.alpha)->default_value("0"))
+      ("mc.seed", po::value(&k.seed)->default_value("2025"))
+      ("run.max-attempts", po::value(&k.max_attempts)->default_value("2"))
+      ("output.file", po::value(&k.file)->default_value("attnsweep.h5"));
+  return desc;
+}
+
+// "key=value" -> "[section]\nkey=value", accepting a bare key when only one section has it.
+std::string override_as_ini(const std::string& assignment, const po::options_description& desc) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError("override '" + assignment + "' is not of the form section.key=value");
+  }
+  std::string key = trim(assignment.substr(0, eq));
+  const std::string value = trim(assignment.substr(eq + 1));
+  if (key.find('.') == std::string::npos) {
+    std::string match;
+    for (const auto& option : desc.options()) {
+      const std::string& full = option->long_name();
+      if (full.substr(full.find('.') + 1) == key) match = full;
+    }
+    if (match.empty()) throw InputError("unknown config key '" + key + "' in override '" + assignment + "'");
+    key = match;
+  }
+  const auto dot = key.find('.');
+  return "[" + key.substr(0, dot) + "]\n" + key.substr(dot + 1) + " = " + value + "\n";
+}
+
+template <class T>
+void require(bool ok, const std::string& key, const T& value, const std::string& rule) {
+  if (!ok) {
+    std::ostringstream msg;
+    msg << key << " = " << value << ": " << rule;
+    throw InputError(msg.str());
+  }
+}
+}  // namespace
+
+std::string format_real(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.12g", value);
+  if (std::strtod(buf, nullptr) == value) return buf;
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+std::vector<double> parse_real_axis(const std::string& key, const std::string& text) {
+  std::vector<double> values;
+  const std::string t = trim(text);
+  if (t.empty()) throw InputError(key + ": empty axis");
+  if (t.find(':') != std::string::npos) {
+    const auto parts = split(t, ':');
+    if (parts.size() != 3) throw InputError(key + ": '" + text + "' is not start:stop:step");
+    const double start = parse_real(key, parts[0]), stop = parse_real(key, parts[1]), step = parse_real(key, parts[2]);
+    require(step > 0, key, text, "step must be > 0");
+    require(stop >= start, key, text, "stop must be >= start");
+    // Stop is included when it lies on the lattice up to rounding of the step.
+    const double span = (stop - start) / step;
+    const long count = static_cast<long>(std::floor(span + 1e-9)) + 1;
+    require(count <= 1000000, key, text, "more than 10^6 values");
+    for (long k = 0; k < count; ++k) values.push_back(tidy(start + static_cast<double>(k) * step));
+  } else {
+    for (const auto& part : split(t, ',')) values.push_back(tidy(parse_real(key, part)));
+  }
+  for (size_t i = 1; i < values.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) require(values[i] != values[j], key, text, "repeated value " + format_real(values[i]));
+  }
+  return values;
+}
+
+std::vector<long> parse_integer_axis(const std::string& key, const std::string& text) {
+  std::vector<long> values;
+  const std::string t = trim(text);
+  if (t.empty()) throw InputError(key + ": empty axis");
+  if (t.find(':') != std::string::npos) {
+    const auto parts = split(t, ':');
+    if (parts.size() != 3) throw InputError(key + ": '" + text + "' is not start:stop:step");
+    const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]), step = parse_integer(key, parts[2]);
+    require(step > 0, key, text, "step must be > 0");
+    require(stop >= start, key, text, "stop must be >= start");
+    require((stop - start) / step < 1000000, key, text, "more than 10^6 values");
+    for (long v = start; v <= stop; v += step) values.push_back(v);
+  } else {
+    for (const auto& part : split(t, ',')) values.push_back(parse_integer(key, part));
+  }
+  for (size_t i = 1; i < values.size(); ++i)
+    for (size_t j = 0; j < i; ++j) require(values[i] != values[j], key, text, "repeated value " + std::to_string(values[i]));
+  return values;
+}
+
+double cell_gamma(const SweepConfig& config, double rho, double gamma_axis_value) {
+  return config.gamma_scale == GammaScale::critical ? gamma_axis_value / (1 - rho) : gamma_axis_value;
+}
+
+SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
+                         const std::string& source_name) {
+  Keys k;
+  const po::options_description desc = describe(k);
+  po::variables_map vm;
+  try {
+    // In program_options the first stored value wins: overrides first, then the file.
+    for (const auto& assignment : overrides) {
+      std::istringstream in(override_as_ini(assignment, desc));
+      po::store(po::parse_config_file(in, desc, false), vm);
+    }
+    std::istringstream in(ini_text);
+    po::store(po::parse_config_file(in, desc, false), vm);
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    throw InputError(source_name + ": unknown config key '" + e.get_option_name() + "'");
+  } catch (const po::required_option& e) {
+    throw InputError(source_name + ": missing required key '" + e.get_option_name() + "'");
+  } catch (const po::multiple_occurrences& e) {
+    throw InputError(source_name + ": key '" + e.get_option_name() + "' given twice");
+  } catch (const po::error& e) {
+    throw InputError(source_name + ": " + e.what());
+  }
+
+  SweepConfig c;
+  c.rho = parse_real_axis("grid.rho", k.rho);
+  c.gamma = parse_real_axis("grid.gamma", k.gamma);
+  c.d = parse_integer_axis("grid.d", k.d);
+  c.n = parse_integer_axis("grid.n", k.n);
+  for (double v : c.rho) require(v >= 0 && v < 1, "grid.rho", format_real(v), "must satisfy 0 <= rho < 1");
+  for (double v : c.gamma) require(v >= 0, "grid.gamma", format_real(v), "must be >= 0");
+  for (long v : c.d) require(v >= 1, "grid.d", v, "must be >= 1");
+  for (long v : c.n) require(v >= 2, "grid.n", v, "must be >= 2");
+  const std::string scale = trim(k.gamma_scale);
+  require(scale == "absolute" || scale == "critical", "grid.gamma-scale", scale, "must be absolute or critical");
+  c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
+  c.trials = parse_integer("mc.trials", k.trials);
+  require(c.trials >= 1 && c.trials <= 1000000, "mc.trials", c.trials, "must be in [1, 10^6]");
+  c.probes = parse_integer("mc.probes", k.probes);
+  require(c.probes >= 1 && c.probes <= 10000, "mc.probes", c.probes, "must be in [1, 10^4]");
+  try {
+    c.jacobian = mc::parse_jacobian(trim(k.jacobian));
+    c.geometry = mc::parse_geometry(trim(k.geometry));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(std::string("mc.") + e.what());
+  }
+  c.alpha = parse_real("mc.alpha", k.alpha);
+  const long seed = parse_integer("mc.seed", k.seed);
+  require(seed >= 0, "mc.seed", seed, "must be >= 0");
+  c.seed = static_cast<std::uint64_t>(seed);
+  c.max_attempts = parse_integer("run.max-attempts", k.max_attempts);
+  require(c.max_attempts >= 1 && c.max_attempts <= 100, "run.max-attempts", c.max_attempts, "must be in [1, 100]");
+  c.output = trim(k.file);
+  require(!c.output.empty(), "output.file", "''", "must not be empty");
+  if (c.geometry == mc::Geometry::simplex) {
+    long max_n = 0, min_d = c.d.front();
+    for (long v : c.n) max_n = std::max(max_n, v);
+    for (long v : c.d) min_d = std::min(min_d, v);
+    require(min_d >= max_n + 1, "grid.d", min_d, "simplex geometry needs d >= n + 1 (largest n is " + std::to_string(max_n) + ")");
+  }
+  return c;
+}
+
+SweepConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw InputError("config file '" + path + "' does not exist");
+  if (S_ISDIR(st.st_mode)) throw InputError("config file '" + path + "' is a directory");
+  std::ifstream in(path);
+  if (!in) throw InputError("config file '" + path + "' cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (trim(buffer.str()).empty()) throw InputError("config file '" + path + "' is empty");
+  return parse_config(buffer.str(), overrides, path);
+}
+
+std::string SweepConfig::canonical_text() const {
+  std::ostringstream out;
+  auto reals = [&](const std::vector<double>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + format_real(v[i]);
+    return s;
+  };
+  auto ints = [&](const std::vector<long>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    return s;
+  };
+  out << "[grid]\n"
+      << "rho = " << reals(rho) << "\n"
+      << "gamma = " << reals(gamma) << "\n"
+      << "d = " << ints(d) << "\n"
+      << "n = " << ints(n) << "\n"
+      << "gamma-scale = " << (gamma_scale == GammaScale::critical ? "critical" : "absolute") << "\n"
+      << "[mc]\n"
+      << "trials = " << trials << "\n"
+      << "probes = " << probes << "\n"
+      << "jacobian = " << mc::jacobian_name(jacobian) << "\n"
+      << "geometry = " << mc::geometry_name(geometry) << "\n"
+      << "alpha = " << format_real(alpha) << "\n"
+      << "seed = " << seed << "\n";
+  return out.str();
+}
+
+std::uint64_t SweepConfig::hash() const {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : canonical_text()) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace attnsweep::io

@@ -1,0 +1,255 @@
+#include "attnsweep/io/results_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <H5public.h>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "attnsweep/io/hdf5.hpp"
+
+#ifndef ATTNSWEEP_VERSION
+#define ATTNSWEEP_VERSION "unknown"
+#endif
+#ifndef ATTNSWEEP_GIT_COMMIT
+#define ATTNSWEEP_GIT_COMMIT "unknown"
+#endif
+
+namespace attnsweep::io {
+
+namespace {
+const char* const kAxes[4] = {"rho", "gamma", "d", "n"};
+const char* const kArrays[] = {"/results/lambda/mean", "/results/lambda/stderr", "/results/eta/mean",
+                               "/results/eta/stderr",  "/results/trials",        "/cells/status",
+                               "/cells/seconds",       "/cells/attempts",        "/cells/error"};
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string utc_now() {
+  char buf[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string parent_directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+}  // namespace
+
+const char* status_name(CellStatus status) {
+  switch (status) {
+    case CellStatus::missing: return "missing";
+    case CellStatus::done: return "done";
+    case CellStatus::failed: return "failed";
+  }
+  return "unknown";
+}
+
+CellStatus parse_status(const std::string& text) {
+  if (text == "missing") return CellStatus::missing;
+  if (text == "done") return CellStatus::done;
+  if (text == "failed") return CellStatus::failed;
+  throw InputError("--status must be missing, done or failed, not '" + text + "'");
+}
+
+SweepState::SweepState(std::int64_t cells)
+    : status(static_cast<size_t>(cells), 0),
+      trials(static_cast<size_t>(cells), 0),
+      attempts(static_cast<size_t>(cells), 0),
+      lambda_mean(static_cast<size_t>(cells), kNaN),
+      lambda_stderr(static_cast<size_t>(cells), kNaN),
+      eta_mean(static_cast<size_t>(cells), kNaN),
+      eta_stderr(static_cast<size_t>(cells), kNaN),
+      seconds(static_cast<size_t>(cells), 0),
+      error(static_cast<size_t>(cells)) {}
+
+void SweepState::apply(const CellRecord& r) {
+  const auto i = static_cast<size_t>(r.cell);
+  status.at(i) = static_cast<std::uint8_t>(r.status);
+  trials[i] = r.trials;
+  attempts[i] = r.attempts;
+  lambda_mean[i] = r.lambda_mean;
+  lambda_stderr[i] = r.lambda_stderr;
+  eta_mean[i] = r.eta_mean;
+  eta_stderr[i] = r.eta_stderr;
+  seconds[i] = r.seconds;
+  error[i] = r.error;
+}
+
+CellRecord SweepState::record(std::int64_t cell) const {
+  const auto i = static_cast<size_t>(cell);
+  return {cell,         static_cast<CellStatus>(status.at(i)), trials[i], lambda_mean[i], lambda_stderr[i],
+          eta_mean[i],  eta_stderr[i],                         seconds[i], attempts[i],   error[i]};
+}
+
+std::int64_t SweepState::count(CellStatus s) const {
+  std::int64_t c = 0;
+  for (auto v : status) c += v == static_cast<std::uint8_t>(s);
+  return c;
+}
+
+std::string engine_version() { return ATTNSWEEP_VERSION; }
+
+std::string build_description() {
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  return std::string("attnsweep ") + ATTNSWEEP_VERSION + " (git " + ATTNSWEEP_GIT_COMMIT + "); HDF5 " +
+         std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release) + "; Eigen " +
+         std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+         std::to_string(EIGEN_MINOR_VERSION) + "; compiler " + __VERSION__;
+}
+
+void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
+  namespace h = h5;
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(config.rho.size()),
+                                           static_cast<std::int64_t>(config.gamma.size()),
+                                           static_cast<std::int64_t>(config.d.size()),
+                                           static_cast<std::int64_t>(config.n.size())};
+  try {
+    h::Handle file = h::create_file(temporary);
+    {
+      h::Handle grid = h::create_group(file, "grid");
+      h::write_doubles(grid, "rho", {shape[0]}, config.rho);
+      h::write_doubles(grid, "gamma", {shape[1]}, config.gamma);
+      h::write_int64(grid, "d", {shape[2]}, {config.d.begin(), config.d.end()});
+      h::write_int64(grid, "n", {shape[3]}, {config.n.begin(), config.n.end()});
+      h::Handle results = h::create_group(file, "results");
+      h::Handle lambda = h::create_group(results, "lambda");
+      h::write_doubles(lambda, "mean", shape, state.lambda_mean);
+      h::write_doubles(lambda, "stderr", shape, state.lambda_stderr);
+      h::Handle eta = h::create_group(results, "eta");
+      h::write_doubles(eta, "mean", shape, state.eta_mean);
+      h::write_doubles(eta, "stderr", shape, state.eta_stderr);
+      h::write_int32(results, "trials", shape, state.trials);
+      h::Handle cells = h::create_group(file, "cells");
+      h::write_uint8(cells, "status", shape, state.status);
+      h::write_doubles(cells, "seconds", shape, state.seconds);
+      h::write_int32(cells, "attempts", shape, state.attempts);
+      h::write_strings(cells, "error", shape, state.error);
+      h::Handle meta = h::create_group(file, "meta");
+      h::write_string(meta, "config", config.canonical_text());
+      char hash[32];
+      std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(config.hash()));
+      h::write_string(meta, "config_hash", hash);
+      h::write_string(meta, "build", build_description());
+    }
+    for (int a = 0; a < 4; ++a) h::make_scale(file, std::string("/grid/") + kAxes[a], kAxes[a]);
+    for (const char* array : kArrays) {
+      for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, std::string("/grid/") + kAxes[a], a);
+    }
+    h::set_attribute(file, "/", "schema_version", kSchemaVersion);
+    h::set_attribute(file, "/", "engine_version", engine_version());
+    h::set_attribute(file, "/", "created_utc", utc_now());
+    h::set_attribute(file, "/grid/gamma", "scale", config.gamma_scale == GammaScale::critical
+                                                       ? std::string("critical: gamma = value / (1 - rho)")
+                                                       : std::string("absolute"));
+    h::set_attribute(file, "/cells/status", "meaning", std::string("0 missing, 1 done, 2 failed"));
+    h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
+  } catch (...) {
+    std::remove(temporary.c_str());
+    throw;
+  }
+  fsync_path(temporary);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw InputError("cannot replace " + path + " (is its folder writable?)");
+  }
+  fsync_path(parent_directory(path));
+}
+
+ResultsFile read_results_file(const std::string& path) {
+  namespace h = h5;
+  ResultsFile out;
+  try {
+    h::Handle file = h::open_file_readonly(path);
+    for (const char* required : {"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n", "/meta/config", "/cells/status"}) {
+      if (!h::exists(file, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
+    }
+    const std::int64_t schema = h::get_int_attribute(file, "/", "schema_version");
+    if (schema != kSchemaVersion) {
+      throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads " +
+                       std::to_string(kSchemaVersion) + ")");
+    }
+    out.config_text = h::read_string(file, "/meta/config");
+    out.config = parse_config(out.config_text, {}, path + ":/meta/config");
+    out.config_hash = out.config.hash();
+    const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(out.config.rho.size()),
+                                             static_cast<std::int64_t>(out.config.gamma.size()),
+                                             static_cast<std::int64_t>(out.config.d.size()),
+                                             static_cast<std::int64_t>(out.config.n.size())};
+    for (const char* array : kArrays) {
+      if (!h::exists(file, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
+      if (h::dataset_shape(file, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
+    }
+    SweepState& s = out.state;
+    s.status = h::read_uint8(file, "/cells/status");
+    s.trials = h::read_int32(file, "/results/trials");
+    s.attempts = h::read_int32(file, "/cells/attempts");
+    s.lambda_mean = h::read_doubles(file, "/results/lambda/mean");
+    s.lambda_stderr = h::read_doubles(file, "/results/lambda/stderr");
+    s.eta_mean = h::read_doubles(file, "/results/eta/mean");
+    s.eta_stderr = h::read_doubles(file, "/results/eta/stderr");
+    s.seconds = h::read_doubles(file, "/cells/seconds");
+    s.error = h::read_strings(file, "/cells/error");
+    for (auto v : s.status) {
+      if (v > 2) throw InputError(path + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
+    }
+    out.created_utc = h::get_string_attribute(file, "/", "created_utc");
+    out.engine_version = h::get_string_attribute(file, "/", "engine_version");
+    out.build = h::read_string(file, "/meta/build");
+  } catch (const h::Hdf5Error& e) {
+    throw InputError(path + ": " + e.what());
+  }
+  return out;
+}
+
+std::vector<std::string> verify_results_file(const std::string& path) {
+  std::vector<std::string> problems;
+  ResultsFile f = read_results_file(path);  // shapes, schema, and Fletcher-32 on every read
+  try {
+    h5::Handle file = h5::open_file_readonly(path);
+    for (const char* array : kArrays)
+      for (unsigned a = 0; a < 4; ++a)
+        if (!h5::scale_attached(file, array, std::string("/grid/") + kAxes[a], a))
+          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + kAxes[a] + " scale");
+    char hash[32];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));
+    if (h5::read_string(file, "/meta/config_hash") != hash) problems.push_back("/meta/config_hash does not match /meta/config");
+  } catch (const h5::Hdf5Error& e) {
+    problems.push_back(e.what());
+  }
+  const SweepState& s = f.state;
+  for (std::int64_t i = 0; i < s.size(); ++i) {
+    const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(i)]);
+    const auto k = static_cast<size_t>(i);
+    const bool finite = std::isfinite(s.lambda_mean[k]) && std::isfinite(s.eta_mean[k]);
+    if (st == CellStatus::done && (!finite || s.trials[k] != f.config.trials)) {
+      problems.push_back("cell " + std::to_string(i) + " is done but its values or trial count are not");
+    }
+    if (st != CellStatus::done && (!std::isnan(s.lambda_mean[k]) || !std::isnan(s.eta_mean[k]))) {
+      problems.push_back("cell " + std::to_string(i) + " is " + status_name(st) + " but has values");
+    }
+    if (st == CellStatus::failed && s.error[k].empty()) {
+      problems.push_back("cell " + std::to_string(i) + " is failed without an error text");
+    }
+    if (problems.size() > 20) break;
+  }
+  return problems;
+}
+
+}  // namespace attnsweep::io

@@ -1,0 +1,47 @@
+#include "attnsweep/sweep/cost.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace attnsweep::sweep {
+
+double CostModel::trial_seconds(const mc::CellParams& cell) const {
+  const double n = static_cast<double>(cell.n), d = static_cast<double>(cell.d);
+  const double probe_factor = cell.jacobian == mc::JacobianMethod::hutchinson ? static_cast<double>(cell.probes) : 1.0;
+  return mc::trial_flops(cell) / flops_per_second + seconds_per_pair * n * n * (1 + probe_factor) +
+         seconds_per_entry * n * d * (1 + probe_factor);
+}
+
+namespace {
+double time_trial(const mc::CellParams& cell) {
+  double best = 1e300;
+  for (int r = 0; r < 2; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)mc::run_trial(cell, static_cast<std::uint64_t>(r));
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+}  // namespace
+
+CostModel CostModel::calibrate() {
+  CostModel model;
+  mc::CellParams cell;
+  cell.rho = 0.5;
+  cell.gamma = 2;
+  cell.seed = 1;
+  cell.jacobian = mc::JacobianMethod::exact;
+  // Small d: dominated by the n^2 loops.
+  cell.n = 512;
+  cell.d = 2;
+  const double pair_seconds = time_trial(cell);
+  model.seconds_per_pair = pair_seconds / (2.0 * 512 * 512);
+  // Large d: dominated by the matrix products.
+  cell.d = 256;
+  const double gemm_seconds = time_trial(cell);
+  const double rest = std::max(gemm_seconds - model.seconds_per_pair * 2.0 * 512 * 512, 0.2 * gemm_seconds);
+  model.flops_per_second = mc::trial_flops(cell) / rest;
+  return model;
+}
+
+}  // namespace attnsweep::sweep
