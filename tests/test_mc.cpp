@@ -1,0 +1,128 @@
+// Counter-based random streams and the mergeable per-cell samples.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "attnsweep/mc/rng.hpp"
+#include "attnsweep/mc/samples.hpp"
+#include "attnsweep/mc/trial.hpp"
+
+namespace mc = attnsweep::mc;
+
+TEST(Rng, PhiloxKnownAnswers) {
+  // Random123's published known-answer vectors for Philox4x64-10.
+  using G = r123::Philox4x64;
+  G::ctr_type zero_ctr = {{0, 0, 0, 0}};
+  G::key_type zero_key = {{0, 0}};
+  G::ctr_type out = G{}(zero_ctr, zero_key);
+  EXPECT_EQ(out.v[0], 0x16554d9eca36314cull);
+  EXPECT_EQ(out.v[1], 0xdb20fe9d672d0fdcull);
+  EXPECT_EQ(out.v[2], 0xd7e772cee186176bull);
+  EXPECT_EQ(out.v[3], 0x7e68b68aec7ba23bull);
+  G::ctr_type pi_ctr = {{0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull}};
+  G::key_type pi_key = {{0x452821e638d01377ull, 0xbe5466cf34e90c6cull}};
+  out = G{}(pi_ctr, pi_key);
+  EXPECT_EQ(out.v[0], 0xa528f45403e61d95ull);
+  EXPECT_EQ(out.v[1], 0x38c72dbd566e9788ull);
+  EXPECT_EQ(out.v[2], 0xa5a1610e72fd18b5ull);
+  EXPECT_EQ(out.v[3], 0x57bd43b5e52b7fe6ull);
+}
+
+TEST(Rng, StreamIsTheFirstBlockOfItsCounter) {
+  // RandomStream(seed, stream, trial, purpose) starts at counter {trial, purpose, 0, 0}.
+  mc::RandomStream s(7, 9, 3, mc::Purpose::probes);
+  const auto expected = r123::Philox4x64{}({{3, 1, 0, 0}}, {{7, 9}});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(s.next_u64(), expected.v[i]);
+  const auto second = r123::Philox4x64{}({{3, 1, 1, 0}}, {{7, 9}});
+  EXPECT_EQ(s.next_u64(), second.v[0]);
+}
+
+TEST(Rng, SameKeySameStreamDifferentKeysDiffer) {
+  auto first_values = [](std::uint64_t seed, std::uint64_t stream, std::uint64_t trial, mc::Purpose purpose) {
+    mc::RandomStream s(seed, stream, trial, purpose);
+    std::vector<std::uint64_t> v(16);
+    for (auto& x : v) x = s.next_u64();
+    return v;
+  };
+  EXPECT_EQ(first_values(1, 2, 3, mc::Purpose::tokens), first_values(1, 2, 3, mc::Purpose::tokens));
+  std::set<std::vector<std::uint64_t>> distinct;
+  for (auto key : {std::tuple{1ull, 2ull, 3ull}, std::tuple{2ull, 2ull, 3ull}, std::tuple{1ull, 3ull, 3ull},
+                   std::tuple{1ull, 2ull, 4ull}}) {
+    distinct.insert(first_values(std::get<0>(key), std::get<1>(key), std::get<2>(key), mc::Purpose::tokens));
+  }
+  distinct.insert(first_values(1, 2, 3, mc::Purpose::probes));
+  EXPECT_EQ(distinct.size(), 5u);
+  // Cells differing in d or n get different streams.
+  EXPECT_NE(mc::stream_id(32, 1024), mc::stream_id(512, 1024));
+  EXPECT_NE(mc::stream_id(32, 1024), mc::stream_id(32, 2048));
+}
+
+TEST(Rng, NormalsHaveUnitMomentsAndSignsAreBalanced) {
+  mc::RandomStream s(2025, 1, 0, mc::Purpose::tokens);
+  const int count = 200000;
+  double sum = 0, sum2 = 0, signs = 0;
+  for (int i = 0; i < count; ++i) {
+    const double z = s.normal();
+    sum += z;
+    sum2 += z * z;
+    signs += s.sign();
+  }
+  // Mean within 5 standard errors (1/sqrt(count)); variance within 5 s.e. (sqrt(2/count)).
+  EXPECT_NEAR(sum / count, 0.0, 5 / std::sqrt(count));
+  EXPECT_NEAR(sum2 / count, 1.0, 5 * std::sqrt(2.0 / count));
+  EXPECT_NEAR(signs / count, 0.0, 5 / std::sqrt(count));
+}
+
+TEST(Samples, SummaryMatchesDirectFormulas) {
+  mc::CellSamples s;
+  const std::vector<double> x = {0.3, 0.9, 0.4, 1.7, 0.2};
+  for (size_t i = 0; i < x.size(); ++i) s.add(i, {x[i], 2 * x[i]});
+  double mean = 0;
+  for (double v : x) mean += v;
+  mean /= x.size();
+  double var = 0;
+  for (double v : x) var += (v - mean) * (v - mean);
+  var /= (x.size() - 1);
+  EXPECT_NEAR(s.lambda().mean, mean, 1e-15);
+  EXPECT_NEAR(s.lambda().std_error, std::sqrt(var / x.size()), 1e-15);
+  EXPECT_NEAR(s.eta().mean, 2 * mean, 1e-15);
+  mc::CellSamples one;
+  one.add(0, {1.0, 1.0});
+  EXPECT_TRUE(std::isnan(one.lambda().std_error));
+}
+
+TEST(Samples, SplitAndMergedEqualsUnsplitBitwise) {
+  mc::CellParams cell;
+  cell.rho = 0.4;
+  cell.gamma = 1.5;
+  cell.d = 8;
+  cell.n = 40;
+  cell.trials = 7;
+  cell.seed = 11;
+  const mc::CellSamples whole = mc::run_trials(cell, 0, 7);
+  // Any split, merged in any order.
+  mc::CellSamples a = mc::run_trials(cell, 4, 3), b = mc::run_trials(cell, 0, 2), c = mc::run_trials(cell, 2, 2);
+  mc::CellSamples merged;
+  merged.merge(a);
+  merged.merge(c);
+  merged.merge(b);
+  EXPECT_EQ(merged.lambda().mean, whole.lambda().mean);
+  EXPECT_EQ(merged.lambda().std_error, whole.lambda().std_error);
+  EXPECT_EQ(merged.eta().mean, whole.eta().mean);
+  EXPECT_EQ(merged.eta().std_error, whole.eta().std_error);
+  EXPECT_THROW(merged.merge(a), std::logic_error);  // a trial recorded twice is a bug, not data
+}
+
+TEST(Trial, CommonRandomNumbersAcrossGammaAndReproducible) {
+  mc::CellParams cell;
+  cell.rho = 0.3;
+  cell.gamma = 0.0;  // beta = 0: uniform attention; all tokens map to their mean direction
+  cell.d = 6;
+  cell.n = 30;
+  cell.seed = 3;
+  const auto r = mc::run_trial(cell, 0);
+  EXPECT_NEAR(r.lambda, 0.0, 1e-12);  // total collapse
+  EXPECT_EQ(mc::run_trial(cell, 0).eta, r.eta);
+  EXPECT_NE(mc::run_trial(cell, 1).eta, r.eta);
+}

@@ -24,7 +24,7 @@ const char* const kUsage =
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    std::fputs("attnsweep: no command given (try attnsweep --help)\n", stderr);
     return 2;
   }
   const std::string command = argv[1];

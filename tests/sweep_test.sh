@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# End-to-end tests of `attnsweep run` under real Open MPI (called by ctest, one scenario per call):
+#   determinism  P = 1, 2, 3 give bitwise-identical results; each cell journaled exactly once;
+#                `attnsweep cell` reproduces a sweep cell bitwise
+#   split        a cell split across 3 ranks equals the same cell computed in one piece
+#   failures     injected failures are retried, marked failed (exit 1), then --retry-failed fixes them
+#   sigterm      SIGTERM to mpirun: consistent files, resumable; resume equals an uninterrupted run
+#   kill9        kill -9 of the whole mpirun at random points, resume, compare bitwise
+#   killworker   kill -9 of one worker rank: the job ends, resume finishes it bitwise
+#   badinput     table of bad inputs: exit 2, one line, nothing clobbered
+#   queryfilters query filters and formats against the grid
+set -u
+BIN=$1
+SCENARIO=$2
+WORK=$(mktemp -d /tmp/attnsweep-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+mpi() { local p=$1; shift; mpiexec -n "$p" "$BIN" "$@"; }
+# Results without the timing column, every number at 17 significant digits.
+results() { "$BIN" query "$1" --format csv | cut -d, -f1-11,13-; }
+
+cat > small.ini <<'INI'
+[grid]
+rho   = 0.2, 0.6
+gamma = 0.5:3:0.5
+d     = 3, 24
+n     = 48
+[mc]
+trials = 3
+seed   = 7
+INI
+# Bigger cells, so that runs last long enough to interrupt.
+cat > medium.ini <<'INI'
+[grid]
+rho   = 0.3, 0.7
+gamma = 0.5:4:0.5
+d     = 8, 96
+n     = 256
+[mc]
+trials = 4
+seed   = 11
+INI
+
+case "$SCENARIO" in
+determinism)
+  for p in 1 2 3; do
+    mpi $p run --config small.ini --output p$p.h5 > log$p.txt 2>&1 || fail "run with $p ranks exited $?"
+    results p$p.h5 > p$p.csv
+  done
+  [ "$(grep -c ',done,' p1.csv)" = 24 ] || fail "not all 24 cells done"
+  cmp -s p1.csv p2.csv && ok "P=1 and P=2 bitwise equal" || fail "P=1 and P=2 differ"
+  cmp -s p1.csv p3.csv && ok "P=1 and P=3 bitwise equal" || fail "P=1 and P=3 differ"
+  # Exactly once: 24 fixed-size records (69 bytes each, empty error text) after a 16-byte header.
+  for p in 1 2 3; do
+    size=$(stat -c %s p$p.h5.journal)
+    [ "$size" = $((16 + 24 * 69)) ] && ok "P=$p journal holds each cell once" || fail "P=$p journal size $size"
+  done
+  # The cell command reproduces cell 17 (rho 0.6, gamma 1.5, d 24) bitwise.
+  row=$(grep '^17,' p1.csv)
+  json=$("$BIN" cell --rho 0.6 --gamma 1.5 --d 24 --n 48 --trials 3 --seed 7 --format json)
+  lam=$(echo "$json" | sed 's/.*"lambda_mean": \([^,]*\),.*/\1/')
+  [ "$(echo "$row" | cut -d, -f8)" = "$lam" ] && ok "cell reproduces sweep cell 17" || fail "cell gives $lam, sweep row $row"
+  mpi 2 run --config small.ini --output p2.h5 > again.txt 2>&1 || fail "rerun of a finished sweep exited $?"
+  grep -q '0 to run' again.txt && ok "rerun of a finished sweep computes nothing" || fail "rerun recomputed: $(head -1 again.txt)"
+  ;;
+split)
+  cat > big.ini <<'INI'
+[grid]
+rho   = 0.5
+gamma = 1.5, 2.5
+d     = 64
+n     = 300
+[mc]
+trials = 6
+seed   = 5
+INI
+  mpi 3 run --config big.ini --output split.h5 > log.txt 2>&1 || fail "run exited $?"
+  for g in 1.5 2.5; do
+    json=$("$BIN" cell --rho 0.5 --gamma $g --d 64 --n 300 --trials 6 --seed 5 --format json)
+    for field in lambda_mean lambda_stderr eta_mean eta_stderr; do
+      want=$(echo "$json" | sed "s/.*\"$field\": \([^,]*\),.*/\1/")
+      got=$("$BIN" query split.h5 --gamma $g --format json | sed "s/.*\"$field\": \([^,]*\),.*/\1/" | grep -v '^\[' | grep -v '^\]' | head -1)
+      [ "$want" = "$got" ] && ok "gamma $g $field split = unsplit" || fail "gamma $g $field: split $got, unsplit $want"
+    done
+  done
+  ;;
+failures)
+  ATTNSWEEP_INJECT_FAILURE=3,17 mpi 2 run --config small.ini --output f.h5 > log.txt 2>&1
+  rc=$?
+  [ $rc = 1 ] && ok "failed cells give exit 1" || fail "exit $rc with failed cells"
+  grep -q 'cells failed (cells 3, 17)' log.txt && ok "failed cells named" || fail "failed cells not named: $(tail -2 log.txt)"
+  [ "$("$BIN" query f.h5 --status failed --format csv | tail -n +2 | wc -l)" = 2 ] || fail "expected 2 failed rows"
+  "$BIN" query f.h5 --status failed --format csv | grep -q 'injected failure' || fail "error text missing"
+  [ "$("$BIN" query f.h5 --status failed --format csv | tail -1 | cut -d, -f13)" = 2 ] || fail "attempts should be 2"
+  mpi 2 run --config small.ini --output f.h5 > log2.txt 2>&1
+  [ $? = 1 ] && grep -q '0 to run' log2.txt && ok "plain rerun leaves failed cells alone" || fail "plain rerun: $(head -1 log2.txt)"
+  mpi 2 run --config small.ini --output f.h5 --retry-failed > log3.txt 2>&1 || fail "retry-failed exited $?"
+  grep -q '2 to run' log3.txt || fail "retry-failed should run 2 cells: $(head -1 log3.txt)"
+  mpi 1 run --config small.ini --output ref.h5 > /dev/null 2>&1
+  cmp -s <(results f.h5 | cut -d, -f1-12) <(results ref.h5 | cut -d, -f1-12) && ok "after retry equals clean run" || fail "after retry differs"
+  "$BIN" verify f.h5 > /dev/null || fail "verify after retry"
+  ;;
+sigterm)
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  for signal in TERM INT USR1; do
+    rm -f s.h5 s.h5.journal
+    mpiexec -n 2 "$BIN" run --config medium.ini --output s.h5 > log.txt 2>&1 &
+    pid=$!
+    sleep 1.5
+    kill -$signal $pid
+    wait $pid
+    rc=$?
+    # Through mpirun only USR1 keeps the ranks' 75; TERM/INT make mpirun itself exit 1.
+    if [ $signal = USR1 ]; then [ $rc = 75 ] || fail "USR1: exit $rc, want 75"; else [ $rc != 0 ] || fail "$signal: exit 0"; fi
+    "$BIN" verify s.h5 > /dev/null 2>&1 || fail "$signal: file not consistent after stop"
+    done_before=$("$BIN" status s.h5 | head -1)
+    mpi 2 run --config medium.ini --output s.h5 > log2.txt 2>&1 || fail "$signal: resume exited $?"
+    cmp -s <(results s.h5) <(results ref.h5) && ok "$signal ($rc; $done_before) then resume equals uninterrupted" || fail "$signal: resumed differs"
+  done
+  ;;
+kill9)
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  for delay in 0.3 0.9 1.6 2.4; do
+    rm -f k.h5 k.h5.journal
+    setsid mpiexec -n 2 "$BIN" run --config medium.ini --output k.h5 --snapshot-every 0.5 > log.txt 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -9 -- -$pid 2>/dev/null  # the whole process group: mpirun and its ranks
+    wait $pid 2>/dev/null
+    sleep 0.2
+    mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at ${delay}s: resume exited $?"
+    cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at ${delay}s then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at ${delay}s: differs"
+  done
+  ;;
+killworker)
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  setsid mpiexec -n 3 "$BIN" run --config medium.ini --output w.h5 > log.txt 2>&1 &
+  pid=$!
+  sleep 1.5
+  worker=$(pgrep -f "attnsweep.* run --config medium.ini --output w.h5" | sort -n | tail -1)
+  [ -n "$worker" ] && kill -9 "$worker"
+  timeout 60 tail --pid=$pid -f /dev/null || { fail "job hung after a worker died"; kill -9 -- -$pid; }
+  wait $pid
+  rc=$?
+  [ $rc != 0 ] && ok "job ended ($rc) after a worker was killed" || fail "job exited 0 after a worker was killed"
+  mpi 2 run --config medium.ini --output w.h5 > log2.txt 2>&1 || fail "resume exited $?"
+  cmp -s <(results w.h5) <(results ref.h5) && ok "resume after worker loss equals uninterrupted" || fail "differs after worker loss"
+  ;;
+badinput)
+  mpi 1 run --config small.ini --output keep.h5 > /dev/null 2>&1 || fail "setup run"
+  cp keep.h5 keep.orig
+  : > empty.ini
+  printf '[grid]\nrho = 0.5\n' > partial.ini
+  printf '\x00\x01garbage' > garbage.ini
+  printf 'not hdf5' > fake.h5
+  head -c 3000 keep.h5 > truncated.h5
+  mkdir adir
+  check() {  # expected-exit description command...
+    local want=$1 what=$2; shift 2
+    "$@" > out.txt 2> err.txt
+    local rc=$?
+    local lines; lines=$(wc -l < err.txt)
+    if [ $rc = "$want" ] && [ "$lines" -le 1 ] && ! grep -q -i 'terminate\|abort\|core' err.txt; then
+      ok "$what -> $rc: $(cat err.txt)"
+    else
+      fail "$what -> exit $rc (want $want), stderr: $(head -3 err.txt)"
+    fi
+  }
+  check 2 "no command" "$BIN"
+  check 2 "unknown command" "$BIN" frobnicate
+  check 2 "missing config" "$BIN" run --config nothere.ini
+  check 2 "empty config" "$BIN" run --config empty.ini
+  check 2 "config is a directory" "$BIN" run --config adir
+  check 2 "config missing keys" "$BIN" run --config partial.ini
+  check 2 "garbage config" "$BIN" run --config garbage.ini
+  check 2 "bad override value" "$BIN" run --config small.ini grid.n=1
+  check 2 "unknown override key" "$BIN" run --config small.ini grid.colour=red
+  check 2 "unknown flag" "$BIN" run --config small.ini --frobnicate
+  check 2 "output in missing folder" "$BIN" run --config small.ini --output nodir/x.h5
+  check 2 "output is a directory" "$BIN" run --config small.ini --output adir
+  check 2 "output is not HDF5" "$BIN" run --config small.ini --output fake.h5
+  check 2 "resume with another config" "$BIN" run --config small.ini --output keep.h5 mc.seed=8
+  check 2 "time limit negative" "$BIN" run --config small.ini --time-limit -5
+  check 2 "cell rho out of range" "$BIN" cell --rho 1 --gamma 1 --d 2 --n 8
+  check 2 "cell non-numeric" "$BIN" cell --rho x --gamma 1 --d 2 --n 8
+  check 2 "cell simplex too small" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --geometry simplex
+  check 2 "cell bad format" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --format xml
+  check 2 "cell too big for memory" "$BIN" cell --rho 0.5 --gamma 1 --d 100000 --n 200000
+  check 2 "status of missing file" "$BIN" status nothere.h5
+  check 2 "status of empty file" "$BIN" status empty.ini
+  check 2 "status of non-HDF5" "$BIN" status fake.h5
+  check 2 "status of truncated HDF5" "$BIN" status truncated.h5
+  check 2 "verify truncated HDF5" "$BIN" verify truncated.h5
+  check 2 "query value off the axis" "$BIN" query keep.h5 --rho 0.33
+  check 2 "query bad status" "$BIN" query keep.h5 --status weird
+  check 2 "query bad format" "$BIN" query keep.h5 --format xml
+  check 2 "plan bad config" "$BIN" plan --config partial.ini
+  check 2 "merge onto existing file" "$BIN" merge keep.h5 keep.orig
+  cmp -s keep.h5 keep.orig && ok "existing output untouched by refused runs" || fail "keep.h5 changed"
+  [ ! -e fake.h5.journal ] && [ ! -e adir.journal ] && ok "no stray journals" || fail "stray journal created"
+  [ "$(cat fake.h5)" = "not hdf5" ] && ok "non-HDF5 output untouched" || fail "fake.h5 changed"
+  ;;
+queryfilters)
+  mpi 2 run --config small.ini --output q.h5 > /dev/null 2>&1 || fail "run"
+  [ "$("$BIN" query q.h5 --format csv | tail -n +2 | wc -l)" = 24 ] || fail "all rows"
+  [ "$("$BIN" query q.h5 --rho 0.6 --format csv | tail -n +2 | wc -l)" = 12 ] || fail "rho filter"
+  [ "$("$BIN" query q.h5 --rho 0.6 --d 3 --gamma 1 1.5 --format csv | tail -n +2 | wc -l)" = 2 ] || fail "combined filter"
+  "$BIN" query q.h5 --rho 0.6 --d 3 --format csv | tail -n +2 | cut -d, -f2,4 | sort -u | grep -qx '0.6,3' || fail "filter values"
+  [ "$("$BIN" query q.h5 --status done --format json | grep -c '"cell"')" = 24 ] || fail "json rows"
+  /usr/bin/python3 -c "import json,sys; json.load(open(sys.argv[1]))" <("$BIN" query q.h5 --format json) || fail "json invalid"
+  [ "$("$BIN" query q.h5 --status missing --format csv | tail -n +2 | wc -l)" = 0 ] || fail "status filter"
+  "$BIN" status q.h5 | grep -q '24 done, 0 failed, 0 missing' || fail "status counts"
+  "$BIN" verify q.h5 > /dev/null || fail "verify"
+  [ $failures = 0 ] && ok "query filters"
+  ;;
+*)
+  echo "unknown scenario $SCENARIO"; exit 2 ;;
+esac
+echo "$SCENARIO: $failures failures"
+[ $failures = 0 ]
