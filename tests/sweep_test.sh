@@ -33,17 +33,26 @@ n     = 48
 trials = 3
 seed   = 7
 INI
-# Bigger cells, so that runs last long enough to interrupt.
+# Bigger cells (48 cells, several seconds), so that runs last long enough to interrupt.
 cat > medium.ini <<'INI'
 [grid]
-rho   = 0.3, 0.7
+rho   = 0.2, 0.5, 0.8
 gamma = 0.5:4:0.5
-d     = 8, 96
-n     = 256
+d     = 8, 128
+n     = 512
 [mc]
-trials = 4
+trials = 6
 seed   = 11
 INI
+# Waits (at most 60 s) until the journal $1 holds at least $2 records (69 bytes each).
+wait_for_records() {
+  local want=$((16 + $2 * 69))
+  for _ in $(seq 600); do
+    [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge $want ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 case "$SCENARIO" in
 determinism)
@@ -110,7 +119,7 @@ sigterm)
     rm -f s.h5 s.h5.journal
     mpiexec -n 2 "$BIN" run --config medium.ini --output s.h5 > log.txt 2>&1 &
     pid=$!
-    sleep 1.5
+    wait_for_records s.h5.journal 5 || fail "$signal: no progress"
     kill -$signal $pid
     wait $pid
     rc=$?
@@ -124,23 +133,26 @@ sigterm)
   ;;
 kill9)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
-  for delay in 0.3 0.9 1.6 2.4; do
+  for records in 0 1 7 20 40; do
     rm -f k.h5 k.h5.journal
     setsid mpiexec -n 2 "$BIN" run --config medium.ini --output k.h5 --snapshot-every 0.5 > log.txt 2>&1 &
     pid=$!
-    sleep $delay
-    kill -9 -- -$pid 2>/dev/null  # the whole process group: mpirun and its ranks
+    if [ $records = 0 ]; then sleep 0.5; else wait_for_records k.h5.journal $records || fail "no progress"; fi
+    # The whole job at once: mpirun's process group and its ranks (Open MPI gives each
+    # rank a process group of its own).
+    pkill -9 -f -- "--output k.h5" 2>/dev/null
+    kill -9 -- -$pid 2>/dev/null
     wait $pid 2>/dev/null
     sleep 0.2
-    mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at ${delay}s: resume exited $?"
-    cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at ${delay}s then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at ${delay}s: differs"
+    mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at $records records: resume exited $?"
+    cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at $records records then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at $records records: differs"
   done
   ;;
 killworker)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
   setsid mpiexec -n 3 "$BIN" run --config medium.ini --output w.h5 > log.txt 2>&1 &
   pid=$!
-  sleep 1.5
+  wait_for_records w.h5.journal 5 || fail "no progress"
   worker=$(pgrep -f "attnsweep.* run --config medium.ini --output w.h5" | sort -n | tail -1)
   [ -n "$worker" ] && kill -9 "$worker"
   timeout 60 tail --pid=$pid -f /dev/null || { fail "job hung after a worker died"; kill -9 -- -$pid; }
@@ -200,6 +212,13 @@ badinput)
   check 2 "query bad format" "$BIN" query keep.h5 --format xml
   check 2 "plan bad config" "$BIN" plan --config partial.ini
   check 2 "merge onto existing file" "$BIN" merge keep.h5 keep.orig
+  # A second run on an output that a running sweep holds.
+  mpiexec -n 1 "$BIN" run --config small.ini --output busy.h5 mc.trials=400 > /dev/null 2>&1 &
+  busy=$!
+  wait_for_records busy.h5.journal 0
+  sleep 0.3
+  check 2 "output in use by a running sweep" "$BIN" run --config small.ini --output busy.h5 mc.trials=400
+  kill -TERM $busy; wait $busy
   cmp -s keep.h5 keep.orig && ok "existing output untouched by refused runs" || fail "keep.h5 changed"
   [ ! -e fake.h5.journal ] && [ ! -e adir.journal ] && ok "no stray journals" || fail "stray journal created"
   [ "$(cat fake.h5)" = "not hdf5" ] && ok "non-HDF5 output untouched" || fail "fake.h5 changed"

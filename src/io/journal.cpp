@@ -1,6 +1,7 @@
 #include "attnsweep/io/journal.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,12 @@ std::uint32_t crc32(const void* data, size_t size, std::uint32_t crc) {
 Journal::Journal(const std::string& path, std::uint64_t config_hash) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
   if (fd_ < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
+  // One writer per sweep: a second run on the same output (or ranks orphaned by a killed
+  // launcher) must not interleave records.
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    throw InputError(path + " is in use by another running sweep");
+  }
   const std::string data = read_all(fd_);
   try {
     if (data.empty()) {

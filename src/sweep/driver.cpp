@@ -24,6 +24,14 @@ namespace attnsweep::sweep {
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 namespace {
+// The launcher (mpirun, slurmstepd) that started this rank. If it dies (kill -9, node
+// loss) the rank is an orphan: it leaves at once. The journal is durable record by record
+// and the HDF5 file is replaced atomically, so there is nothing to tidy up.
+pid_t g_launcher = 0;
+void leave_if_orphaned() {
+  if (g_launcher != 0 && ::getppid() != g_launcher) std::_Exit(kExitStopped);
+}
+
 using Clock = std::chrono::steady_clock;
 
 enum Tag : int { kTagTask = 1, kTagResult = 2, kTagStop = 3, kTagStopped = 4 };
@@ -189,6 +197,7 @@ int run_worker(const Grid& grid) {
     }
     if (g_stop_signal) finished = true;
     if (finished) break;
+    leave_if_orphaned();
     if (queue.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
@@ -242,6 +251,7 @@ class Master {
     while (true) {
       const auto busy_start = Clock::now();
       bool did_something = false;
+      leave_if_orphaned();
       if (g_stop_signal || time_exhausted()) stopping = true;
 
       // Results from remote workers.
@@ -327,6 +337,7 @@ class Master {
     }
     while (static_cast<int>(stopped_workers_.size()) < ranks_ - 1) {
       int source = 0, tag = 0;
+      leave_if_orphaned();
       if (!parallel::message_waiting(source, tag)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         continue;
@@ -579,6 +590,7 @@ Prepared prepare(const RunOptions& options) {
 
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   install_stop_handlers();
+  g_launcher = ::getppid();
   // Rank 0 decides (config, resume state) and broadcasts the verdict and the canonical config.
   int verdict = kExitOk;
   std::string config_text;

@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""Phase diagrams of an attnsweep HDF5 output: the paper's Figures 1 and 2, collapse plots
+against kappa = gamma (1 - rho) with the exact-simplex theory, and the measured transition.
+
+usage: plot_phase_diagram.py FILE.h5 --out DIR
+
+For each n in the file:
+  DIR/figure1_n{n}.png   lambda over (rho, gamma), one panel per d, dashed gamma = 1/(1 - rho)
+  DIR/figure2_n{n}.png   eta over (rho, gamma), same layout
+For each (d, n):
+  DIR/collapse_d{d}_n{n}.png   lambda and eta against kappa, one line per rho (shaded +- 2 stderr),
+                               exact-simplex theory at the same n, and the n -> infinity limits
+DIR/transition.csv (also printed): per (d, n, rho), the gamma where lambda first crosses the
+critical value 1/(1 + 3 rho), against the theory 1/(1 - rho).
+Exit code 2 with a one-line message for a file that is not an attnsweep output.
+"""
+import argparse
+import csv
+import math
+import os
+import sys
+
+import numpy as np
+
+
+def fail(message):
+    print(f"plot_phase_diagram: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def simplex_theory(rho, gamma, n, d):
+    """Exact finite-n lambda and eta for the simplex geometry, alpha = 0, q = 1 (MODEL.md s. 5)."""
+    beta = gamma * math.log(n)
+    e = math.exp(-beta * (1 - rho))
+    denom = 1 + (n - 1) * e
+    p, one_minus_p, r = 1 / denom, (n - 1) * e / denom, e / denom
+    c = p - r
+    D = r * (1 + (n - 1) * rho) * (2 * c + n * r)
+    lam = c * c / (c * c + D)
+    g_i = p + one_minus_p * rho
+    g = p * rho + r * (1 + (n - 2) * rho)
+    s = p * p + 2 * p * one_minus_p * rho + r * r * (n - 1) * (1 + (n - 2) * rho)
+    t = 1 - g - rho * rho + rho * g_i
+    off = r * r * (d - 1) + 2 * beta * r * r * (rho * g - g_i) + beta**2 * r * r * (1 - 2 * g + s) * (1 - rho**2)
+    m2 = r * r * (n - 1) * ((1 - 2 * g + s) * (1 - rho**2) + (n - 2) * (rho - 2 * g + s) * (rho - rho**2))
+    diag = p * p * (d - 1) + 2 * p * beta * (n - 1) * r * t + beta**2 * m2
+    eta = (diag + (n - 1) * off) / d
+    return lam, eta
+
+
+def limit_lambda(rho, kappa):
+    return np.where(kappa < 1, 0.0, 1.0)
+
+
+def first_crossing(gammas, values, target):
+    """gamma where values first rise through target (linear interpolation); NaN if never."""
+    for k in range(1, len(gammas)):
+        a, b = values[k - 1], values[k]
+        if np.isnan(a) or np.isnan(b):
+            continue
+        if a < target <= b:
+            return gammas[k - 1] + (target - a) * (gammas[k] - gammas[k - 1]) / (b - a)
+    return float("nan")
+
+
+def load(path):
+    try:
+        import h5py
+    except ImportError:
+        fail("h5py is missing (apt-get install python3-h5py)")
+    if not os.path.isfile(path):
+        fail(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        fail(f"{path}: not a readable HDF5 file ({e})")
+    with f:
+        for name in ("grid/rho", "grid/gamma", "grid/d", "grid/n", "results/lambda/mean", "results/eta/mean",
+                     "results/lambda/stderr", "results/eta/stderr", "cells/status"):
+            if name not in f:
+                fail(f"{path}: not an attnsweep output (no /{name})")
+        if "schema_version" not in f.attrs:
+            fail(f"{path}: not an attnsweep output (no schema_version attribute)")
+        scale = f["grid/gamma"].attrs.get("scale", b"absolute")
+        scale = scale.decode() if isinstance(scale, bytes) else str(scale)
+        data = {
+            "rho": f["grid/rho"][()], "gamma": f["grid/gamma"][()], "d": f["grid/d"][()], "n": f["grid/n"][()],
+            "lambda": f["results/lambda/mean"][()], "lambda_se": f["results/lambda/stderr"][()],
+            "eta": f["results/eta/mean"][()], "eta_se": f["results/eta/stderr"][()],
+            "status": f["cells/status"][()], "critical_scale": scale.startswith("critical"),
+        }
+    return data
+
+
+def gamma_grid(data):
+    """Actual gamma for every (rho, gamma-axis) pair."""
+    rho, g = data["rho"], data["gamma"]
+    if data["critical_scale"]:
+        return g[None, :] / (1 - rho[:, None])
+    return np.broadcast_to(g[None, :], (len(rho), len(g)))
+
+
+def transitions(data):
+    rows = []
+    gammas = gamma_grid(data)
+    for jd, d in enumerate(data["d"]):
+        for jn, n in enumerate(data["n"]):
+            for i, rho in enumerate(data["rho"]):
+                target = 1 / (1 + 3 * rho)
+                crossing = first_crossing(gammas[i], data["lambda"][i, :, jd, jn], target)
+                theory = 1 / (1 - rho)
+                rows.append({"d": int(d), "n": int(n), "rho": float(rho), "lambda_critical": target,
+                             "gamma_crossing": crossing, "gamma_theory": theory,
+                             "relative_difference": (crossing - theory) / theory})
+    return rows
+
+
+def heat_maps(data, quantity, label, out, plt, figure):
+    rho, gammas = data["rho"], gamma_grid(data)
+    for jn, n in enumerate(data["n"]):
+        nd = len(data["d"])
+        fig, axes = plt.subplots(1, nd, figsize=(4.6 * nd, 4.0), squeeze=False)
+        for jd, d in enumerate(data["d"]):
+            ax = axes[0, jd]
+            values = np.ma.masked_invalid(data[quantity][:, :, jd, jn].T)
+            vmax = 1.0 if quantity == "lambda" else max(1.0, float(np.nanpercentile(data[quantity][:, :, jd, jn], 95))
+                                                        if np.isfinite(data[quantity][:, :, jd, jn]).any() else 1.0)
+            mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
+                                 shading="nearest", cmap="viridis", vmin=0, vmax=vmax)
+            fig.colorbar(mesh, ax=ax, label=label + (" (clipped at 95th pct)" if quantity == "eta" else ""))
+            curve_rho = np.linspace(rho.min(), rho.max(), 200)
+            ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
+            ax.set_ylim(gammas.min(), gammas.max())
+            ax.set_xlabel(r"$\rho$")
+            ax.set_ylabel(r"$\gamma$")
+            ax.set_title(f"{label}: d = {d}, n = {n}")
+            ax.legend(loc="upper left", fontsize=8)
+        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = gamma ln n")
+        fig.tight_layout()
+        path = os.path.join(out, f"figure{figure}_n{n}.png")
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        print(f"wrote {path}")
+
+
+def collapse_plots(data, out, plt):
+    rho, gammas = data["rho"], gamma_grid(data)
+    cmap = plt.get_cmap("plasma")
+    for jd, d in enumerate(data["d"]):
+        for jn, n in enumerate(data["n"]):
+            fig, (ax_l, ax_e) = plt.subplots(1, 2, figsize=(11, 4.2))
+            for i, r in enumerate(rho):
+                kappa = gammas[i] * (1 - r)
+                colour = cmap(i / max(len(rho) - 1, 1))
+                for ax, q in ((ax_l, "lambda"), (ax_e, "eta")):
+                    m, se = data[q][i, :, jd, jn], data[q + "_se"][i, :, jd, jn]
+                    ax.plot(kappa, m, "-", color=colour, lw=1, label=f"rho={r:g}" if len(rho) <= 10 or i % 2 == 0 else None)
+                    ax.fill_between(kappa, m - 2 * np.nan_to_num(se), m + 2 * np.nan_to_num(se), color=colour, alpha=0.15)
+            kmax = float(np.nanmax(gammas * (1 - rho[:, None])))
+            kk = np.linspace(0, kmax, 400)
+            for r, style in ((float(rho[len(rho) // 2]), "k--"),):
+                theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d)) for k in kk])
+                ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+                ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+            ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="n -> inf limit")
+            ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="n -> inf limit (1 - 1/d)")
+            for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
+                ax.axvline(1.0, color="grey", lw=0.8)
+                ax.set_xlabel(r"$\kappa = \gamma (1 - \rho)$")
+                ax.set_ylabel(name)
+                ax.legend(fontsize=6, ncol=2)
+            top = np.nanpercentile(data["eta"][:, :, jd, jn], 98) if np.isfinite(data["eta"][:, :, jd, jn]).any() else 1
+            ax_e.set_ylim(0, max(1.2, 1.1 * top))
+            ax_l.set_ylim(-0.02, 1.05)
+            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n} (shading: +- 2 standard errors)")
+            fig.tight_layout()
+            path = os.path.join(out, f"collapse_d{d}_n{n}.png")
+            fig.savefig(path, dpi=90)
+            plt.close(fig)
+            print(f"wrote {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("file")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    data = load(args.file)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create {args.out}: {e.strerror}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = transitions(data)
+    path = os.path.join(args.out, "transition.csv")
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    print(f"{'d':>5} {'n':>6} {'rho':>5} {'lambda_c':>9} {'gamma_cross':>12} {'1/(1-rho)':>10} {'rel.diff':>9}")
+    for r in rows:
+        print(f"{r['d']:>5} {r['n']:>6} {r['rho']:>5.2f} {r['lambda_critical']:>9.4f} {r['gamma_crossing']:>12.4f} "
+              f"{r['gamma_theory']:>10.4f} {r['relative_difference']:>+9.3f}")
+    print(f"wrote {path}")
+    heat_maps(data, "lambda", r"lambda", args.out, plt, 1)
+    heat_maps(data, "eta", r"eta", args.out, plt, 2)
+    collapse_plots(data, args.out, plt)
+
+
+if __name__ == "__main__":
+    main()
