@@ -123,11 +123,13 @@ def heat_maps(data, quantity, label, out, plt, figure):
         for jd, d in enumerate(data["d"]):
             ax = axes[0, jd]
             values = np.ma.masked_invalid(data[quantity][:, :, jd, jn].T)
-            vmax = 1.0 if quantity == "lambda" else max(1.0, float(np.nanpercentile(data[quantity][:, :, jd, jn], 95))
-                                                        if np.isfinite(data[quantity][:, :, jd, jn]).any() else 1.0)
+            # eta's supercritical value is (1 - 1/d)/q <= ~1; at small d it is heavy-tailed
+            # (E[1/|x|^2] is infinite at d = 2), so the scale saturates at 1.5 instead of
+            # letting one extreme cell wash out the map.
+            vmax = 1.0 if quantity == "lambda" else 1.5
             mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
                                  shading="nearest", cmap="viridis", vmin=0, vmax=vmax)
-            fig.colorbar(mesh, ax=ax, label=label + (" (clipped at 95th pct)" if quantity == "eta" else ""))
+            fig.colorbar(mesh, ax=ax, label=label + (" (saturates at 1.5)" if quantity == "eta" else ""))
             curve_rho = np.linspace(rho.min(), rho.max(), 200)
             ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
             ax.set_ylim(gammas.min(), gammas.max())

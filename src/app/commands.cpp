@@ -176,6 +176,7 @@ int cell_command(const std::vector<std::string>& args) {
 // ------------------------------------------------------------------------------- run
 int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   sweep::RunOptions options;
+  std::string slice;
   po::options_description desc("attnsweep run options");
   desc.add_options()
       ("config", po::value(&options.config_path)->required(), "sweep config (INI)")
@@ -183,8 +184,7 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
       ("retry-failed", po::bool_switch(&options.retry_failed), "recompute only the cells whose status is failed")
       ("time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds")
       ("snapshot-every", po::value(&options.snapshot_every)->default_value(30), "seconds between HDF5 snapshots")
-      ("first-cell", po::value(&options.first_cell)->default_value(0), "run only flat cells >= this")
-      ("last-cell", po::value(&options.last_cell)->default_value(-1), "run only flat cells < this");
+      ("slice", po::value(&slice), "K/N: run only the K-th of N equal ranges of the flat cell index");
   std::vector<std::string> rest;
   // Validate on every rank before MPI starts, so bad usage never reaches MPI_Init.
   parse(args, desc, nullptr, &rest);
@@ -196,7 +196,15 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   }
   if (options.time_limit < 0) throw InputError("--time-limit must be >= 0");
   if (!(options.snapshot_every > 0)) throw InputError("--snapshot-every must be > 0");
-  if (options.first_cell < 0) throw InputError("--first-cell must be >= 0");
+  if (!slice.empty()) {
+    long k = -1, n = 0;
+    char tail = 0;
+    if (std::sscanf(slice.c_str(), "%ld/%ld%c", &k, &n, &tail) != 2 || n < 1 || k < 0 || k >= n) {
+      throw InputError("--slice '" + slice + "' is not K/N with 0 <= K < N");
+    }
+    options.slice_index = k;
+    options.slice_count = n;
+  }
   parallel::Environment mpi(argc, argv);
   try {
     return sweep::run_sweep(options, mpi);

@@ -224,8 +224,9 @@ struct CellProgress {
 class Master {
  public:
   Master(const Grid& grid, const RunOptions& options, io::Journal& journal, io::SweepState& state,
-         const std::string& output, int ranks)
-      : grid_(grid), options_(options), journal_(journal), state_(state), output_(output), ranks_(ranks) {}
+         const std::string& output, int ranks, std::int64_t first, std::int64_t last)
+      : grid_(grid), options_(options), journal_(journal), state_(state), output_(output), ranks_(ranks),
+        first_(first), last_(last) {}
 
   int run(std::vector<std::int64_t> cells, const CostModel& cost) {
     start_ = Clock::now();
@@ -352,8 +353,12 @@ class Master {
     std::fprintf(stderr, "[attnsweep] master busy %.2f%% of %.1f s wall time; %.0f trials in %s\n",
                  wall > 0 ? 100 * busy_seconds_ / wall : 0.0, wall, trials_done_, output_.c_str());
 
-    const std::int64_t missing = state_.count(io::CellStatus::missing);
-    const std::int64_t failed = state_.count(io::CellStatus::failed);
+    std::int64_t missing = 0, failed = 0;
+    for (std::int64_t i = first_; i < last_; ++i) {
+      const auto status = static_cast<io::CellStatus>(state_.status[static_cast<size_t>(i)]);
+      missing += status == io::CellStatus::missing;
+      failed += status == io::CellStatus::failed;
+    }
     if (stopping && missing > 0) {
       std::fprintf(stderr, "[attnsweep] stopped early (%s): %lld cells left; rerun the same command to resume\n",
                    g_stop_signal ? "signal" : "time limit", static_cast<long long>(missing));
@@ -362,7 +367,7 @@ class Master {
     if (failed > 0) {
       std::string list;
       int shown = 0;
-      for (std::int64_t i = 0; i < state_.size() && shown < 10; ++i) {
+      for (std::int64_t i = first_; i < last_ && shown < 10; ++i) {
         if (state_.status[static_cast<size_t>(i)] == static_cast<std::uint8_t>(io::CellStatus::failed)) {
           list += (shown++ ? ", " : "") + std::to_string(i);
         }
@@ -495,6 +500,7 @@ class Master {
   io::SweepState& state_;
   std::string output_;
   int ranks_;
+  std::int64_t first_, last_;
   std::deque<Task> queue_;
   std::map<std::int64_t, CellProgress> progress_;
   LocalWork local_;
@@ -523,6 +529,7 @@ struct Prepared {
   std::string output;
   io::SweepState state;
   std::vector<std::int64_t> cells;
+  std::int64_t first = 0, last = 0;  // this run's range of the flat index
   std::unique_ptr<io::Journal> journal;
 };
 
@@ -570,8 +577,9 @@ Prepared prepare(const RunOptions& options) {
       if (p.state.status[static_cast<size_t>(i)] != 0) p.journal->append(p.state.record(i));
     }
   }
-  const long last = options.last_cell < 0 ? static_cast<long>(grid.size()) : std::min<long>(options.last_cell, static_cast<long>(grid.size()));
-  for (std::int64_t i = options.first_cell; i < last; ++i) {
+  p.first = grid.size() * options.slice_index / options.slice_count;
+  p.last = grid.size() * (options.slice_index + 1) / options.slice_count;
+  for (std::int64_t i = p.first; i < p.last; ++i) {
     const auto status = static_cast<io::CellStatus>(p.state.status[static_cast<size_t>(i)]);
     if (status == io::CellStatus::missing || (status == io::CellStatus::failed && options.retry_failed)) {
       p.cells.push_back(i);
@@ -615,8 +623,13 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   const Grid grid(prepared.config);
   std::fprintf(stderr, "[attnsweep] %lld cells in the grid, %zu to run, %d ranks; output %s\n",
                static_cast<long long>(grid.size()), prepared.cells.size(), mpi.size(), prepared.output.c_str());
+  if (options.slice_count > 1) {
+    std::fprintf(stderr, "[attnsweep] slice %ld/%ld: cells [%lld, %lld)\n", options.slice_index, options.slice_count,
+                 static_cast<long long>(prepared.first), static_cast<long long>(prepared.last));
+  }
   const CostModel cost = CostModel::calibrate();
-  Master master(grid, options, *prepared.journal, prepared.state, prepared.output, mpi.size());
+  Master master(grid, options, *prepared.journal, prepared.state, prepared.output, mpi.size(), prepared.first,
+                prepared.last);
   return master.run(prepared.cells, cost);
 }
 

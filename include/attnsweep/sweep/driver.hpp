@@ -30,8 +30,8 @@ struct RunOptions {
   bool retry_failed = false;   // recompute cells whose status is failed
   double time_limit = 0;       // seconds; 0 = none
   double snapshot_every = 30;  // seconds between HDF5 snapshots while running
-  long first_cell = 0;         // slice [first_cell, last_cell) of the flat index; for split sweeps
-  long last_cell = -1;         // -1 = to the end
+  long slice_index = 0;        // run only cells [size * k / N, size * (k + 1) / N) of the flat index
+  long slice_count = 1;        // (independent slices of one sweep, merged with `attnsweep merge`)
 };
 
 // Set by SIGTERM, SIGINT, SIGUSR1: stop cleanly, exit 75.

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The plotting tool on a real small sweep: files exist, PNGs and CSV are valid, and the
+# transition table equals an independent computation from the HDF5 file.
+set -u
+BIN=$1
+TOOLS=$2
+WORK=$(mktemp -d /tmp/attnsweep-plot.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cat > p.ini <<'INI'
+[grid]
+rho   = 0.2, 0.5
+gamma = 0.25:5:0.25
+d     = 4, 40
+n     = 96
+[mc]
+trials = 3
+INI
+mpiexec -n 2 "$BIN" run --config p.ini --output p.h5 > run.log 2>&1 || { echo "FAIL: sweep"; cat run.log; exit 1; }
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" p.h5 --out plots > plot.log 2>&1 || { echo "FAIL: plot"; cat plot.log; exit 1; }
+/usr/bin/python3 - <<'PY'
+import csv, sys
+import h5py, numpy as np
+failures = 0
+def check(ok, what):
+    global failures
+    print(("ok: " if ok else "FAIL: ") + what)
+    failures += not ok
+expected = ["figure1_n96.png", "figure2_n96.png", "collapse_d4_n96.png", "collapse_d40_n96.png", "transition.csv"]
+import os
+for name in expected:
+    path = os.path.join("plots", name)
+    check(os.path.isfile(path) and os.path.getsize(path) > 1000 or name.endswith(".csv"), f"{name} exists")
+    if name.endswith(".png"):
+        with open(path, "rb") as f:
+            check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{name} is a PNG")
+# Independent crossing: scan gamma upward for the first sign change of lambda - 1/(1 + 3 rho).
+with h5py.File("p.h5", "r") as f:
+    rho, gamma, ds = f["grid/rho"][()], f["grid/gamma"][()], f["grid/d"][()]
+    lam = f["results/lambda/mean"][()]
+rows = list(csv.DictReader(open("plots/transition.csv")))
+check(len(rows) == len(rho) * len(ds), "one table row per (d, n, rho)")
+for row in rows:
+    i = int(np.argmin(abs(rho - float(row["rho"])))); j = list(ds).index(int(row["d"]))
+    target = 1 / (1 + 3 * rho[i]); curve = lam[i, :, j, 0] - target
+    k = next((k for k in range(1, len(gamma)) if curve[k - 1] < 0 <= curve[k]), None)
+    want = float("nan") if k is None else gamma[k - 1] - curve[k - 1] * (gamma[k] - gamma[k - 1]) / (curve[k] - curve[k - 1])
+    got = float(row["gamma_crossing"])
+    same = (np.isnan(want) and np.isnan(got)) or abs(want - got) <= 1e-5 * max(1, abs(want))
+    check(same, f"d={row['d']} rho={row['rho']}: crossing {got} vs direct {want}")
+    check(abs(float(row["gamma_theory"]) - 1 / (1 - rho[i])) < 1e-5, "theory column is 1/(1 - rho)")
+sys.exit(1 if failures else 0)
+PY
+rc=$?
+# Not an attnsweep file: one line, exit 2.
+printf 'junk' > junk.h5
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" junk.h5 --out x > out.txt 2> err.txt
+code=$?
+if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: junk file -> 2: $(cat err.txt)"; else echo "FAIL: junk file -> $code"; rc=1; fi
+/usr/bin/python3 -c "import h5py; f = h5py.File('other.h5', 'w'); f['x'] = 1"
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" other.h5 --out x > out.txt 2> err.txt
+code=$?
+if [ $code = 2 ] && grep -q 'not an attnsweep output' err.txt; then echo "ok: foreign HDF5 -> 2"; else echo "FAIL: foreign HDF5 -> $code"; rc=1; fi
+exit $rc
