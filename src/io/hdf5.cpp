@@ -115,11 +115,17 @@ Handle create_file(const std::string& path) {
 
 Handle open_file_readonly(const std::string& path) {
   quiet_errors();
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    throw Hdf5Error(path + " is not a readable HDF5 file");
+  // attnsweep replaces its files atomically (write a temporary, rename), so readers need no
+  // HDF5 file lock; without one, `query` works while a sweep runs and on file systems
+  // without lock support (common for cluster scratch).
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "create file access properties");
+  check(H5Pset_file_locking(access.id(), false, true), "disable file locking");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id());
+  if (id < 0) {
+    const std::string reason = hdf5_message();
+    throw Hdf5Error("not a readable HDF5 file (" + reason + ")");
   }
-  return Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "open " + path);
+  return Handle(id, H5Fclose, "open " + path);
 }
 
 Handle create_group(const Handle& parent, const std::string& name) {
