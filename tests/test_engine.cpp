@@ -57,10 +57,18 @@ TEST(Config, HashIgnoresSpellingButNotContent) {
 
 TEST(Config, RejectsBadInputNamingKeyAndValue) {
   const std::map<std::string, std::string> cases = {
-      {"rho = 1.0", "grid.rho"},           {"rho = -0.1", "grid.rho"},       {"rho = abc", "grid.rho"},
-      {"rho = ", "grid.rho"},              {"rho = 0.9:0.1:0.1", "grid.rho"}, {"rho = 0.1:0.9:0", "grid.rho"},
-      {"rho = 0.1, 0.1", "grid.rho"},      {"gamma = -1", "grid.gamma"},     {"d = 0", "grid.d"},
-      {"d = 2.5", "grid.d"},               {"n = 1", "grid.n"},              {"gamma = nan", "grid.gamma"},
+      {"rho = 1.0", "grid.rho"},
+      {"rho = -0.1", "grid.rho"},
+      {"rho = abc", "grid.rho"},
+      {"rho = ", "grid.rho"},
+      {"rho = 0.9:0.1:0.1", "grid.rho"},
+      {"rho = 0.1:0.9:0", "grid.rho"},
+      {"rho = 0.1, 0.1", "grid.rho"},
+      {"gamma = -1", "grid.gamma"},
+      {"d = 0", "grid.d"},
+      {"d = 2.5", "grid.d"},
+      {"n = 1", "grid.n"},
+      {"gamma = nan", "grid.gamma"},
   };
   for (const auto& [line, key] : cases) {
     std::string text = kGood;
@@ -77,9 +85,9 @@ TEST(Config, RejectsBadInputNamingKeyAndValue) {
     }
   }
   const std::vector<std::pair<std::vector<std::string>, std::string>> overrides = {
-      {{"mc.trials=0"}, "mc.trials"},      {{"mc.probes=-1"}, "mc.probes"},  {{"mc.jacobian=magic"}, "jacobian"},
-      {{"mc.geometry=cube"}, "geometry"},  {{"mc.seed=x"}, "mc.seed"},       {{"bogus=1"}, "bogus"},
-      {{"mc.geometry=simplex"}, "simplex"}, {{"noequals"}, "noequals"},      {{"mc.alpha=inf"}, "mc.alpha"},
+      {{"mc.trials=0"}, "mc.trials"},         {{"mc.probes=-1"}, "mc.probes"}, {{"mc.jacobian=magic"}, "jacobian"},
+      {{"mc.geometry=cube"}, "geometry"},     {{"mc.seed=x"}, "mc.seed"},      {{"bogus=1"}, "bogus"},
+      {{"mc.geometry=simplex"}, "simplex"},   {{"noequals"}, "noequals"},      {{"mc.alpha=inf"}, "mc.alpha"},
       {{"gamma-scale=weird"}, "gamma-scale"},
   };
   for (const auto& [o, key] : overrides) {

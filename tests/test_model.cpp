@@ -75,7 +75,8 @@ TEST(Layer, JvpMatchesCentralDifferences) {
     for (long k = 0; k < 2; ++k) {
       const Matrix Vk = V.middleCols(k * d, d);
       const double h = 1e-5;
-      const Matrix fd = (reference_layer(X + h * Vk, gamma, alpha) - reference_layer(X - h * Vk, gamma, alpha)) / (2 * h);
+      const Matrix fd =
+          (reference_layer(X + h * Vk, gamma, alpha) - reference_layer(X - h * Vk, gamma, alpha)) / (2 * h);
       // Central differences are accurate to O(h^2) ~ 1e-10 times third derivatives.
       EXPECT_LT((JV.middleCols(k * d, d) - fd).cwiseAbs().maxCoeff(), 1e-8) << "n=" << n << " d=" << d;
     }
@@ -111,9 +112,9 @@ TEST(Layer, HutchinsonMeanMatchesExactNorm) {
 }
 
 TEST(Layer, SimplexMatchesClosedForms) {
-  for (auto [n, rho, gamma, alpha] : {std::tuple{8L, 0.3, 1.0, 0.0}, std::tuple{16L, 0.5, 2.0, 0.0},
-                                      std::tuple{33L, 0.8, 6.0, 0.0}, std::tuple{20L, 0.1, 0.7, 0.4},
-                                      std::tuple{12L, 0.6, 3.5, 1.2}}) {
+  for (auto [n, rho, gamma, alpha] :
+       {std::tuple{8L, 0.3, 1.0, 0.0}, std::tuple{16L, 0.5, 2.0, 0.0}, std::tuple{33L, 0.8, 6.0, 0.0},
+        std::tuple{20L, 0.1, 0.7, 0.4}, std::tuple{12L, 0.6, 3.5, 1.2}}) {
     for (long d : {n + 1, n + 5}) {
       const Matrix X = mc::simplex_tokens(n, d, rho);
       const auto f = model::forward(X, gamma, alpha);

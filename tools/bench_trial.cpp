@@ -66,11 +66,11 @@ int main(int argc, char** argv) {
 
   std::printf("attnsweep_bench: one trial, n = %ld, d = %ld, single thread, best of %d\n", n, d, repeats);
   std::printf("  GEMM (n x d)(d x n)           %8.2f ms  %7.1f GFLOP/s\n", gemm_s * 1e3, gemm_gflops);
-  std::printf("  trial, hutchinson, %ld probes  %8.2f ms  %7.1f GFLOP/s  (%.0f%% of GEMM)\n", probes,
-              hutch_s * 1e3, hutch_gflops, 100 * hutch_gflops / gemm_gflops);
+  std::printf("  trial, hutchinson, %ld probes  %8.2f ms  %7.1f GFLOP/s  (%.0f%% of GEMM)\n", probes, hutch_s * 1e3,
+              hutch_gflops, 100 * hutch_gflops / gemm_gflops);
   std::printf("  trial, exact eta              %8.2f ms  (%.2fx faster than %ld probes)\n", exact_s * 1e3,
               hutch_s / exact_s, probes);
-  std::printf("hutchinson_seconds=%.6f exact_seconds=%.6f gemm_gflops=%.3f model_gflops=%.3f\n", hutch_s,
-              exact_s, gemm_gflops, hutch_gflops);
+  std::printf("hutchinson_seconds=%.6f exact_seconds=%.6f gemm_gflops=%.3f model_gflops=%.3f\n", hutch_s, exact_s,
+              gemm_gflops, hutch_gflops);
   return 0;
 }

@@ -168,6 +168,7 @@ def collapse_plots(data, out, plt):
             ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="n -> inf limit (1 - 1/d)")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
                 ax.axvline(1.0, color="grey", lw=0.8)
+                ax.set_xlim(0, min(kmax, 3.0))  # the transition lives near kappa = 1
                 ax.set_xlabel(r"$\kappa = \gamma (1 - \rho)$")
                 ax.set_ylabel(name)
                 ax.legend(fontsize=6, ncol=2)

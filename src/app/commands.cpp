@@ -57,10 +57,14 @@ std::string json_number(double v) {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (c == '\n') out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (c == '\n')
+      out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += ' ';
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -90,7 +94,8 @@ void check_memory(const mc::CellParams& cell) {
 template <class T>
 long axis_index(const std::vector<T>& axis, T value, const std::string& name) {
   for (size_t i = 0; i < axis.size(); ++i) {
-    if (std::abs(static_cast<double>(axis[i]) - static_cast<double>(value)) <= 1e-9 * std::max(1.0, std::abs(static_cast<double>(value)))) {
+    if (std::abs(static_cast<double>(axis[i]) - static_cast<double>(value)) <=
+        1e-9 * std::max(1.0, std::abs(static_cast<double>(value)))) {
       return static_cast<long>(i);
     }
   }
@@ -109,18 +114,16 @@ int cell_command(const std::vector<std::string>& args) {
   std::string geometry = "gaussian", jacobian = "exact", format = "table";
   long long seed = 2025;
   po::options_description desc("attnsweep cell options");
-  desc.add_options()
-      ("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")
-      ("gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n")
-      ("d", po::value(&cell.d)->required(), "token dimension")
-      ("n", po::value(&cell.n)->required(), "number of tokens")
-      ("trials", po::value(&cell.trials)->default_value(8), "Monte-Carlo trials")
-      ("probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")
-      ("geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")
-      ("alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")
-      ("seed", po::value(&seed)->default_value(2025), "random seed")
-      ("jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")
-      ("format", po::value(&format)->default_value("table"), "table | json");
+  desc.add_options()("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")(
+      "gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n")(
+      "d", po::value(&cell.d)->required(), "token dimension")("n", po::value(&cell.n)->required(), "number of tokens")(
+      "trials", po::value(&cell.trials)->default_value(8), "Monte-Carlo trials")(
+      "probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")(
+      "geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")(
+      "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
+      "seed", po::value(&seed)->default_value(2025), "random seed")(
+      "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
+      "format", po::value(&format)->default_value("table"), "table | json");
   parse(args, desc);
   try {
     cell.geometry = mc::parse_geometry(geometry);
@@ -138,37 +141,38 @@ int cell_command(const std::vector<std::string>& args) {
   const mc::CellSamples samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
-  const auto simplex = model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n),
-                                             static_cast<double>(cell.d), cell.alpha);
+  const auto simplex =
+      model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n), static_cast<double>(cell.d), cell.alpha);
   const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
 
   if (format == "json") {
-    std::printf("{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
-                "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
-                "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-                "\"theory\": {\"simplex\": {\"lambda\": %s, \"eta\": %s, \"rho_out\": %s, \"self_weight\": %s}, "
-                "\"limit\": {\"regime\": \"%s\", \"kappa\": %s, \"lambda\": %s, \"eta\": %s, \"cosine_out\": %s, "
-                "\"gamma_critical\": %s}}}\n",
-                json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials,
-                cell.probes, mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
-                json_number(cell.alpha).c_str(), static_cast<unsigned long long>(cell.seed),
-                json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
-                json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(),
-                json_number(eta.std_error).c_str(), json_number(seconds).c_str(), json_number(simplex.lambda).c_str(),
-                json_number(simplex.eta).c_str(), json_number(simplex.rho_out).c_str(), json_number(simplex.p).c_str(),
-                model::regime_name(limit.regime), json_number(limit.kappa).c_str(), json_number(limit.lambda).c_str(),
-                json_number(limit.eta).c_str(), json_number(limit.cosine_out).c_str(),
-                json_number(model::critical_gamma(cell.rho)).c_str());
+    std::printf(
+        "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
+        "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
+        "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
+        "\"theory\": {\"simplex\": {\"lambda\": %s, \"eta\": %s, \"rho_out\": %s, \"self_weight\": %s}, "
+        "\"limit\": {\"regime\": \"%s\", \"kappa\": %s, \"lambda\": %s, \"eta\": %s, \"cosine_out\": %s, "
+        "\"gamma_critical\": %s}}}\n",
+        json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
+        mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
+        static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
+        json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
+        json_number(seconds).c_str(), json_number(simplex.lambda).c_str(), json_number(simplex.eta).c_str(),
+        json_number(simplex.rho_out).c_str(), json_number(simplex.p).c_str(), model::regime_name(limit.regime),
+        json_number(limit.kappa).c_str(), json_number(limit.lambda).c_str(), json_number(limit.eta).c_str(),
+        json_number(limit.cosine_out).c_str(), json_number(model::critical_gamma(cell.rho)).c_str());
     return 0;
   }
   std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
               cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
-  std::printf("  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
-              mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
-              cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
-              cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
+  std::printf(
+      "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
+      mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
+      cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
+      cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
   std::printf("  %-8s %14s %12s %16s %12s\n", "", "measured", "stderr", "simplex theory", "n -> inf");
-  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "lambda", lambda.mean, lambda.std_error, simplex.lambda, limit.lambda);
+  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "lambda", lambda.mean, lambda.std_error, simplex.lambda,
+              limit.lambda);
   std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "eta", eta.mean, eta.std_error, simplex.eta, limit.eta);
   return 0;
 }
@@ -178,13 +182,12 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   sweep::RunOptions options;
   std::string slice;
   po::options_description desc("attnsweep run options");
-  desc.add_options()
-      ("config", po::value(&options.config_path)->required(), "sweep config (INI)")
-      ("output", po::value(&options.output), "HDF5 output (default: the config's output.file)")
-      ("retry-failed", po::bool_switch(&options.retry_failed), "recompute only the cells whose status is failed")
-      ("time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds")
-      ("snapshot-every", po::value(&options.snapshot_every)->default_value(30), "seconds between HDF5 snapshots")
-      ("slice", po::value(&slice), "K/N: run only the K-th of N equal ranges of the flat cell index");
+  desc.add_options()("config", po::value(&options.config_path)->required(), "sweep config (INI)")(
+      "output", po::value(&options.output), "HDF5 output (default: the config's output.file)")(
+      "retry-failed", po::bool_switch(&options.retry_failed), "recompute only the cells whose status is failed")(
+      "time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds")(
+      "snapshot-every", po::value(&options.snapshot_every)->default_value(30), "seconds between HDF5 snapshots")(
+      "slice", po::value(&slice), "K/N: run only the K-th of N equal ranges of the flat cell index");
   std::vector<std::string> rest;
   // Validate on every rank before MPI starts, so bad usage never reaches MPI_Init.
   parse(args, desc, nullptr, &rest);
@@ -237,10 +240,10 @@ int plan_command(const std::vector<std::string>& args) {
   std::printf("plan for %s\n", config_path.c_str());
   std::printf("  grid: %zu rho x %zu gamma x %zu d x %zu n = %lld cells, %ld trials each (%lld trials)\n",
               config.rho.size(), config.gamma.size(), config.d.size(), config.n.size(),
-              static_cast<long long>(grid.size()), config.trials,
-              static_cast<long long>(grid.size()) * config.trials);
-  std::printf("  estimated work: %.0f core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
-              total, total / 3600, largest_trial, peak_memory / (1 << 30));
+              static_cast<long long>(grid.size()), config.trials, static_cast<long long>(grid.size()) * config.trials);
+  std::printf(
+      "  estimated work: %.0f core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
+      total, total / 3600, largest_trial, peak_memory / (1 << 30));
   std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
               cost.seconds_per_pair);
   std::printf("  %8s %14s\n", "ranks", "wall time");
@@ -284,9 +287,8 @@ int status_command(const std::vector<std::string>& args) {
   for (double v : s.seconds) seconds += v;
   const auto done = s.count(io::CellStatus::done), failed = s.count(io::CellStatus::failed),
              missing = s.count(io::CellStatus::missing);
-  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(),
-              static_cast<long long>(s.size()), static_cast<long long>(done), static_cast<long long>(failed),
-              static_cast<long long>(missing));
+  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(), static_cast<long long>(s.size()),
+              static_cast<long long>(done), static_cast<long long>(failed), static_cast<long long>(missing));
   std::printf("  grid: %zu rho [%g..%g] x %zu gamma [%g..%g]%s x d {", f.config.rho.size(), f.config.rho.front(),
               f.config.rho.back(), f.config.gamma.size(), f.config.gamma.front(), f.config.gamma.back(),
               f.config.gamma_scale == io::GammaScale::critical ? " (x 1/(1-rho))" : "");
@@ -308,14 +310,12 @@ int query_command(const std::vector<std::string>& args) {
   std::vector<double> rho, gamma;
   std::vector<long> d, n;
   po::options_description desc("attnsweep query options");
-  desc.add_options()
-      ("file", po::value(&file)->required(), "HDF5 output")
-      ("rho", po::value(&rho)->multitoken(), "keep these rho values")
-      ("gamma", po::value(&gamma)->multitoken(), "keep these gamma axis values")
-      ("d", po::value(&d)->multitoken(), "keep these d values")
-      ("n", po::value(&n)->multitoken(), "keep these n values")
-      ("status", po::value(&status), "missing | done | failed")
-      ("format", po::value(&format)->default_value("table"), "table | csv | json");
+  desc.add_options()("file", po::value(&file)->required(), "HDF5 output")(
+      "rho", po::value(&rho)->multitoken(), "keep these rho values")("gamma", po::value(&gamma)->multitoken(),
+                                                                     "keep these gamma axis values")(
+      "d", po::value(&d)->multitoken(), "keep these d values")("n", po::value(&n)->multitoken(), "keep these n values")(
+      "status", po::value(&status), "missing | done | failed")("format", po::value(&format)->default_value("table"),
+                                                               "table | csv | json");
   po::positional_options_description positional;
   positional.add("file", 1);
   parse(args, desc, &positional);
@@ -332,7 +332,8 @@ int query_command(const std::vector<std::string>& args) {
   for (long v : d) keep_d.insert(axis_index(f.config.d, v, "d"));
   for (long v : n) keep_n.insert(axis_index(f.config.n, v, "n"));
 
-  const char* columns = "cell,rho,gamma,d,n,status,trials,lambda_mean,lambda_stderr,eta_mean,eta_stderr,seconds,attempts,error";
+  const char* columns =
+      "cell,rho,gamma,d,n,status,trials,lambda_mean,lambda_stderr,eta_mean,eta_stderr,seconds,attempts,error";
   if (format == "csv") std::printf("%s\n", columns);
   if (format == "table") {
     std::printf("%7s %6s %8s %5s %6s %7s %6s %12s %10s %12s %10s %8s %3s  %s\n", "cell", "rho", "gamma", "d", "n",
@@ -354,20 +355,22 @@ int query_command(const std::vector<std::string>& args) {
                   r.lambda_mean, r.lambda_stderr, r.eta_mean, r.eta_stderr, r.seconds, r.attempts, r.error.c_str());
     } else if (format == "csv") {
       std::string error = r.error;
-      for (char& ch : error) if (ch == '"') ch = '\'';
+      for (char& ch : error)
+        if (ch == '"') ch = '\'';
       std::printf("%lld,%s,%s,%ld,%ld,%s,%d,%s,%s,%s,%s,%.6f,%d,\"%s\"\n", static_cast<long long>(i),
                   io::format_real(p.rho).c_str(), io::format_real(p.gamma).c_str(), p.d, p.n, io::status_name(r.status),
                   r.trials, json_number(r.lambda_mean).c_str(), json_number(r.lambda_stderr).c_str(),
-                  json_number(r.eta_mean).c_str(), json_number(r.eta_stderr).c_str(), r.seconds, r.attempts, error.c_str());
+                  json_number(r.eta_mean).c_str(), json_number(r.eta_stderr).c_str(), r.seconds, r.attempts,
+                  error.c_str());
     } else {
-      std::printf("%s\n {\"cell\": %lld, \"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"status\": \"%s\", "
-                  "\"trials\": %d, \"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, "
-                  "\"seconds\": %s, \"attempts\": %d, \"error\": %s}",
-                  rows ? "," : "", static_cast<long long>(i), json_number(p.rho).c_str(), json_number(p.gamma).c_str(),
-                  p.d, p.n, io::status_name(r.status), r.trials, json_number(r.lambda_mean).c_str(),
-                  json_number(r.lambda_stderr).c_str(), json_number(r.eta_mean).c_str(),
-                  json_number(r.eta_stderr).c_str(), json_number(r.seconds).c_str(), r.attempts,
-                  json_string(r.error).c_str());
+      std::printf(
+          "%s\n {\"cell\": %lld, \"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"status\": \"%s\", "
+          "\"trials\": %d, \"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, "
+          "\"seconds\": %s, \"attempts\": %d, \"error\": %s}",
+          rows ? "," : "", static_cast<long long>(i), json_number(p.rho).c_str(), json_number(p.gamma).c_str(), p.d,
+          p.n, io::status_name(r.status), r.trials, json_number(r.lambda_mean).c_str(),
+          json_number(r.lambda_stderr).c_str(), json_number(r.eta_mean).c_str(), json_number(r.eta_stderr).c_str(),
+          json_number(r.seconds).c_str(), r.attempts, json_string(r.error).c_str());
     }
     ++rows;
   }
@@ -384,7 +387,8 @@ int verify_command(const std::vector<std::string>& args) {
     std::fprintf(stderr, "attnsweep: %s: %zu problems found\n", file.c_str(), problems.size());
     return 1;
   }
-  std::printf("%s: OK (structure, shapes, dimension scales, status consistency, Fletcher-32 checksums)\n", file.c_str());
+  std::printf("%s: OK (structure, shapes, dimension scales, status consistency, Fletcher-32 checksums)\n",
+              file.c_str());
   return 0;
 }
 
@@ -393,9 +397,8 @@ int merge_command(const std::vector<std::string>& args) {
   std::string output;
   std::vector<std::string> inputs;
   po::options_description desc("attnsweep merge options");
-  desc.add_options()
-      ("output", po::value(&output)->required(), "merged HDF5 file to create")
-      ("inputs", po::value(&inputs)->multitoken()->required(), "slice files of the same sweep");
+  desc.add_options()("output", po::value(&output)->required(), "merged HDF5 file to create")(
+      "inputs", po::value(&inputs)->multitoken()->required(), "slice files of the same sweep");
   po::positional_options_description positional;
   positional.add("output", 1).add("inputs", -1);
   parse(args, desc, &positional);

@@ -1,5 +1,7 @@
 #include "attnsweep/io/config.hpp"
 
+#include <sys/stat.h>
+
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace attnsweep::io {
 
@@ -66,20 +67,15 @@ struct Keys {
 
 po::options_description describe(Keys& k) {
   po::options_description desc;
-  desc.add_options()
-      ("grid.rho", po::value(&k.rho)->required())
-      ("grid.gamma", po::value(&k.gamma)->required())
-      ("grid.d", po::value(&k.d)->required())
-      ("grid.n", po::value(&k.n)->required())
-      ("grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))
-      ("mc.trials", po::value(&k.trials)->default_value("8"))
-      ("mc.probes", po::value(&k.probes)->default_value("4"))
-      ("mc.jacobian", po::value(&k.jacobian)->default_value("exact"))
-      ("mc.geometry", po::value(&k.geometry)->default_value("gaussian"))
-      ("mc.alpha", po::value(&k.alpha)->default_value("0"))
-      ("mc.seed", po::value(&k.seed)->default_value("2025"))
-      ("run.max-attempts", po::value(&k.max_attempts)->default_value("2"))
-      ("output.file", po::value(&k.file)->default_value("attnsweep.h5"));
+  desc.add_options()("grid.rho", po::value(&k.rho)->required())("grid.gamma", po::value(&k.gamma)->required())(
+      "grid.d", po::value(&k.d)->required())("grid.n", po::value(&k.n)->required())(
+      "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))(
+      "mc.trials", po::value(&k.trials)->default_value("8"))("mc.probes", po::value(&k.probes)->default_value("4"))(
+      "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
+                                                                     po::value(&k.geometry)->default_value("gaussian"))(
+      "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
+      "run.max-attempts", po::value(&k.max_attempts)->default_value("2"))(
+      "output.file", po::value(&k.file)->default_value("attnsweep.h5"));
   return desc;
 }
 
@@ -141,7 +137,8 @@ std::vector<double> parse_real_axis(const std::string& key, const std::string& t
     for (const auto& part : split(t, ',')) values.push_back(tidy(parse_real(key, part)));
   }
   for (size_t i = 1; i < values.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) require(values[i] != values[j], key, text, "repeated value " + format_real(values[i]));
+    for (size_t j = 0; j < i; ++j)
+      require(values[i] != values[j], key, text, "repeated value " + format_real(values[i]));
   }
   return values;
 }
@@ -153,7 +150,8 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
   if (t.find(':') != std::string::npos) {
     const auto parts = split(t, ':');
     if (parts.size() != 3) throw InputError(key + ": '" + text + "' is not start:stop:step");
-    const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]), step = parse_integer(key, parts[2]);
+    const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]),
+               step = parse_integer(key, parts[2]);
     require(step > 0, key, text, "step must be > 0");
     require(stop >= start, key, text, "stop must be >= start");
     require((stop - start) / step < 1000000, key, text, "more than 10^6 values");
@@ -162,7 +160,8 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
     for (const auto& part : split(t, ',')) values.push_back(parse_integer(key, part));
   }
   for (size_t i = 1; i < values.size(); ++i)
-    for (size_t j = 0; j < i; ++j) require(values[i] != values[j], key, text, "repeated value " + std::to_string(values[i]));
+    for (size_t j = 0; j < i; ++j)
+      require(values[i] != values[j], key, text, "repeated value " + std::to_string(values[i]));
   return values;
 }
 
@@ -228,7 +227,8 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
     long max_n = 0, min_d = c.d.front();
     for (long v : c.n) max_n = std::max(max_n, v);
     for (long v : c.d) min_d = std::min(min_d, v);
-    require(min_d >= max_n + 1, "grid.d", min_d, "simplex geometry needs d >= n + 1 (largest n is " + std::to_string(max_n) + ")");
+    require(min_d >= max_n + 1, "grid.d", min_d,
+            "simplex geometry needs d >= n + 1 (largest n is " + std::to_string(max_n) + ")");
   }
   return c;
 }

@@ -158,16 +158,20 @@ bool exists(const Handle& parent, const std::string& path) {
   return true;
 }
 
-void write_doubles(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s, const std::vector<double>& d) {
+void write_doubles(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s,
+                   const std::vector<double>& d) {
   write_array(p, n, s, d, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
 }
-void write_int32(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s, const std::vector<std::int32_t>& d) {
+void write_int32(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s,
+                 const std::vector<std::int32_t>& d) {
   write_array(p, n, s, d, H5T_STD_I32LE, H5T_NATIVE_INT32);
 }
-void write_int64(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s, const std::vector<std::int64_t>& d) {
+void write_int64(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s,
+                 const std::vector<std::int64_t>& d) {
   write_array(p, n, s, d, H5T_STD_I64LE, H5T_NATIVE_INT64);
 }
-void write_uint8(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s, const std::vector<std::uint8_t>& d) {
+void write_uint8(const Handle& p, const std::string& n, const std::vector<std::int64_t>& s,
+                 const std::vector<std::uint8_t>& d) {
   write_array(p, n, s, d, H5T_STD_U8LE, H5T_NATIVE_UINT8);
 }
 
@@ -202,10 +206,18 @@ std::vector<std::int64_t> dataset_shape(const Handle& parent, const std::string&
   return {dims.begin(), dims.end()};
 }
 
-std::vector<double> read_doubles(const Handle& p, const std::string& n) { return read_array<double>(p, n, H5T_NATIVE_DOUBLE); }
-std::vector<std::int32_t> read_int32(const Handle& p, const std::string& n) { return read_array<std::int32_t>(p, n, H5T_NATIVE_INT32); }
-std::vector<std::int64_t> read_int64(const Handle& p, const std::string& n) { return read_array<std::int64_t>(p, n, H5T_NATIVE_INT64); }
-std::vector<std::uint8_t> read_uint8(const Handle& p, const std::string& n) { return read_array<std::uint8_t>(p, n, H5T_NATIVE_UINT8); }
+std::vector<double> read_doubles(const Handle& p, const std::string& n) {
+  return read_array<double>(p, n, H5T_NATIVE_DOUBLE);
+}
+std::vector<std::int32_t> read_int32(const Handle& p, const std::string& n) {
+  return read_array<std::int32_t>(p, n, H5T_NATIVE_INT32);
+}
+std::vector<std::int64_t> read_int64(const Handle& p, const std::string& n) {
+  return read_array<std::int64_t>(p, n, H5T_NATIVE_INT64);
+}
+std::vector<std::uint8_t> read_uint8(const Handle& p, const std::string& n) {
+  return read_array<std::uint8_t>(p, n, H5T_NATIVE_UINT8);
+}
 
 std::vector<std::string> read_strings(const Handle& parent, const std::string& name) {
   Handle set(H5Dopen2(parent.id(), name.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + name);

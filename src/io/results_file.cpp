@@ -1,9 +1,9 @@
 #include "attnsweep/io/results_file.hpp"
 
+#include <H5public.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <H5public.h>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -52,9 +52,12 @@ std::string parent_directory(const std::string& path) {
 
 const char* status_name(CellStatus status) {
   switch (status) {
-    case CellStatus::missing: return "missing";
-    case CellStatus::done: return "done";
-    case CellStatus::failed: return "failed";
+    case CellStatus::missing:
+      return "missing";
+    case CellStatus::done:
+      return "done";
+    case CellStatus::failed:
+      return "failed";
   }
   return "unknown";
 }
@@ -92,8 +95,16 @@ void SweepState::apply(const CellRecord& r) {
 
 CellRecord SweepState::record(std::int64_t cell) const {
   const auto i = static_cast<size_t>(cell);
-  return {cell,         static_cast<CellStatus>(status.at(i)), trials[i], lambda_mean[i], lambda_stderr[i],
-          eta_mean[i],  eta_stderr[i],                         seconds[i], attempts[i],   error[i]};
+  return {cell,
+          static_cast<CellStatus>(status.at(i)),
+          trials[i],
+          lambda_mean[i],
+          lambda_stderr[i],
+          eta_mean[i],
+          eta_stderr[i],
+          seconds[i],
+          attempts[i],
+          error[i]};
 }
 
 std::int64_t SweepState::count(CellStatus s) const {
@@ -116,10 +127,9 @@ std::string build_description() {
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
   namespace h = h5;
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(config.rho.size()),
-                                           static_cast<std::int64_t>(config.gamma.size()),
-                                           static_cast<std::int64_t>(config.d.size()),
-                                           static_cast<std::int64_t>(config.n.size())};
+  const std::vector<std::int64_t> shape = {
+      static_cast<std::int64_t>(config.rho.size()), static_cast<std::int64_t>(config.gamma.size()),
+      static_cast<std::int64_t>(config.d.size()), static_cast<std::int64_t>(config.n.size())};
   try {
     h::Handle file = h::create_file(temporary);
     {
@@ -155,9 +165,9 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
     h::set_attribute(file, "/", "schema_version", kSchemaVersion);
     h::set_attribute(file, "/", "engine_version", engine_version());
     h::set_attribute(file, "/", "created_utc", utc_now());
-    h::set_attribute(file, "/grid/gamma", "scale", config.gamma_scale == GammaScale::critical
-                                                       ? std::string("critical: gamma = value / (1 - rho)")
-                                                       : std::string("absolute"));
+    h::set_attribute(file, "/grid/gamma", "scale",
+                     config.gamma_scale == GammaScale::critical ? std::string("critical: gamma = value / (1 - rho)")
+                                                                : std::string("absolute"));
     h::set_attribute(file, "/cells/status", "meaning", std::string("0 missing, 1 done, 2 failed"));
     h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
   } catch (...) {
@@ -188,10 +198,9 @@ ResultsFile read_results_file(const std::string& path) {
     out.config_text = h::read_string(file, "/meta/config");
     out.config = parse_config(out.config_text, {}, path + ":/meta/config");
     out.config_hash = out.config.hash();
-    const std::vector<std::int64_t> shape = {static_cast<std::int64_t>(out.config.rho.size()),
-                                             static_cast<std::int64_t>(out.config.gamma.size()),
-                                             static_cast<std::int64_t>(out.config.d.size()),
-                                             static_cast<std::int64_t>(out.config.n.size())};
+    const std::vector<std::int64_t> shape = {
+        static_cast<std::int64_t>(out.config.rho.size()), static_cast<std::int64_t>(out.config.gamma.size()),
+        static_cast<std::int64_t>(out.config.d.size()), static_cast<std::int64_t>(out.config.n.size())};
     for (const char* array : kArrays) {
       if (!h::exists(file, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
       if (h::dataset_shape(file, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
@@ -226,10 +235,12 @@ std::vector<std::string> verify_results_file(const std::string& path) {
     for (const char* array : kArrays)
       for (unsigned a = 0; a < 4; ++a)
         if (!h5::scale_attached(file, array, std::string("/grid/") + kAxes[a], a))
-          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + kAxes[a] + " scale");
+          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + kAxes[a] +
+                             " scale");
     char hash[32];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));
-    if (h5::read_string(file, "/meta/config_hash") != hash) problems.push_back("/meta/config_hash does not match /meta/config");
+    if (h5::read_string(file, "/meta/config_hash") != hash)
+      problems.push_back("/meta/config_hash does not match /meta/config");
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
   }

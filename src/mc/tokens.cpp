@@ -5,9 +5,7 @@
 
 namespace attnsweep::mc {
 
-const char* geometry_name(Geometry geometry) {
-  return geometry == Geometry::gaussian ? "gaussian" : "simplex";
-}
+const char* geometry_name(Geometry geometry) { return geometry == Geometry::gaussian ? "gaussian" : "simplex"; }
 
 Geometry parse_geometry(const std::string& text) {
   if (text == "gaussian") return Geometry::gaussian;

@@ -7,9 +7,7 @@
 
 namespace attnsweep::mc {
 
-const char* jacobian_name(JacobianMethod method) {
-  return method == JacobianMethod::exact ? "exact" : "hutchinson";
-}
+const char* jacobian_name(JacobianMethod method) { return method == JacobianMethod::exact ? "exact" : "hutchinson"; }
 
 JacobianMethod parse_jacobian(const std::string& text) {
   if (text == "exact") return JacobianMethod::exact;
@@ -20,7 +18,8 @@ JacobianMethod parse_jacobian(const std::string& text) {
 void validate(const CellParams& c) {
   auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
   if (!(c.rho >= 0 && c.rho < 1)) fail("rho must satisfy 0 <= rho < 1 (got " + std::to_string(c.rho) + ")");
-  if (!(c.gamma >= 0) || !std::isfinite(c.gamma)) fail("gamma must be finite and >= 0 (got " + std::to_string(c.gamma) + ")");
+  if (!(c.gamma >= 0) || !std::isfinite(c.gamma))
+    fail("gamma must be finite and >= 0 (got " + std::to_string(c.gamma) + ")");
   if (c.d < 1) fail("d must be >= 1 (got " + std::to_string(c.d) + ")");
   if (c.n < 2) fail("n must be >= 2 (got " + std::to_string(c.n) + ")");
   if (c.trials < 1) fail("trials must be >= 1 (got " + std::to_string(c.trials) + ")");

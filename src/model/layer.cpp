@@ -18,9 +18,8 @@ Vector inverse_row_norms(const MatrixRef& X, const char* what) {
   Vector norms = X.rowwise().norm();
   for (Index i = 0; i < norms.size(); ++i) {
     if (!(norms(i) > 0) || !std::isfinite(norms(i))) {
-      throw std::invalid_argument(std::string(what) + " row " + std::to_string(i) +
-                                  " has norm " + std::to_string(norms(i)) +
-                                  ": its direction is undefined");
+      throw std::invalid_argument(std::string(what) + " row " + std::to_string(i) + " has norm " +
+                                  std::to_string(norms(i)) + ": its direction is undefined");
     }
   }
   return norms.cwiseInverse();
@@ -54,8 +53,8 @@ ForwardPass forward(const MatrixRef& X, double gamma, double alpha) {
   return f;
 }
 
-double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u,
-                        const Eigen::Ref<const Eigen::RowVectorXd>& v, double cosine) {
+double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
+                        double cosine) {
   const double naive = 1.0 - cosine;
   if (naive > kSmallAngle) return naive;
   return 0.5 * (u - v).squaredNorm();
@@ -95,8 +94,7 @@ Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
   for (Index k = 0; k < m; ++k) {
     const auto Vk = V.middleCols(k * d, d);
     const Vector radial = (Vk.array() * f.Y.array()).rowwise().sum();
-    dY_stacked.middleRows(k * n, n) =
-        inv_norms.asDiagonal() * (Vk - radial.asDiagonal() * f.Y);
+    dY_stacked.middleRows(k * n, n) = inv_norms.asDiagonal() * (Vk - radial.asDiagonal() * f.Y);
     dY_side.middleCols(k * d, d) = dY_stacked.middleRows(k * n, n);
   }
 
@@ -183,8 +181,7 @@ double jacobian_norm2_exact(const ForwardPass& f) {
       if (l == i) continue;
       const double scaled = a * inv_norms(l);
       off += scaled * scaled *
-             ((d - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) +
-              beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
+             ((d - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) + beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
     }
     const double CP2 = T1(i) - T2(i) - 2 * ah2 + 2 * ahg * ag + s_i * s_i - s_i * ag * ag;
     const double a_ii = f.A(i, i), inv_r = inv_norms(i);

@@ -29,10 +29,10 @@ SimplexTheory simplex_theory(double rho, double gamma, double n, double d, doubl
   const double g = p * rho + r * (1 + (n - 2) * rho);
   const double s = p * p + 2 * p * one_minus_p * rho + r * r * (n - 1) * (1 + (n - 2) * rho);
   const double tt = 1 - g - rho * rho + rho * g_i;
-  const double off = r * r * (d - 1) + 2 * beta * r * r * (rho * g - g_i) +
-                     beta * beta * r * r * (1 - 2 * g + s) * (1 - rho * rho);
-  const double M2 = r * r * (n - 1) *
-                    ((1 - 2 * g + s) * (1 - rho * rho) + (n - 2) * (rho - 2 * g + s) * (rho - rho * rho));
+  const double off =
+      r * r * (d - 1) + 2 * beta * r * r * (rho * g - g_i) + beta * beta * r * r * (1 - 2 * g + s) * (1 - rho * rho);
+  const double M2 =
+      r * r * (n - 1) * ((1 - 2 * g + s) * (1 - rho * rho) + (n - 2) * (rho - 2 * g + s) * (rho - rho * rho));
   const double diag = p * p * (d - 1) + 2 * p * beta * (n - 1) * r * tt + beta * beta * M2;
   const double trB = p * (d - 1) + beta * (n - 1) * r * tt;
   t.eta = ((diag + (n - 1) * off) / q + 2 * alpha * trB / std::sqrt(q) + alpha * alpha * d) / d;
@@ -41,9 +41,12 @@ SimplexTheory simplex_theory(double rho, double gamma, double n, double d, doubl
 
 const char* regime_name(Regime regime) {
   switch (regime) {
-    case Regime::subcritical: return "subcritical";
-    case Regime::critical: return "critical";
-    case Regime::supercritical: return "supercritical";
+    case Regime::subcritical:
+      return "subcritical";
+    case Regime::critical:
+      return "critical";
+    case Regime::supercritical:
+      return "supercritical";
   }
   return "unknown";
 }

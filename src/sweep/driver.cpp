@@ -59,8 +59,10 @@ std::string duration_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const long s = std::lround(seconds);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   return buf;
 }
 
@@ -225,8 +227,14 @@ class Master {
  public:
   Master(const Grid& grid, const RunOptions& options, io::Journal& journal, io::SweepState& state,
          const std::string& output, int ranks, std::int64_t first, std::int64_t last)
-      : grid_(grid), options_(options), journal_(journal), state_(state), output_(output), ranks_(ranks),
-        first_(first), last_(last) {}
+      : grid_(grid),
+        options_(options),
+        journal_(journal),
+        state_(state),
+        output_(output),
+        ranks_(ranks),
+        first_(first),
+        last_(last) {}
 
   int run(std::vector<std::int64_t> cells, const CostModel& cost) {
     start_ = Clock::now();
@@ -372,7 +380,8 @@ class Master {
           list += (shown++ ? ", " : "") + std::to_string(i);
         }
       }
-      std::fprintf(stderr, "[attnsweep] %lld cells failed (cells %s%s); see `attnsweep query %s --status failed`, "
+      std::fprintf(stderr,
+                   "[attnsweep] %lld cells failed (cells %s%s); see `attnsweep query %s --status failed`, "
                    "rerun them with --retry-failed\n",
                    static_cast<long long>(failed), list.c_str(), failed > 10 ? ", ..." : "", output_.c_str());
       return kExitFailedCells;
@@ -381,9 +390,7 @@ class Master {
   }
 
  private:
-  bool time_exhausted() const {
-    return options_.time_limit > 0 && seconds_since(start_) >= options_.time_limit;
-  }
+  bool time_exhausted() const { return options_.time_limit > 0 && seconds_since(start_) >= options_.time_limit; }
 
   // Under a time budget, a task is started only if its estimate fits in what is left.
   bool next_task_fits() const {
@@ -479,7 +486,8 @@ class Master {
     const double elapsed = seconds_since(start_);
     const double rate = elapsed > 0 ? trials_done_ / elapsed : 0;
     const double eta_seconds = done_estimate_ > 0 ? elapsed * (total_estimate_ - done_estimate_) / done_estimate_ : NAN;
-    const double fraction = cells_total_ > 0 ? static_cast<double>(cells_finished_) / static_cast<double>(cells_total_) : 1;
+    const double fraction =
+        cells_total_ > 0 ? static_cast<double>(cells_finished_) / static_cast<double>(cells_total_) : 1;
     char line[256];
     std::snprintf(line, sizeof line, "%lld/%lld cells (%.1f%%), %.1f trials/s, elapsed %s, ETA %s",
                   static_cast<long long>(cells_finished_), static_cast<long long>(cells_total_), 100 * fraction, rate,
@@ -553,7 +561,8 @@ Prepared prepare(const RunOptions& options) {
   if (file_exists(p.output)) {
     io::ResultsFile previous = io::read_results_file(p.output);
     if (previous.config_hash != p.config.hash()) {
-      throw io::InputError(p.output + " holds a sweep with another config; use another --output or the original config");
+      throw io::InputError(p.output +
+                           " holds a sweep with another config; use another --output or the original config");
     }
     p.state = previous.state;
   }
@@ -561,7 +570,8 @@ Prepared prepare(const RunOptions& options) {
     std::uint64_t hash = 0;
     (void)io::Journal::read(journal_path, &hash);  // checks the header before we open for writing
     if (hash != p.config.hash()) {
-      throw io::InputError(journal_path + " belongs to a sweep with another config; use another --output or the original config");
+      throw io::InputError(journal_path +
+                           " belongs to a sweep with another config; use another --output or the original config");
     }
   }
   const bool journal_is_new = !file_exists(journal_path);

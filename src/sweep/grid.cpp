@@ -30,7 +30,10 @@ CellCoordinates Grid::coordinates(std::int64_t flat) const {
 
 std::int64_t Grid::flat(const CellCoordinates& c) const {
   return ((c.rho * static_cast<std::int64_t>(config_.gamma.size()) + c.gamma) *
-              static_cast<std::int64_t>(config_.d.size()) + c.d) * static_cast<std::int64_t>(config_.n.size()) + c.n;
+              static_cast<std::int64_t>(config_.d.size()) +
+          c.d) *
+             static_cast<std::int64_t>(config_.n.size()) +
+         c.n;
 }
 
 mc::CellParams Grid::cell(std::int64_t index) const {

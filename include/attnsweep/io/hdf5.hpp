@@ -40,7 +40,7 @@ void quiet_errors();
 // Throws Hdf5Error(what + HDF5's message) when status < 0.
 void check(herr_t status, const std::string& what);
 
-Handle create_file(const std::string& path);     // truncates
+Handle create_file(const std::string& path);  // truncates
 Handle open_file_readonly(const std::string& path);
 Handle create_group(const Handle& parent, const std::string& name);
 Handle open_group(const Handle& parent, const std::string& name);

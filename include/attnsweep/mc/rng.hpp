@@ -6,10 +6,10 @@
 // std:: distributions, whose output differs between standard libraries.
 #pragma once
 
-#include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
-#include <Random123/uniform.hpp>
 
+#include <Random123/boxmuller.hpp>
+#include <Random123/uniform.hpp>
 #include <cstdint>
 
 namespace attnsweep::mc {

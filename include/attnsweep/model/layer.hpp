@@ -43,8 +43,8 @@ Matrix row_softmax(const MatrixRef& S, double beta);
 double angle_ratio(const ForwardPass& f);
 
 // 1 - <u, v> for unit vectors u, v, accurate also when u and v nearly coincide.
-double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u,
-                        const Eigen::Ref<const Eigen::RowVectorXd>& v, double cosine);
+double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
+                        double cosine);
 
 // Forward-mode products J v for m stacked directions: V is n x (m d), block k is
 // columns [k d, (k+1) d). Each step is one large matrix product over all m probes.

@@ -6,9 +6,9 @@
 namespace attnsweep::sweep {
 
 struct CostModel {
-  double flops_per_second = 30e9;        // sustained rate of the trial's matrix products
-  double seconds_per_pair = 4e-9;        // softmax, lambda's pair loop, Jacobian loops: per n^2 entry
-  double seconds_per_entry = 4e-8;       // random draws: per n d entry
+  double flops_per_second = 30e9;   // sustained rate of the trial's matrix products
+  double seconds_per_pair = 4e-9;   // softmax, lambda's pair loop, Jacobian loops: per n^2 entry
+  double seconds_per_entry = 4e-8;  // random draws: per n d entry
 
   double trial_seconds(const mc::CellParams& cell) const;
 
