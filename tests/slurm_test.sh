@@ -12,7 +12,10 @@ JOBS=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=$(mktemp -d /tmp/attnsweep-slurm.XXXXXX)
 chmod 0755 "$STATE"
-cleanup() { "$HERE/slurm/cluster.sh" stop "$STATE" > /dev/null 2>&1; rm -rf "$STATE"; }
+cleanup() {
+  "$HERE/slurm/cluster.sh" stop "$STATE" > /dev/null 2>&1
+  if [ "${failures:-0}" = 0 ]; then rm -rf "$STATE"; else echo "kept $STATE for inspection (logs in log/ and work/)"; fi
+}
 trap cleanup EXIT
 export SLURM_CONF
 SLURM_CONF=$("$HERE/slurm/cluster.sh" start "$STATE") || { echo "FAIL: cluster did not start"; exit 1; }
@@ -65,6 +68,10 @@ for _ in $(seq 300); do
   [ "$(job_field "$job" Restarts)" = 1 ] && [ "$(job_field "$job" JobState)" = PENDING ] && break
   sleep 0.2
 done
+# ...but only once the first incarnation's processes are gone, or slurmd may refuse to launch
+# the same job id again while the old one is still being torn down.
+for _ in $(seq 300); do pgrep -f -- "--output usr1.h5" > /dev/null || break; sleep 0.2; done
+sleep 2
 scontrol update JobId="$job" StartTime=now 2>/dev/null
 if wait_job_state "$job" COMPLETED 180; then
   restarts=$(job_field "$job" Restarts)
@@ -73,7 +80,9 @@ if wait_job_state "$job" COMPLETED 180; then
   cmp -s <(results usr1.h5) <(results ref.h5) && ok "requeued job equals uninterrupted run bitwise" || fail "requeued job results differ"
 else
   fail "job $job did not complete (state $(job_field "$job" JobState))"
+  scontrol show job "$job"
   cat usr1.log
+  grep -i "job_*$job\b\|JobId=$job " "$STATE/log/slurmctld.log" | tail -20
 fi
 
 # failure propagation
