@@ -207,17 +207,26 @@ badinput)
   check 2 "status of non-HDF5" "$BIN" status fake.h5
   check 2 "status of truncated HDF5" "$BIN" status truncated.h5
   check 2 "verify truncated HDF5" "$BIN" verify truncated.h5
+  cp keep.h5 future.h5
+  /usr/bin/python3 -c "import h5py; h5py.File('future.h5', 'r+').attrs['schema_version'] = 99"
+  check 2 "wrong schema version" "$BIN" status future.h5
+  check 2 "resume onto wrong schema version" "$BIN" run --config small.ini --output future.h5
+  cp keep.h5 other.h5
+  printf 'ATSWJRN1\x01\x02\x03\x04\x05\x06\x07\x08' > other.h5.journal
+  check 2 "journal from another sweep" "$BIN" run --config small.ini --output other.h5
+  printf 'garbage!garbage!' > junk.h5.journal
+  check 2 "journal that is not a journal" "$BIN" run --config small.ini --output junk.h5
   check 2 "query value off the axis" "$BIN" query keep.h5 --rho 0.33
   check 2 "query bad status" "$BIN" query keep.h5 --status weird
   check 2 "query bad format" "$BIN" query keep.h5 --format xml
   check 2 "plan bad config" "$BIN" plan --config partial.ini
   check 2 "merge onto existing file" "$BIN" merge keep.h5 keep.orig
   # A second run on an output that a running sweep holds.
-  mpiexec -n 1 "$BIN" run --config small.ini --output busy.h5 mc.trials=400 > /dev/null 2>&1 &
+  mpiexec -n 1 "$BIN" run --config medium.ini --output busy.h5 mc.trials=100 > /dev/null 2>&1 &
   busy=$!
   wait_for_records busy.h5.journal 0
   sleep 0.3
-  check 2 "output in use by a running sweep" "$BIN" run --config small.ini --output busy.h5 mc.trials=400
+  check 2 "output in use by a running sweep" "$BIN" run --config medium.ini --output busy.h5 mc.trials=100
   kill -TERM $busy; wait $busy
   cmp -s keep.h5 keep.orig && ok "existing output untouched by refused runs" || fail "keep.h5 changed"
   [ ! -e fake.h5.journal ] && [ ! -e adir.journal ] && ok "no stray journals" || fail "stray journal created"

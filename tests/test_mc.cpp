@@ -6,6 +6,7 @@
 
 #include "attnsweep/mc/rng.hpp"
 #include "attnsweep/mc/samples.hpp"
+#include "attnsweep/mc/tokens.hpp"
 #include "attnsweep/mc/trial.hpp"
 
 namespace mc = attnsweep::mc;
@@ -125,4 +126,11 @@ TEST(Trial, CommonRandomNumbersAcrossGammaAndReproducible) {
   EXPECT_NEAR(r.lambda, 0.0, 1e-12);  // total collapse
   EXPECT_EQ(mc::run_trial(cell, 0).eta, r.eta);
   EXPECT_NE(mc::run_trial(cell, 1).eta, r.eta);
+}
+
+TEST(Rng, RademacherProbesFollowTheStreamsBitOrder) {
+  mc::RandomStream a(4, 5, 6, mc::Purpose::probes), b(4, 5, 6, mc::Purpose::probes);
+  const auto V = mc::rademacher_probes(7, 11, 3, a);  // 231 entries: crosses word boundaries
+  for (long i = 0; i < V.rows(); ++i)
+    for (long j = 0; j < V.cols(); ++j) ASSERT_EQ(V(i, j), b.sign()) << i << "," << j;
 }

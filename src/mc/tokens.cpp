@@ -1,6 +1,8 @@
 #include "attnsweep/mc/tokens.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 namespace attnsweep::mc {
@@ -39,9 +41,16 @@ model::Matrix simplex_tokens(long n, long d, double rho) {
 }
 
 model::Matrix rademacher_probes(long n, long d, long m, RandomStream& stream) {
+  // 64 signs per random word, written straight into the (row-major) storage: the same
+  // bit order as RandomStream::sign(), without a call and a branch per entry.
   model::Matrix V(n, m * d);
-  for (long i = 0; i < n; ++i)
-    for (long c = 0; c < m * d; ++c) V(i, c) = stream.sign();
+  double* out = V.data();
+  const long total = V.size();
+  for (long start = 0; start < total; start += 64) {
+    std::uint64_t bits = stream.next_u64();
+    const long stop = std::min(total, start + 64);
+    for (long i = start; i < stop; ++i, bits >>= 1) out[i] = (bits & 1u) ? 1.0 : -1.0;
+  }
   return V;
 }
 

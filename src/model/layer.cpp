@@ -1,5 +1,6 @@
 #include "attnsweep/model/layer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -102,12 +103,24 @@ Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
   Matrix Q;
   Q.noalias() = f.Y * dY_stacked.transpose();
   Matrix dA(m * n, n);
+  Matrix S(n, n);  // Q_k + Q_k^T, formed tile by tile so the transposed reads stay in cache
+  constexpr Index kTile = 32;
   for (Index k = 0; k < m; ++k) {
     const auto Qk = Q.middleCols(k * n, n);
-    auto dAk = dA.middleRows(k * n, n);
-    dAk = f.A.cwiseProduct(f.beta * (Qk + Qk.transpose()));
-    const Vector weighted = dAk.rowwise().sum();
-    dAk -= weighted.asDiagonal() * f.A;  // A o (dS - rowsum(A o dS) 1^T)
+    for (Index ib = 0; ib < n; ib += kTile) {
+      for (Index jb = 0; jb < n; jb += kTile) {
+        const Index ie = std::min(n, ib + kTile), je = std::min(n, jb + kTile);
+        for (Index i = ib; i < ie; ++i)
+          for (Index j = jb; j < je; ++j) S(i, j) = Qk(i, j) + Qk(j, i);
+      }
+    }
+    // dA_k = A o (dS - rowsum(A o dS) 1^T), dS = beta S: one pass per row.
+    for (Index i = 0; i < n; ++i) {
+      auto row = dA.row(k * n + i);
+      row = f.beta * f.A.row(i).cwiseProduct(S.row(i));
+      const double weighted = row.sum();
+      row -= weighted * f.A.row(i);
+    }
   }
 
   Matrix out;
