@@ -2,12 +2,13 @@
 # The plotting tool on a real small sweep: files exist, PNGs and CSV are valid, and the
 # transition table equals an independent computation from the HDF5 file.
 set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$1
 TOOLS=$2
 WORK=$(mktemp -d /tmp/attnsweep-plot.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$HERE/common.sh"
 cat > p.ini <<'INI'
 [grid]
 rho   = 0.2, 0.5

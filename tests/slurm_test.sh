@@ -22,11 +22,8 @@ SLURM_CONF=$("$HERE/slurm/cluster.sh" start "$STATE") || { echo "FAIL: cluster d
 WORK=$STATE/work
 mkdir -p "$WORK"
 cd "$WORK"
-export ATTNSWEEP=$BIN OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-results() { "$BIN" query "$1" --format csv | cut -d, -f1-11,13-; }
+export ATTNSWEEP=$BIN
+source "$HERE/common.sh"
 job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 wait_job_state() {  # job state timeout: waits until the job reaches the state
   for _ in $(seq $(($3 * 5))); do
@@ -36,16 +33,7 @@ wait_job_state() {  # job state timeout: waits until the job reaches the state
   return 1
 }
 cp "$JOBS/configs/smoke.ini" smoke.ini
-cat > medium.ini <<'INI'
-[grid]
-rho   = 0.2, 0.5, 0.8
-gamma = 0.5:4:0.5
-d     = 8, 128
-n     = 512
-[mc]
-trials = 6
-seed   = 11
-INI
+write_medium_config
 
 # smoke
 sbatch --wait --ntasks=2 --time=00:10:00 -o smoke.log "$JOBS/sweep.sbatch" smoke.ini smoke.h5 > /dev/null
@@ -57,10 +45,7 @@ rc=$?
 # usr1: stop, requeue, resume
 mpiexec -n 1 "$BIN" run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
 job=$(sbatch --parsable --ntasks=2 --time=00:10:00 -o usr1.log "$JOBS/sweep.sbatch" medium.ini usr1.h5)
-for _ in $(seq 600); do
-  [ -f usr1.h5.journal ] && [ "$(stat -c %s usr1.h5.journal)" -ge $((16 + 5 * 69)) ] && break
-  sleep 0.1
-done
+wait_for_records usr1.h5.journal 5 || fail "no progress"
 scancel --signal=USR1 --batch "$job"
 # Slurm holds a requeued job until a begin time about two minutes ahead; the test moves that
 # begin time to now so that it does not idle (production jobs simply wait).

@@ -10,18 +10,15 @@
 #   badinput     table of bad inputs: exit 2, one line, nothing clobbered
 #   queryfilters query filters and formats against the grid
 set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$1
 SCENARIO=$2
 WORK=$(mktemp -d /tmp/attnsweep-test.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+source "$HERE/common.sh"
+export OMPI_MCA_rmaps_base_oversubscribe=1
 mpi() { local p=$1; shift; mpiexec -n "$p" "$BIN" "$@"; }
-# Results without the timing column, every number at 17 significant digits.
-results() { "$BIN" query "$1" --format csv | cut -d, -f1-11,13-; }
 
 cat > small.ini <<'INI'
 [grid]
@@ -33,26 +30,7 @@ n     = 48
 trials = 3
 seed   = 7
 INI
-# Bigger cells (48 cells, several seconds), so that runs last long enough to interrupt.
-cat > medium.ini <<'INI'
-[grid]
-rho   = 0.2, 0.5, 0.8
-gamma = 0.5:4:0.5
-d     = 8, 128
-n     = 512
-[mc]
-trials = 6
-seed   = 11
-INI
-# Waits (at most 180 s) until the journal $1 holds at least $2 records (69 bytes each).
-wait_for_records() {
-  local want=$((16 + $2 * 69))
-  for _ in $(seq 1800); do
-    [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge $want ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+write_medium_config
 
 case "$SCENARIO" in
 determinism)
