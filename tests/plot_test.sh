@@ -3,7 +3,7 @@
 # transition table equals an independent computation from the HDF5 file.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=$1
+BIN=$(realpath "$1")
 TOOLS=$2
 WORK=$(mktemp -d /tmp/attnsweep-plot.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -7,7 +7,7 @@
 #   failure  a run with failed cells ends FAILED with exit code 1; a bad config FAILED with 2
 #   array    a sweep split into a job array of slices, merged, equals a single run bitwise
 set -u
-BIN=$1
+BIN=$(realpath "$1")
 JOBS=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=$(mktemp -d /tmp/attnsweep-slurm.XXXXXX)

@@ -11,7 +11,7 @@
 #   queryfilters query filters and formats against the grid
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=$1
+BIN=$(realpath "$1")
 SCENARIO=$2
 WORK=$(mktemp -d /tmp/attnsweep-test.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
