@@ -7,6 +7,8 @@
 #   sigterm      SIGTERM to mpirun: consistent files, resumable; resume equals an uninterrupted run
 #   kill9        kill -9 of the whole mpirun at random points, resume, compare bitwise
 #   killworker   kill -9 of one worker rank: the job ends, resume finishes it bitwise
+#   orphans      kill -9 of mpirun alone: the ranks leave by themselves, resume finishes it
+#   timelimit    --time-limit stops cleanly with 75 before the budget; resume finishes it
 #   badinput     table of bad inputs: exit 2, one line, nothing clobbered
 #   queryfilters query filters and formats against the grid
 set -u
@@ -125,6 +127,36 @@ kill9)
     mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at $records records: resume exited $?"
     cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at $records records then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at $records records: differs"
   done
+  ;;
+orphans)
+  # kill -9 of mpirun alone (a lost launcher): the ranks notice and leave; a resume finishes.
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  setsid mpiexec -n 2 "$BIN" run --config medium.ini --output o.h5 > log.txt 2>&1 &
+  pid=$!
+  wait_for_records o.h5.journal 3 || fail "no progress"
+  kill -9 $pid
+  wait $pid 2>/dev/null
+  for _ in $(seq 100); do pgrep -f -- "--output o.h5" > /dev/null || break; sleep 0.1; done
+  if pgrep -f -- "--output o.h5" > /dev/null; then
+    fail "ranks still running 10 s after their launcher died"; pkill -9 -f -- "--output o.h5"
+  else
+    ok "ranks left by themselves after their launcher was killed"
+  fi
+  mpi 2 run --config medium.ini --output o.h5 > log2.txt 2>&1 || fail "resume exited $?"
+  cmp -s <(results o.h5) <(results ref.h5) && ok "resume after launcher loss equals uninterrupted" || fail "differs"
+  ;;
+timelimit)
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  start=$(date +%s)
+  mpi 2 run --config medium.ini --output t.h5 --time-limit 1 > log.txt 2>&1
+  rc=$?
+  took=$(( $(date +%s) - start ))
+  [ $rc = 75 ] && ok "time limit: exit 75 after ${took}s" || fail "time limit: exit $rc"
+  [ $took -le 20 ] || fail "time limit 1 s took ${took} s"
+  "$BIN" status t.h5 | grep -q ' 0 missing' && fail "time limit left nothing missing (sweep too short?)"
+  "$BIN" verify t.h5 > /dev/null || fail "not consistent after the time limit"
+  mpi 2 run --config medium.ini --output t.h5 > log2.txt 2>&1 || fail "resume exited $?"
+  cmp -s <(results t.h5) <(results ref.h5) && ok "time-limited run resumed equals uninterrupted" || fail "differs"
   ;;
 killworker)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
