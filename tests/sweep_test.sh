@@ -212,6 +212,7 @@ badinput)
   check 2 "cell simplex too small" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --geometry simplex
   check 2 "cell bad format" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --format xml
   check 2 "cell too big for memory" "$BIN" cell --rho 0.5 --gamma 1 --d 100000 --n 200000
+  check 2 "sweep too big for memory" "$BIN" run --config small.ini --output big.h5 grid.n=300000
   check 2 "status of missing file" "$BIN" status nothere.h5
   check 2 "status of empty file" "$BIN" status empty.ini
   check 2 "status of non-HDF5" "$BIN" status fake.h5

@@ -69,27 +69,6 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-double available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  std::string unit;
-  while (meminfo >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib * 1024;
-  }
-  return static_cast<double>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-void check_memory(const mc::CellParams& cell) {
-  const double need = mc::trial_memory_bytes(cell), have = available_memory_bytes();
-  if (need > 0.9 * have) {
-    char msg[256];
-    std::snprintf(msg, sizeof msg, "n = %ld, d = %ld needs %.1f GiB per trial, this machine has %.1f GiB available",
-                  cell.n, cell.d, need / (1 << 30), have / (1 << 30));
-    throw InputError(msg);
-  }
-}
-
 // Index of `value` on an axis; InputError listing the axis when it is not there.
 template <class T>
 long axis_index(const std::vector<T>& axis, T value, const std::string& name) {
@@ -135,7 +114,7 @@ int cell_command(const std::vector<std::string>& args) {
     throw InputError(e.what());
   }
   if (format != "table" && format != "json") throw InputError("format must be table or json, not '" + format + "'");
-  check_memory(cell);
+  sweep::check_fits_in_memory(cell);
 
   const auto start = std::chrono::steady_clock::now();
   const mc::CellSamples samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
@@ -359,8 +338,8 @@ int query_command(const std::vector<std::string>& args) {
         if (ch == '"') ch = '\'';
       std::printf("%lld,%s,%s,%ld,%ld,%s,%d,%s,%s,%s,%s,%.6f,%d,\"%s\"\n", static_cast<long long>(i),
                   io::format_real(p.rho).c_str(), io::format_real(p.gamma).c_str(), p.d, p.n, io::status_name(r.status),
-                  r.trials, json_number(r.lambda_mean).c_str(), json_number(r.lambda_stderr).c_str(),
-                  json_number(r.eta_mean).c_str(), json_number(r.eta_stderr).c_str(), r.seconds, r.attempts,
+                  r.trials, io::format_real(r.lambda_mean).c_str(), io::format_real(r.lambda_stderr).c_str(),
+                  io::format_real(r.eta_mean).c_str(), io::format_real(r.eta_stderr).c_str(), r.seconds, r.attempts,
                   error.c_str());
     } else {
       std::printf(

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "attnsweep/io/config.hpp"
+#include "attnsweep/io/results_file.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -19,6 +20,7 @@ const char* const kUsage =
     "  query   FILE.h5 [--rho X] [--gamma Y] [--d D] [--n N] [--status S] [--format table|csv|json]\n"
     "  verify  FILE.h5                structural and checksum checks\n"
     "  merge   OUT.h5 IN.h5 ...       combine slices of one sweep\n"
+    "  --version                      version, git commit, library versions\n"
     "exit codes: 0 ok, 1 failed cells or broken file, 2 bad input, 75 stopped early (resumable)\n";
 }
 
@@ -38,6 +40,10 @@ int main(int argc, char** argv) {
     if (command == "query") return app::query_command(args);
     if (command == "verify") return app::verify_command(args);
     if (command == "merge") return app::merge_command(args);
+    if (command == "--version" || command == "version") {
+      std::printf("%s\n", attnsweep::io::build_description().c_str());
+      return 0;
+    }
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

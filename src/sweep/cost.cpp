@@ -1,7 +1,14 @@
 #include "attnsweep/sweep/cost.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "attnsweep/io/config.hpp"
 
 namespace attnsweep::sweep {
 
@@ -42,6 +49,26 @@ CostModel CostModel::calibrate() {
   const double rest = std::max(gemm_seconds - model.seconds_per_pair * 2.0 * 512 * 512, 0.2 * gemm_seconds);
   model.flops_per_second = mc::trial_flops(cell) / rest;
   return model;
+}
+
+double available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    double kib = 0;
+    if (std::sscanf(line.c_str(), "MemAvailable: %lf kB", &kib) == 1) return kib * 1024;
+  }
+  return static_cast<double>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+void check_fits_in_memory(const mc::CellParams& cell) {
+  const double need = mc::trial_memory_bytes(cell), have = available_memory_bytes();
+  if (need > 0.9 * have) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg, "n = %ld, d = %ld needs %.1f GiB per trial, this machine has %.1f GiB available",
+                  cell.n, cell.d, need / (1 << 30), have / (1 << 30));
+    throw io::InputError(msg);
+  }
 }
 
 }  // namespace attnsweep::sweep

@@ -555,6 +555,13 @@ Prepared prepare(const RunOptions& options) {
     throw io::InputError("output '" + p.output + "' is a directory");
   }
   Grid grid(p.config);
+  // The largest cell must fit in this machine's memory (a sweep that dies hours in is worse).
+  mc::CellParams largest = grid.cell(0);
+  for (std::int64_t i = 1; i < grid.size(); ++i) {
+    const mc::CellParams cell = grid.cell(i);
+    if (mc::trial_memory_bytes(cell) > mc::trial_memory_bytes(largest)) largest = cell;
+  }
+  check_fits_in_memory(largest);
   p.state = io::SweepState(grid.size());
   const std::string journal_path = p.output + ".journal";
   // An existing output must be this sweep's (same config): refuse before touching anything.

@@ -16,4 +16,10 @@ struct CostModel {
   static CostModel calibrate();
 };
 
+// MemAvailable of this machine, in bytes.
+double available_memory_bytes();
+
+// Throws io::InputError when one trial of the cell needs more than 90% of the available memory.
+void check_fits_in_memory(const mc::CellParams& cell);
+
 }  // namespace attnsweep::sweep
