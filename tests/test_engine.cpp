@@ -120,18 +120,25 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
   const sw::Grid grid(io::parse_config(kGood, {}, "t"));
   std::vector<std::int64_t> cells;
   for (std::int64_t i = 0; i < grid.size(); ++i) cells.push_back(i);
-  for (int workers : {1, 2, 3, 64}) {
+  for (int workers : {1, 2, 3, 64, 4096}) {
     const auto tasks = sw::plan_tasks(grid, cells, sw::CostModel{}, workers);
     std::map<std::int64_t, std::vector<int>> seen;
     for (const auto& t : tasks) {
-      auto& trials = seen[t.cell];
-      trials.resize(8, 0);
-      for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
+      const auto first = grid.coordinates(t.cells.front());
+      for (std::int64_t cell : t.cells) {
+        const auto c = grid.coordinates(cell);  // a task's cells share (rho, d, n)
+        ASSERT_TRUE(c.rho == first.rho && c.d == first.d && c.n == first.n);
+        auto& trials = seen[cell];
+        trials.resize(8, 0);
+        for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
+      }
     }
     ASSERT_EQ(seen.size(), cells.size());
     for (const auto& [cell, trials] : seen)
       for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
     for (size_t i = 1; i < tasks.size(); ++i) ASSERT_GE(tasks[i - 1].estimated_seconds, tasks[i].estimated_seconds);
+    if (workers == 1) EXPECT_EQ(tasks.size(), 19u * 3u);  // one task per (rho, d, n): gammas grouped
+    if (workers == 4096) EXPECT_GT(tasks.size(), 19u * 3u * 8u);  // split by trials and by gammas
   }
   // Two large cells on three workers: split into trial ranges so no worker idles.
   const sw::Grid few(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=512"}, "t"));
@@ -139,21 +146,48 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
   EXPECT_GE(tasks.size(), 6u);
 }
 
+TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.3", "gamma=0.5, 1.5, 3", "d=6", "n=40", "trials=3"}, "t"));
+  const std::atomic<bool> stop{false};
+  const sw::TaskResult grouped = sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {}, stop);
+  ASSERT_EQ(grouped.outcomes.size(), 3u);
+  for (std::int64_t cell = 0; cell < 3; ++cell) {
+    const sw::TaskResult alone = sw::run_task(grid, {{cell}, 0, 3, 1.0}, {}, stop);
+    const auto& g = grouped.outcomes[static_cast<size_t>(cell)];
+    ASSERT_TRUE(g.ok && alone.outcomes[0].ok);
+    EXPECT_EQ(g.samples.lambda().mean, alone.outcomes[0].samples.lambda().mean);
+    EXPECT_EQ(g.samples.eta().std_error, alone.outcomes[0].samples.eta().std_error);
+    // And what `attnsweep cell` computes.
+    EXPECT_EQ(g.samples.eta().mean, attnsweep::mc::run_trials(grid.cell(cell), 0, 3).eta().mean);
+  }
+  // An injected failure fails its own cell only.
+  const sw::TaskResult injected = sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {1}, stop);
+  EXPECT_TRUE(injected.outcomes[0].ok);
+  EXPECT_FALSE(injected.outcomes[1].ok);
+  EXPECT_TRUE(injected.outcomes[2].ok);
+  EXPECT_EQ(injected.outcomes[2].samples.eta().mean, grouped.outcomes[2].samples.eta().mean);
+}
+
 TEST(Driver, MessagesRoundTrip) {
   sw::TaskResult r;
-  r.task = {42, 3, 2, 1.5};
-  r.ok = false;
-  r.error = "boom";
+  r.task = {{42, 45}, 3, 2, 1.5};
   r.seconds = 0.25;
-  r.samples.add(3, {0.5, 0.7});
-  r.samples.add(4, {0.6, 0.8});
+  sw::CellOutcome failed, good;
+  failed.cell = 42;
+  failed.ok = false;
+  failed.error = "boom";
+  good.cell = 45;
+  good.samples.add(3, {0.5, 0.7});
+  good.samples.add(4, {0.6, 0.8});
+  r.outcomes = {failed, good};
   const sw::TaskResult back = sw::decode_result(sw::encode(r));
-  EXPECT_EQ(back.task.cell, 42);
+  EXPECT_EQ(back.task.cells, (std::vector<std::int64_t>{42, 45}));
   EXPECT_EQ(back.task.first_trial, 3u);
-  EXPECT_FALSE(back.ok);
-  EXPECT_EQ(back.error, "boom");
-  EXPECT_EQ(back.samples.lambda().mean, r.samples.lambda().mean);
-  EXPECT_THROW(sw::decode_result(sw::encode(r).substr(0, 40)), std::runtime_error);
+  ASSERT_EQ(back.outcomes.size(), 2u);
+  EXPECT_FALSE(back.outcomes[0].ok);
+  EXPECT_EQ(back.outcomes[0].error, "boom");
+  EXPECT_EQ(back.outcomes[1].samples.lambda().mean, good.samples.lambda().mean);
+  EXPECT_THROW(sw::decode_result(sw::encode(r).substr(0, 60)), std::runtime_error);
 }
 
 TEST(ResultsFile, RoundTripLayoutAndScales) {

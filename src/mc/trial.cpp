@@ -34,23 +34,39 @@ std::uint64_t stream_id(long d, long n) {
   return (static_cast<std::uint64_t>(d) << 32) ^ static_cast<std::uint64_t>(n);
 }
 
-TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
+std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
+                                              std::uint64_t trial, std::vector<std::string>& errors) {
   const model::Matrix X = [&] {
     if (cell.geometry == Geometry::simplex) return simplex_tokens(cell.n, cell.d, cell.rho);
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::tokens);
     return gaussian_tokens(cell.n, cell.d, cell.rho, stream);
   }();
-  const model::ForwardPass f = model::forward(X, cell.gamma, cell.alpha);
-  TrialResult result;
-  result.lambda = model::angle_ratio(f);
-  double norm2 = 0;
-  if (cell.jacobian == JacobianMethod::exact) {
-    norm2 = model::jacobian_norm2_exact(f);
-  } else {
+  const model::NormalizedTokens tokens = model::normalize(X);
+  model::Matrix probes;
+  if (cell.jacobian == JacobianMethod::hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
-    norm2 = model::jacobian_norm2_hutchinson(f, rademacher_probes(cell.n, cell.d, cell.probes, stream));
+    probes = rademacher_probes(cell.n, cell.d, cell.probes, stream);
   }
-  result.eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
+  std::vector<TrialResult> results(gammas.size());
+  errors.assign(gammas.size(), "");
+  for (size_t k = 0; k < gammas.size(); ++k) {
+    try {
+      const model::ForwardPass f = model::forward(tokens, X, gammas[k], cell.alpha);
+      results[k].lambda = model::angle_ratio(f);
+      const double norm2 = cell.jacobian == JacobianMethod::exact ? model::jacobian_norm2_exact(f)
+                                                                   : model::jacobian_norm2_hutchinson(f, probes);
+      results[k].eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
+    } catch (const std::exception& e) {
+      errors[k] = e.what();
+    }
+  }
+  return results;
+}
+
+TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
+  std::vector<std::string> errors;
+  const TrialResult result = run_trial_over_gamma(cell, {cell.gamma}, trial, errors).front();
+  if (!errors.front().empty()) throw std::runtime_error(errors.front());
   return result;
 }
 

@@ -39,20 +39,30 @@ Matrix row_softmax(const MatrixRef& S, double beta) {
   return A;
 }
 
-ForwardPass forward(const MatrixRef& X, double gamma, double alpha) {
+NormalizedTokens normalize(const MatrixRef& X) {
   if (X.rows() < 1 || X.cols() < 1) throw std::invalid_argument("forward: empty token matrix");
+  NormalizedTokens t;
+  const Vector inv_norms = inverse_row_norms(X, "input token");
+  t.norms = inv_norms.cwiseInverse();
+  t.Y = inv_norms.asDiagonal() * X;
+  t.G.noalias() = t.Y * t.Y.transpose();
+  return t;
+}
+
+ForwardPass forward(const NormalizedTokens& tokens, const MatrixRef& X, double gamma, double alpha) {
   ForwardPass f;
   f.beta = attention_scale(gamma, X.rows());
   f.alpha = alpha;
-  const Vector inv_norms = inverse_row_norms(X, "input token");
-  f.norms = inv_norms.cwiseInverse();
-  f.Y = inv_norms.asDiagonal() * X;
-  f.G.noalias() = f.Y * f.Y.transpose();
+  f.norms = tokens.norms;
+  f.Y = tokens.Y;
+  f.G = tokens.G;
   f.A = row_softmax(f.G, f.beta);
   f.Xbar.noalias() = f.A * f.Y;
   f.Xout = f.Xbar + alpha * X;
   return f;
 }
+
+ForwardPass forward(const MatrixRef& X, double gamma, double alpha) { return forward(normalize(X), X, gamma, alpha); }
 
 double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
                         double cosine) {

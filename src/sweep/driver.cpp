@@ -101,24 +101,55 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
   TaskResult result;
   result.task = task;
   const auto start = Clock::now();
+  for (std::int64_t cell : task.cells) {
+    CellOutcome outcome;
+    outcome.cell = cell;
+    if (inject.count(cell)) {
+      outcome.ok = false;
+      outcome.error = "injected failure (ATTNSWEEP_INJECT_FAILURE)";
+    }
+    result.outcomes.push_back(std::move(outcome));
+  }
   try {
-    if (inject.count(task.cell)) throw std::runtime_error("injected failure (ATTNSWEEP_INJECT_FAILURE)");
-    const mc::CellParams cell = grid.cell(task.cell);
+    const mc::CellParams base = grid.cell(task.cells.front());
     for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
       if (stop.load() || g_stop_signal) {
         result.abandoned = true;
         break;
       }
-      const mc::TrialResult r = mc::run_trial(cell, t);
-      if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
-        throw std::runtime_error("non-finite result at trial " + std::to_string(t) + " (lambda " +
-                                 std::to_string(r.lambda) + ", eta " + std::to_string(r.eta) + ")");
+      std::vector<size_t> live;
+      std::vector<double> gammas;
+      for (size_t k = 0; k < result.outcomes.size(); ++k) {
+        if (!result.outcomes[k].ok) continue;
+        live.push_back(k);
+        gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
       }
-      result.samples.add(t, r);
+      if (live.empty()) break;
+      std::vector<std::string> errors;
+      const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors);
+      for (size_t j = 0; j < live.size(); ++j) {
+        CellOutcome& outcome = result.outcomes[live[j]];
+        const mc::TrialResult& r = values[j];
+        if (!errors[j].empty()) {
+          outcome.ok = false;
+          outcome.error = errors[j];
+        } else if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
+          outcome.ok = false;
+          outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
+                          ", eta " + std::to_string(r.eta) + ")";
+        } else {
+          outcome.samples.add(t, r);
+        }
+      }
     }
   } catch (const std::exception& e) {
-    result.ok = false;
-    result.error = e.what();
+    // Token drawing or normalisation failed: every cell of the task shares that failure.
+    for (CellOutcome& outcome : result.outcomes) {
+      if (outcome.ok) {
+        outcome.ok = false;
+        outcome.error = e.what();
+      }
+    }
   }
   result.seconds = seconds_since(start);
   return result;
@@ -126,57 +157,75 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
 
 std::string encode(const Task& task) {
   std::string out;
-  put(out, task.cell);
+  put(out, static_cast<std::uint64_t>(task.cells.size()));
+  for (std::int64_t cell : task.cells) put(out, cell);
   put(out, task.first_trial);
   put(out, task.trial_count);
   put(out, task.estimated_seconds);
   return out;
 }
 
-Task decode_task(const std::string& bytes) {
-  size_t at = 0;
+namespace {
+Task read_task(const std::string& bytes, size_t& at) {
   Task t;
-  t.cell = get<std::int64_t>(bytes, at);
+  const auto count = get<std::uint64_t>(bytes, at);
+  if (count == 0 || count > bytes.size()) throw std::runtime_error("malformed task message");
+  for (std::uint64_t i = 0; i < count; ++i) t.cells.push_back(get<std::int64_t>(bytes, at));
   t.first_trial = get<std::uint64_t>(bytes, at);
   t.trial_count = get<std::uint64_t>(bytes, at);
   t.estimated_seconds = get<double>(bytes, at);
   return t;
 }
+}  // namespace
+
+Task decode_task(const std::string& bytes) {
+  size_t at = 0;
+  return read_task(bytes, at);
+}
 
 std::string encode(const TaskResult& r) {
   std::string out = encode(r.task);
-  put(out, static_cast<std::uint8_t>(r.ok));
   put(out, static_cast<std::uint8_t>(r.abandoned));
   put(out, r.seconds);
-  put(out, static_cast<std::uint64_t>(r.samples.size()));
-  for (const auto& [trial, value] : r.samples.by_trial()) {
-    put(out, trial);
-    put(out, value.lambda);
-    put(out, value.eta);
+  for (const CellOutcome& outcome : r.outcomes) {
+    put(out, outcome.cell);
+    put(out, static_cast<std::uint8_t>(outcome.ok));
+    put(out, static_cast<std::uint64_t>(outcome.samples.size()));
+    for (const auto& [trial, value] : outcome.samples.by_trial()) {
+      put(out, trial);
+      put(out, value.lambda);
+      put(out, value.eta);
+    }
+    put(out, static_cast<std::uint32_t>(outcome.error.size()));
+    out += outcome.error;
   }
-  put(out, static_cast<std::uint32_t>(r.error.size()));
-  out += r.error;
   return out;
 }
 
 TaskResult decode_result(const std::string& bytes) {
   TaskResult r;
-  r.task = decode_task(bytes);
-  size_t at = 4 * 8;
-  r.ok = get<std::uint8_t>(bytes, at) != 0;
+  size_t at = 0;
+  r.task = read_task(bytes, at);
   r.abandoned = get<std::uint8_t>(bytes, at) != 0;
   r.seconds = get<double>(bytes, at);
-  const auto count = get<std::uint64_t>(bytes, at);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const auto trial = get<std::uint64_t>(bytes, at);
-    mc::TrialResult value;
-    value.lambda = get<double>(bytes, at);
-    value.eta = get<double>(bytes, at);
-    r.samples.add(trial, value);
+  for (size_t k = 0; k < r.task.cells.size(); ++k) {
+    CellOutcome outcome;
+    outcome.cell = get<std::int64_t>(bytes, at);
+    outcome.ok = get<std::uint8_t>(bytes, at) != 0;
+    const auto count = get<std::uint64_t>(bytes, at);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto trial = get<std::uint64_t>(bytes, at);
+      mc::TrialResult value;
+      value.lambda = get<double>(bytes, at);
+      value.eta = get<double>(bytes, at);
+      outcome.samples.add(trial, value);
+    }
+    const auto size = get<std::uint32_t>(bytes, at);
+    if (at + size > bytes.size()) throw std::runtime_error("truncated message");
+    outcome.error = bytes.substr(at, size);
+    at += size;
+    r.outcomes.push_back(std::move(outcome));
   }
-  const auto size = get<std::uint32_t>(bytes, at);
-  if (at + size > bytes.size()) throw std::runtime_error("truncated message");
-  r.error = bytes.substr(at, size);
   return r;
 }
 
@@ -243,9 +292,11 @@ class Master {
     std::deque<Task> tasks;
     for (const Task& t : plan_tasks(grid_, cells, cost, workers)) tasks.push_back(t);
     for (const Task& t : tasks) {
-      auto& p = progress_[t.cell];
-      p.trials_needed += t.trial_count;
-      p.attempts_before = state_.attempts[static_cast<size_t>(t.cell)];
+      for (std::int64_t cell : t.cells) {
+        auto& p = progress_[cell];
+        p.trials_needed += t.trial_count;
+        p.attempts_before = state_.attempts[static_cast<size_t>(cell)];
+      }
       total_estimate_ += t.estimated_seconds;
     }
     cells_total_ = static_cast<std::int64_t>(progress_.size());
@@ -417,51 +468,53 @@ class Master {
   }
 
   void accept(TaskResult r) {
-    auto it = progress_.find(r.task.cell);
-    if (it == progress_.end()) return;
-    CellProgress& p = it->second;
-    if (p.given_up) return;
-    p.seconds += r.seconds;
-    if (r.abandoned && r.ok) {
-      // Keep nothing partial: the whole task reruns on resume (it is deterministic).
-      return;
-    }
-    if (!r.ok) {
-      ++p.failures;
-      const int attempts = p.attempts_before + p.failures;
-      if (attempts >= static_cast<int>(grid_.config().max_attempts)) {
-        p.given_up = true;
-        io::CellRecord record;
-        record.cell = r.task.cell;
-        record.status = io::CellStatus::failed;
-        record.lambda_mean = record.lambda_stderr = record.eta_mean = record.eta_stderr = std::nan("");
-        record.seconds = p.seconds;
-        record.attempts = attempts;
-        record.error = r.error;
-        commit(record);
-        std::fprintf(stderr, "[attnsweep] cell %lld failed after %d attempts: %s\n",
-                     static_cast<long long>(r.task.cell), attempts, r.error.c_str());
-      } else {
-        queue_.push_front(r.task);  // retry at once, before the rest
-      }
-      return;
-    }
-    trials_done_ += static_cast<double>(r.samples.size());
+    // Keep nothing of an abandoned task: it reruns whole on resume (it is deterministic).
+    if (r.abandoned) return;
     done_estimate_ += r.task.estimated_seconds;
-    p.samples.merge(r.samples);
-    if (static_cast<std::uint64_t>(p.samples.size()) == p.trials_needed) {
-      const mc::Summary lambda = p.samples.lambda(), eta = p.samples.eta();
-      io::CellRecord record;
-      record.cell = r.task.cell;
-      record.status = io::CellStatus::done;
-      record.trials = static_cast<std::int32_t>(p.samples.size());
-      record.lambda_mean = lambda.mean;
-      record.lambda_stderr = lambda.std_error;
-      record.eta_mean = eta.mean;
-      record.eta_stderr = eta.std_error;
-      record.seconds = p.seconds;
-      record.attempts = p.attempts_before + p.failures + 1;
-      commit(record);
+    const double share = r.seconds / static_cast<double>(r.outcomes.size());
+    for (CellOutcome& outcome : r.outcomes) {
+      auto it = progress_.find(outcome.cell);
+      if (it == progress_.end()) continue;
+      CellProgress& p = it->second;
+      if (p.given_up) continue;
+      p.seconds += share;
+      if (!outcome.ok) {
+        ++p.failures;
+        const int attempts = p.attempts_before + p.failures;
+        if (attempts >= static_cast<int>(grid_.config().max_attempts)) {
+          p.given_up = true;
+          io::CellRecord record;
+          record.cell = outcome.cell;
+          record.status = io::CellStatus::failed;
+          record.lambda_mean = record.lambda_stderr = record.eta_mean = record.eta_stderr = std::nan("");
+          record.seconds = p.seconds;
+          record.attempts = attempts;
+          record.error = outcome.error;
+          commit(record);
+          std::fprintf(stderr, "[attnsweep] cell %lld failed after %d attempts: %s\n",
+                       static_cast<long long>(outcome.cell), attempts, outcome.error.c_str());
+        } else {
+          // Retry at once, this cell alone: the task's other cells already have their trials.
+          queue_.push_front({{outcome.cell}, r.task.first_trial, r.task.trial_count, share});
+        }
+        continue;
+      }
+      trials_done_ += static_cast<double>(outcome.samples.size());
+      p.samples.merge(outcome.samples);
+      if (static_cast<std::uint64_t>(p.samples.size()) == p.trials_needed) {
+        const mc::Summary lambda = p.samples.lambda(), eta = p.samples.eta();
+        io::CellRecord record;
+        record.cell = outcome.cell;
+        record.status = io::CellStatus::done;
+        record.trials = static_cast<std::int32_t>(p.samples.size());
+        record.lambda_mean = lambda.mean;
+        record.lambda_stderr = lambda.std_error;
+        record.eta_mean = eta.mean;
+        record.eta_stderr = eta.std_error;
+        record.seconds = p.seconds;
+        record.attempts = p.attempts_before + p.failures + 1;
+        commit(record);
+      }
     }
   }
 

@@ -2,34 +2,56 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace attnsweep::sweep {
 
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
                              int workers) {
+  const auto trials = static_cast<std::uint64_t>(grid.config().trials);
+  // Group by (rho, d, n), keeping the cells' order inside a group.
+  std::map<std::tuple<long, long, long>, std::vector<std::int64_t>> groups;
+  std::map<std::int64_t, double> trial_cost;
   double total = 0;
-  std::vector<double> trial_cost(cells.size());
-  for (size_t i = 0; i < cells.size(); ++i) {
-    trial_cost[i] = cost.trial_seconds(grid.cell(cells[i]));
-    total += trial_cost[i] * static_cast<double>(grid.config().trials);
+  for (std::int64_t cell : cells) {
+    const CellCoordinates c = grid.coordinates(cell);
+    groups[{c.rho, c.d, c.n}].push_back(cell);
+    trial_cost[cell] = cost.trial_seconds(grid.cell(cell));
+    total += trial_cost[cell] * static_cast<double>(trials);
   }
   const double target = total / (std::max(workers, 1) * 8.0);
+
   std::vector<Task> tasks;
-  const auto trials = static_cast<std::uint64_t>(grid.config().trials);
-  for (size_t i = 0; i < cells.size(); ++i) {
-    const double cell_cost = trial_cost[i] * static_cast<double>(trials);
-    std::uint64_t chunks = 1;
-    if (target > 0 && cell_cost > target) {
-      chunks = std::min<std::uint64_t>(trials, static_cast<std::uint64_t>(std::ceil(cell_cost / target)));
+  for (const auto& [key, members] : groups) {
+    double per_trial = 0;  // one trial of every cell in the group
+    for (std::int64_t cell : members) per_trial += trial_cost[cell];
+    // First split the trials, then, if one trial of the whole group is still too big, the gammas.
+    std::uint64_t trial_chunks = 1;
+    size_t gamma_chunks = 1;
+    if (target > 0 && per_trial * static_cast<double>(trials) > target) {
+      trial_chunks = std::min<std::uint64_t>(
+          trials, static_cast<std::uint64_t>(std::ceil(per_trial * static_cast<double>(trials) / target)));
+      const double chunk = per_trial * std::ceil(static_cast<double>(trials) / static_cast<double>(trial_chunks));
+      if (chunk > target) {
+        gamma_chunks = std::min(members.size(), static_cast<size_t>(std::ceil(chunk / target)));
+      }
     }
-    for (std::uint64_t c = 0; c < chunks; ++c) {
-      const std::uint64_t first = trials * c / chunks, last = trials * (c + 1) / chunks;
-      tasks.push_back({cells[i], first, last - first, trial_cost[i] * static_cast<double>(last - first)});
+    for (size_t g = 0; g < gamma_chunks; ++g) {
+      const size_t begin = members.size() * g / gamma_chunks, end = members.size() * (g + 1) / gamma_chunks;
+      const std::vector<std::int64_t> part(members.begin() + static_cast<long>(begin),
+                                           members.begin() + static_cast<long>(end));
+      double part_cost = 0;
+      for (std::int64_t cell : part) part_cost += trial_cost[cell];
+      for (std::uint64_t c = 0; c < trial_chunks; ++c) {
+        const std::uint64_t first = trials * c / trial_chunks, last = trials * (c + 1) / trial_chunks;
+        tasks.push_back({part, first, last - first, part_cost * static_cast<double>(last - first)});
+      }
     }
   }
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
     if (a.estimated_seconds != b.estimated_seconds) return a.estimated_seconds > b.estimated_seconds;
-    if (a.cell != b.cell) return a.cell < b.cell;
+    if (a.cells.front() != b.cells.front()) return a.cells.front() < b.cells.front();
     return a.first_trial < b.first_trial;
   });
   return tasks;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "attnsweep/mc/samples.hpp"
 #include "attnsweep/mc/tokens.hpp"
@@ -37,6 +38,13 @@ void validate(const CellParams& cell);
 std::uint64_t stream_id(long d, long n);
 
 TrialResult run_trial(const CellParams& cell, std::uint64_t trial);
+
+// One trial of several cells that differ only in gamma: the tokens, their Gram matrix and
+// the probes are drawn and computed once and shared. Element k is bitwise what
+// run_trial(cell with gamma = gammas[k], trial) gives. A throwing gamma does not stop the
+// others: its message is in errors[k] (empty when it succeeded).
+std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
+                                              std::uint64_t trial, std::vector<std::string>& errors);
 
 // Trials [first, first + count) of the cell.
 CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count);

@@ -27,9 +27,22 @@ struct ForwardPass {
   Matrix Xout;   // x'_i = xbar_i + alpha x_i
 };
 
+// The part of the forward pass that does not depend on gamma or alpha: token norms,
+// directions and their Gram matrix. Computed once per token draw and shared by every gamma
+// of a sweep (the Gram matrix is a third of the forward pass's arithmetic).
+struct NormalizedTokens {
+  Vector norms;  // |x_i|
+  Matrix Y;      // y_i = x_i / |x_i|
+  Matrix G;      // Y Y^T
+};
+// Throws std::invalid_argument for a zero token (its direction is undefined).
+NormalizedTokens normalize(const MatrixRef& X);
+
 // One layer: pre-LN, beta = gamma ln n, stable row softmax, residual alpha.
 // Throws std::invalid_argument for a zero token (its direction is undefined).
 ForwardPass forward(const MatrixRef& X, double gamma, double alpha);
+// The same from tokens already normalised (X is still needed for the residual).
+ForwardPass forward(const NormalizedTokens& tokens, const MatrixRef& X, double gamma, double alpha);
 
 // Row softmax of beta * S with the row maximum subtracted, so beta in the hundreds
 // cannot overflow exp (MODEL.md section 7).

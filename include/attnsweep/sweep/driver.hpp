@@ -42,17 +42,23 @@ void install_stop_handlers();
 // attempt: a testing aid for the failure paths.
 std::set<std::int64_t> injected_failures();
 
-struct TaskResult {
-  Task task;
+// What a task produced for one of its cells.
+struct CellOutcome {
+  std::int64_t cell = 0;
   bool ok = true;
-  bool abandoned = false;  // stopped by a signal before finishing
   std::string error;
-  double seconds = 0;
   mc::CellSamples samples;
 };
 
+struct TaskResult {
+  Task task;
+  bool abandoned = false;  // stopped by a signal before finishing: nothing of it is kept
+  double seconds = 0;
+  std::vector<CellOutcome> outcomes;  // one per task cell, in the task's order
+};
+
 // Runs one task trial by trial, checking `stop` between trials. Never throws: a failure
-// (exception, non-finite value, injected) becomes ok = false with the message.
+// (exception, non-finite value, injected) fails only the cells it concerns, with the message.
 TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
                     const std::atomic<bool>& stop);
 

@@ -9,17 +9,22 @@
 
 namespace attnsweep::sweep {
 
+// A unit of work: trials [first_trial, first_trial + trial_count) of one or more cells that
+// share (rho, d, n) and differ only in gamma. Such cells use the same token draws (common
+// random numbers), so a task draws the tokens and forms their Gram matrix once per trial
+// and reuses them for every gamma.
 struct Task {
-  std::int64_t cell = 0;
+  std::vector<std::int64_t> cells;
   std::uint64_t first_trial = 0;
   std::uint64_t trial_count = 0;
   double estimated_seconds = 0;
 };
 
-// Tasks for the given cells. A cell whose cost exceeds total / (workers * 8) is split into
-// trial ranges of about that size, so that the last tasks to finish are short and no worker
-// idles at the end while one grinds through a large cell. Order: estimated cost descending,
-// then cell index, then first trial (deterministic).
+// Tasks for the given cells: cells sharing (rho, d, n) are grouped, and a group whose cost
+// exceeds total / (workers * 8) is split into trial ranges and then into runs of gammas,
+// so that the last tasks to finish are short and no worker idles at the end. Every trial of
+// every cell is in exactly one task. Order: estimated cost descending, then first cell,
+// then first trial (deterministic).
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
                              int workers);
 
