@@ -137,7 +137,7 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     for (const auto& [cell, trials] : seen)
       for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
     for (size_t i = 1; i < tasks.size(); ++i) ASSERT_GE(tasks[i - 1].estimated_seconds, tasks[i].estimated_seconds);
-    if (workers == 1) EXPECT_EQ(tasks.size(), 19u * 3u);  // one task per (rho, d, n): gammas grouped
+    if (workers == 1) EXPECT_EQ(tasks.size(), 19u * 3u);          // one task per (rho, d, n): gammas grouped
     if (workers == 4096) EXPECT_GT(tasks.size(), 19u * 3u * 8u);  // split by trials and by gammas
   }
   // Two large cells on three workers: split into trial ranges so no worker idles.
@@ -148,7 +148,7 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
 
 TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
   const sw::Grid grid(io::parse_config(kGood, {"rho=0.3", "gamma=0.5, 1.5, 3", "d=6", "n=40", "trials=3"}, "t"));
-  const std::atomic<bool> stop{false};
+  const auto stop = [] { return false; };
   const sw::TaskResult grouped = sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {}, stop);
   ASSERT_EQ(grouped.outcomes.size(), 3u);
   for (std::int64_t cell = 0; cell < 3; ++cell) {
@@ -162,6 +162,8 @@ TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
   }
   // An injected failure fails its own cell only.
   const sw::TaskResult injected = sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {1}, stop);
+  // A stop request abandons the task.
+  EXPECT_TRUE(sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {}, [] { return true; }).abandoned);
   EXPECT_TRUE(injected.outcomes[0].ok);
   EXPECT_FALSE(injected.outcomes[1].ok);
   EXPECT_TRUE(injected.outcomes[2].ok);

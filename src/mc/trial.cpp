@@ -54,7 +54,7 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
       const model::ForwardPass f = model::forward(tokens, X, gammas[k], cell.alpha);
       results[k].lambda = model::angle_ratio(f);
       const double norm2 = cell.jacobian == JacobianMethod::exact ? model::jacobian_norm2_exact(f)
-                                                                   : model::jacobian_norm2_hutchinson(f, probes);
+                                                                  : model::jacobian_norm2_hutchinson(f, probes);
       results[k].eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
     } catch (const std::exception& e) {
       errors[k] = e.what();

@@ -1,7 +1,9 @@
 #include "attnsweep/parallel/mpi.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <thread>
 
 namespace attnsweep::parallel {
 
@@ -59,6 +61,35 @@ std::string receive_bytes(int source, int tag) {
   std::string bytes(static_cast<size_t>(count), '\0');
   check(MPI_Recv(bytes.data(), count, MPI_BYTE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
   return bytes;
+}
+
+Outbox::~Outbox() {
+  // Only reached with sends still active on an error path that ends in MPI_Abort: the
+  // buffers are deliberately leaked, since MPI may still read them.
+  if (!pending_.empty()) new std::list<Pending>(std::move(pending_));
+}
+
+void Outbox::post(std::string bytes, int dest, int tag) {
+  pending_.push_back({std::move(bytes), MPI_REQUEST_NULL});
+  Pending& p = pending_.back();
+  check(MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &p.request),
+        "MPI_Isend");
+}
+
+void Outbox::progress() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    int done = 0;
+    check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    it = done ? pending_.erase(it) : std::next(it);
+  }
+}
+
+void Outbox::drain() {
+  while (true) {
+    progress();
+    if (pending_.empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void broadcast(std::string& text, int root) {

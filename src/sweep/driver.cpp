@@ -97,7 +97,7 @@ std::set<std::int64_t> injected_failures() {
 }
 
 TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
-                    const std::atomic<bool>& stop) {
+                    const std::function<bool()>& should_stop) {
   TaskResult result;
   result.task = task;
   const auto start = Clock::now();
@@ -113,7 +113,7 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
   try {
     const mc::CellParams base = grid.cell(task.cells.front());
     for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
-      if (stop.load() || g_stop_signal) {
+      if (g_stop_signal || should_stop()) {
         result.abandoned = true;
         break;
       }
@@ -234,9 +234,14 @@ namespace {
 // ---------------------------------------------------------------- worker ranks
 int run_worker(const Grid& grid) {
   const auto inject = injected_failures();
-  std::atomic<bool> stop{false};
   std::deque<Task> queue;
   bool finished = false;
+  // Between trials: has the master said stop (time limit, or a signal only it received)?
+  const auto stop_requested = [] {
+    int flag = 0;
+    parallel::check(MPI_Iprobe(0, kTagStop, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
+    return flag != 0;
+  };
   while (!finished) {
     int source = 0, tag = 0;
     // Drain what the master sent; sleep briefly when there is nothing to do (Open MPI's
@@ -255,7 +260,7 @@ int run_worker(const Grid& grid) {
     }
     const Task task = queue.front();
     queue.pop_front();
-    const TaskResult result = run_task(grid, task, inject, stop);
+    const TaskResult result = run_task(grid, task, inject, stop_requested);
     parallel::send_bytes(encode(result), 0, kTagResult);
   }
   parallel::send_bytes("", 0, kTagStopped);
@@ -341,7 +346,7 @@ class Master {
       if (!stopping) {
         for (int w = 1; w < ranks_; ++w) {
           while (in_flight[static_cast<size_t>(w)] < kTasksInFlightPerWorker && next_task_fits()) {
-            parallel::send_bytes(encode(queue_.front()), w, kTagTask);
+            outbox_.post(encode(queue_.front()), w, kTagTask);
             queue_.pop_front();
             ++in_flight[static_cast<size_t>(w)];
             did_something = true;
@@ -369,7 +374,7 @@ class Master {
       if (stopping) {
         if (!stop_sent_) {
           // Abandon in-flight work: workers report what they finished, then acknowledge.
-          for (int w = 1; w < ranks_; ++w) parallel::send_bytes("", w, kTagStop);
+          for (int w = 1; w < ranks_; ++w) outbox_.post("", w, kTagStop);
           stop_sent_ = true;
           local_stop_ = true;
         }
@@ -379,6 +384,7 @@ class Master {
         break;
       }
 
+      outbox_.progress();
       busy_seconds_ += seconds_since(busy_start);
       report_progress(false);
       if (seconds_since(last_snapshot_) >= options_.snapshot_every && dirty_) snapshot();
@@ -393,7 +399,7 @@ class Master {
     }
     if (local_thread.joinable()) local_thread.join();
     if (!stop_sent_) {
-      for (int w = 1; w < ranks_; ++w) parallel::send_bytes("", w, kTagStop);
+      for (int w = 1; w < ranks_; ++w) outbox_.post("", w, kTagStop);
     }
     while (static_cast<int>(stopped_workers_.size()) < ranks_ - 1) {
       int source = 0, tag = 0;
@@ -406,6 +412,7 @@ class Master {
       if (tag == kTagResult) accept(decode_result(bytes));  // finished before it saw the stop
       if (tag == kTagStopped) stopped_workers_.insert(source);
     }
+    outbox_.drain();  // every worker has stopped, so every send has been received
     snapshot();
     report_progress(true);
     const double wall = seconds_since(start_);
@@ -460,7 +467,7 @@ class Master {
       local_.queue.pop_front();
       local_.busy = true;
       lock.unlock();
-      TaskResult result = run_task(grid_, task, inject, local_stop_);
+      TaskResult result = run_task(grid_, task, inject, [this] { return local_stop_.load(); });
       lock.lock();
       local_.busy = false;
       local_.done.push_back(std::move(result));
@@ -565,6 +572,7 @@ class Master {
   std::deque<Task> queue_;
   std::map<std::int64_t, CellProgress> progress_;
   LocalWork local_;
+  parallel::Outbox outbox_;
   std::atomic<bool> local_stop_{false};
   std::set<int> stopped_workers_;
   bool stop_sent_ = false;

@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include <list>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,29 @@ void send_bytes(const std::string& bytes, int dest, int tag);
 // Non-blocking check for a message from anyone; fills source/tag when one is waiting.
 bool message_waiting(int& source, int& tag);
 std::string receive_bytes(int source, int tag);
+
+// Non-blocking sends that own their buffers. A blocking MPI_Send to a rank that is busy
+// computing (and so not progressing MPI) can spin for the whole length of its task even for
+// a small message; the master must never wait on a worker like that.
+class Outbox {
+ public:
+  Outbox() = default;
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+  void post(std::string bytes, int dest, int tag);
+  void progress();  // retires the sends that have completed
+  // Waits (sleeping between tests) until every send completed.
+  void drain();
+  bool empty() const { return pending_.empty(); }
+
+ private:
+  struct Pending {
+    std::string bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::list<Pending> pending_;  // a list: buffers must not move while their send is active
+};
 
 void broadcast(std::string& text, int root);
 void broadcast(int& value, int root);

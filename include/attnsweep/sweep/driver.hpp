@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,10 +58,11 @@ struct TaskResult {
   std::vector<CellOutcome> outcomes;  // one per task cell, in the task's order
 };
 
-// Runs one task trial by trial, checking `stop` between trials. Never throws: a failure
-// (exception, non-finite value, injected) fails only the cells it concerns, with the message.
+// Runs one task trial by trial, asking `should_stop` between trials (a stop abandons the
+// task). Never throws: a failure (exception, non-finite value, injected) fails only the cells
+// it concerns, with the message.
 TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
-                    const std::atomic<bool>& stop);
+                    const std::function<bool()>& should_stop);
 
 std::string encode(const Task& task);
 Task decode_task(const std::string& bytes);
