@@ -244,6 +244,19 @@ badinput)
   [ "$(cat fake.h5)" = "not hdf5" ] && ok "non-HDF5 output untouched" || fail "fake.h5 changed"
   ;;
 queryfilters)
+  # Readers while a sweep runs and rewrites its snapshot every 0.2 s: never a broken file.
+  mpiexec -n 2 "$BIN" run --config medium.ini --output live.h5 --snapshot-every 0.2 > live.log 2>&1 &
+  live=$!
+  wait_for_records live.h5.journal 0 || fail "live sweep did not start"
+  sleep 0.5
+  bad=0
+  for _ in $(seq 20); do
+    "$BIN" status live.h5 > /dev/null 2>&1 || bad=$((bad + 1))
+    "$BIN" query live.h5 --status done --format csv > /dev/null 2>&1 || bad=$((bad + 1))
+    sleep 0.1
+  done
+  [ $bad = 0 ] && ok "40 status/query calls during a running sweep succeeded" || fail "$bad reads failed during a running sweep"
+  wait $live || fail "live sweep exited $?"
   mpi 2 run --config small.ini --output q.h5 > /dev/null 2>&1 || fail "run"
   [ "$("$BIN" query q.h5 --format csv | tail -n +2 | wc -l)" = 24 ] || fail "all rows"
   [ "$("$BIN" query q.h5 --rho 0.6 --format csv | tail -n +2 | wc -l)" = 12 ] || fail "rho filter"

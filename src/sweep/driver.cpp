@@ -312,7 +312,8 @@ class Master {
 
     std::vector<int> in_flight(static_cast<size_t>(ranks_), 0);
     bool stopping = false;
-    last_snapshot_ = Clock::now();
+    // A first snapshot at once: the file exists (and query/status work) from the start.
+    snapshot();
     while (true) {
       const auto busy_start = Clock::now();
       bool did_something = false;
