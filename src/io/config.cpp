@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cmath>
@@ -108,6 +109,18 @@ void require(bool ok, const std::string& key, const T& value, const std::string&
     throw InputError(msg.str());
   }
 }
+std::string value_text(double v) { return format_real(v); }
+std::string value_text(long v) { return std::to_string(v); }
+
+// An axis may not repeat a value. Sorting a copy keeps this O(N log N) for axes of up to
+// 10^6 values (a pairwise check would be 10^12 comparisons).
+template <class T>
+void require_distinct(const std::vector<T>& values, const std::string& key, const std::string& text) {
+  std::vector<T> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+  if (repeated != sorted.end()) require(false, key, text, "repeated value " + value_text(*repeated));
+}
 }  // namespace
 
 std::string format_real(double value) {
@@ -136,10 +149,7 @@ std::vector<double> parse_real_axis(const std::string& key, const std::string& t
   } else {
     for (const auto& part : split(t, ',')) values.push_back(tidy(parse_real(key, part)));
   }
-  for (size_t i = 1; i < values.size(); ++i) {
-    for (size_t j = 0; j < i; ++j)
-      require(values[i] != values[j], key, text, "repeated value " + format_real(values[i]));
-  }
+  require_distinct(values, key, text);
   return values;
 }
 
@@ -159,9 +169,7 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
   } else {
     for (const auto& part : split(t, ',')) values.push_back(parse_integer(key, part));
   }
-  for (size_t i = 1; i < values.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      require(values[i] != values[j], key, text, "repeated value " + std::to_string(values[i]));
+  require_distinct(values, key, text);
   return values;
 }
 
