@@ -2,6 +2,7 @@
 # jobs/sweep.sbatch submitted to a real single-node Slurm cluster (Debian's slurmctld, slurmd,
 # munge), started here in a private folder and stopped at the end:
 #   smoke    the smoke sweep completes; the HDF5 output is complete and verifies
+#   srun     the same sweep launched with srun --mpi=pmix equals the mpirun one bitwise
 #   usr1     USR1 to a running job: it stops cleanly, requeues itself, resumes, and its results
 #            equal an uninterrupted run bitwise
 #   failure  a run with failed cells ends FAILED with exit code 1; a bad config FAILED with 2
@@ -41,6 +42,13 @@ rc=$?
 [ $rc = 0 ] && ok "smoke job exit 0" || { fail "smoke job exit $rc"; cat smoke.log; }
 "$BIN" status smoke.h5 2>/dev/null | grep -q '48 done, 0 failed, 0 missing' && ok "smoke output complete" || fail "smoke output incomplete"
 "$BIN" verify smoke.h5 > /dev/null 2>&1 && ok "smoke output verifies" || fail "smoke output does not verify"
+
+# srun: Slurm's own launcher (PMIx) instead of mpirun
+ATTNSWEEP_LAUNCHER="srun --mpi=pmix" sbatch --wait --ntasks=2 -o srun.log "$JOBS/sweep.sbatch" smoke.ini srun.h5 > /dev/null
+rc=$?
+[ $rc = 0 ] && ok "srun job exit 0" || { fail "srun job exit $rc"; cat srun.log; }
+grep -q 'srun --mpi=pmix .*attnsweep run' srun.log && ok "srun launched the run" || fail "srun not used"
+cmp -s <(results srun.h5) <(results smoke.h5) && ok "srun run equals mpirun run bitwise" || fail "srun results differ"
 
 # usr1: stop, requeue, resume
 mpiexec -n 1 "$BIN" run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"

@@ -10,12 +10,10 @@
 #include <limits>
 
 #include "attnsweep/io/hdf5.hpp"
+#include "attnsweep_git_commit.h"  // generated at build time
 
 #ifndef ATTNSWEEP_VERSION
 #define ATTNSWEEP_VERSION "unknown"
-#endif
-#ifndef ATTNSWEEP_GIT_COMMIT
-#define ATTNSWEEP_GIT_COMMIT "unknown"
 #endif
 
 namespace attnsweep::io {

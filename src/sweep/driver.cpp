@@ -549,10 +549,14 @@ class Master {
     const double eta_seconds = done_estimate_ > 0 ? elapsed * (total_estimate_ - done_estimate_) / done_estimate_ : NAN;
     const double fraction =
         cells_total_ > 0 ? static_cast<double>(cells_finished_) / static_cast<double>(cells_total_) : 1;
+    // The last line of a sweep that stopped early has no ETA: the rest waits for a resume.
+    const std::string eta_text = !final_line                       ? duration_text(eta_seconds)
+                                 : cells_finished_ == cells_total_ ? "0m00s"
+                                                                   : "none (stopped)";
     char line[256];
     std::snprintf(line, sizeof line, "%lld/%lld cells (%.1f%%), %.1f trials/s, elapsed %s, ETA %s",
                   static_cast<long long>(cells_finished_), static_cast<long long>(cells_total_), 100 * fraction, rate,
-                  duration_text(elapsed).c_str(), final_line ? "0m00s" : duration_text(eta_seconds).c_str());
+                  duration_text(elapsed).c_str(), eta_text.c_str());
     if (tty) {
       const int width = 30, filled = static_cast<int>(fraction * width);
       std::fprintf(stderr, "\r[%.*s%*s] %s", filled, "##############################", width - filled, "", line);
