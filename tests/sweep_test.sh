@@ -9,7 +9,7 @@
 #   killworker   kill -9 of one worker rank: the job ends, resume finishes it bitwise
 #   orphans      kill -9 of mpirun alone: the ranks leave by themselves, resume finishes it
 #   timelimit    --time-limit stops cleanly with 75 before the budget; resume finishes it
-#   badinput     table of bad inputs: exit 2, one line, nothing clobbered
+#   badinput     table of bad inputs: exit 2, one line, nothing clobbered; --help everywhere
 #   queryfilters query filters and formats against the grid
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -242,6 +242,17 @@ badinput)
   cmp -s keep.h5 keep.orig && ok "existing output untouched by refused runs" || fail "keep.h5 changed"
   [ ! -e fake.h5.journal ] && [ ! -e adir.journal ] && ok "no stray journals" || fail "stray journal created"
   [ "$(cat fake.h5)" = "not hdf5" ] && ok "non-HDF5 output untouched" || fail "fake.h5 changed"
+  # --help on every command: exit 0, its options listed, nothing run or written.
+  for command in cell run plan status query verify merge; do
+    if "$BIN" $command --help > help.txt 2>&1 && grep -q "attnsweep $command options" help.txt; then
+      ok "$command --help"
+    else
+      fail "$command --help: $(head -2 help.txt)"
+    fi
+  done
+  grep -q -- '--slice' <("$BIN" run --help) && ok "run --help lists --slice" || fail "run --help lacks --slice"
+  "$BIN" run --config small.ini --output help.h5 --help > /dev/null && [ ! -e help.h5 ] &&
+    ok "run --help runs nothing" || fail "run --help ran a sweep"
   ;;
 queryfilters)
   # Readers while a sweep runs and rewrites its snapshot every 0.2 s: never a broken file.

@@ -32,6 +32,13 @@ namespace {
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
                         const po::positional_options_description* positional = nullptr,
                         std::vector<std::string>* unrecognised = nullptr) {
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::ostringstream text;
+      text << desc;
+      throw HelpRequested{text.str()};
+    }
+  }
   po::variables_map vm;
   try {
     auto parser = po::command_line_parser(args).options(desc);

@@ -7,6 +7,12 @@
 
 namespace attnsweep::app {
 
+// Thrown by a subcommand given --help or -h: main prints `options` (the command's option list)
+// and exits 0 without running anything.
+struct HelpRequested {
+  std::string options;
+};
+
 int cell_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args, int& argc, char**& argv);
 int plan_command(const std::vector<std::string>& args);

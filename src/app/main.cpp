@@ -13,16 +13,34 @@ const char* const kUsage =
     "usage: attnsweep <command> [options]\n"
     "  cell    --rho R --gamma G --d D --n N [--trials T] [--probes M] [--geometry gaussian|simplex]\n"
     "          [--alpha A] [--seed S] [--jacobian exact|hutchinson] [--format json|table]\n"
-    "  run     --config FILE.ini [--output FILE.h5] [--retry-failed] [--time-limit S] [section.key=value ...]\n"
-    "          (under mpirun -n P; P = 1 works)\n"
+    "  run     --config FILE.ini [--output FILE.h5] [--retry-failed] [--time-limit S] [--snapshot-every S]\n"
+    "          [--slice K/N] [section.key=value ...]   (under mpirun -n P; P = 1 works)\n"
     "  plan    --config FILE.ini      cells, estimated cost, suggested ranks and wall time\n"
     "  status  FILE.h5                done / failed / missing counts, config, timings\n"
     "  query   FILE.h5 [--rho X] [--gamma Y] [--d D] [--n N] [--status S] [--format table|csv|json]\n"
     "  verify  FILE.h5                structural and checksum checks\n"
     "  merge   OUT.h5 IN.h5 ...       combine slices of one sweep\n"
     "  --version                      version, git commit, library versions\n"
+    "  COMMAND --help                 that command's options\n"
     "exit codes: 0 ok, 1 failed cells or broken file, 2 bad input, 75 stopped early (resumable)\n";
+
+// The lines of kUsage that describe `command` (its line and the indented continuation lines).
+std::string usage_of(const std::string& command) {
+  std::string out, line;
+  bool inside = false;
+  for (const char* c = kUsage; *c; ++c) {
+    line += *c;
+    if (*c != '\n') continue;
+    if (line.rfind("  " + command + " ", 0) == 0)
+      inside = true;
+    else if (line.rfind("          ", 0) != 0)
+      inside = false;
+    if (inside) out += line;
+    line.clear();
+  }
+  return out;
 }
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -50,6 +68,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "attnsweep: unknown command '%s' (try attnsweep --help)\n", command.c_str());
     return 2;
+  } catch (const attnsweep::app::HelpRequested& help) {
+    std::printf("usage: attnsweep <command> [options]\n%s\n%s", usage_of(command).c_str(), help.options.c_str());
+    return 0;
   } catch (const attnsweep::io::InputError& e) {
     std::fprintf(stderr, "attnsweep: %s\n", e.what());
     return 2;
