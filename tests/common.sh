@@ -18,11 +18,44 @@ trials = 6
 seed   = 11
 INI
 }
-# Waits (at most 180 s) until the journal $1 holds at least $2 records (69 bytes each).
+# Prints "CELLS TRIALS DISTINCT SAMPLES" for the journal $1: its whole-cell records, its trials
+# records (finished trials of unfinished cells), the number of distinct cells in whole-cell
+# records, and the number of trials the trials records hold.
+journal_counts() {
+  /usr/bin/python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+at, cells, trials, distinct, samples = 16, 0, 0, set(), 0
+while at + 8 <= len(data):
+    size, _ = struct.unpack_from("<II", data, at)
+    payload = data[at + 8:at + 8 + size]
+    if len(payload) < size or size < 9:
+        break
+    if payload[8] == 3:
+        trials += 1
+        samples += struct.unpack_from("<I", payload, 17)[0]
+    else:
+        cells += 1
+        distinct.add(struct.unpack_from("<q", payload)[0])
+    at += 8 + size
+print(cells, trials, len(distinct), samples)
+PY
+}
+# Waits (at most 180 s) until the journal $1 holds at least $2 whole-cell records.
 wait_for_records() {
-  local want=$((16 + $2 * 69))
-  for _ in $(seq 1800); do
-    [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge $want ] && return 0
+  for _ in $(seq 900); do
+    if [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge 16 ] && [ "$(journal_counts "$1" 2> /dev/null | cut -d' ' -f1)" -ge "$2" ] 2> /dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+# Waits (at most 30 s) until no process has $1 in its command line: a process killed with -9
+# in the middle of an fsync dies only when the fsync returns, and holds its journal lock till then.
+wait_gone() {
+  for _ in $(seq 300); do
+    pgrep -f -- "$1" > /dev/null || return 0
     sleep 0.1
   done
   return 1

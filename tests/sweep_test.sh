@@ -8,6 +8,8 @@
 #   kill9        kill -9 of the whole mpirun at random points, resume, compare bitwise
 #   killworker   kill -9 of one worker rank: the job ends, resume finishes it bitwise
 #   orphans      kill -9 of mpirun alone: the ranks leave by themselves, resume finishes it
+#   partial      cells split into many tasks, stopped (USR1, kill -9) before any finishes: the
+#                journaled trials are kept, the resume computes only the rest, results bitwise
 #   timelimit    --time-limit stops cleanly with 75 before the budget; resume finishes it
 #   badinput     table of bad inputs: exit 2, one line, nothing clobbered; --help everywhere
 #   queryfilters query filters and formats against the grid
@@ -43,10 +45,10 @@ determinism)
   [ "$(grep -c ',done,' p1.csv)" = 24 ] || fail "not all 24 cells done"
   cmp -s p1.csv p2.csv && ok "P=1 and P=2 bitwise equal" || fail "P=1 and P=2 differ"
   cmp -s p1.csv p3.csv && ok "P=1 and P=3 bitwise equal" || fail "P=1 and P=3 differ"
-  # Exactly once: 24 fixed-size records (69 bytes each, empty error text) after a 16-byte header.
+  # Exactly once: 24 whole-cell records for 24 distinct cells.
   for p in 1 2 3; do
-    size=$(stat -c %s p$p.h5.journal)
-    [ "$size" = $((16 + 24 * 69)) ] && ok "P=$p journal holds each cell once" || fail "P=$p journal size $size"
+    counts=$(journal_counts p$p.h5.journal)
+    [ "$(echo $counts | cut -d' ' -f1,3)" = "24 24" ] && ok "P=$p journal holds each cell once" || fail "P=$p journal: $counts"
   done
   # The cell command reproduces cell 17 (rho 0.6, gamma 1.5, d 24) bitwise.
   row=$(grep '^17,' p1.csv)
@@ -111,6 +113,54 @@ sigterm)
     cmp -s <(results s.h5) <(results ref.h5) && ok "$signal ($rc; $done_before) then resume equals uninterrupted" || fail "$signal: resumed differs"
   done
   ;;
+partial)
+  cat > trials.ini <<'INI'
+[grid]
+rho   = 0.5
+gamma = 1, 2, 3
+d     = 128
+n     = 768
+[mc]
+trials = 48
+seed   = 3
+INI
+  trials_in() { sed -n 's/.*; \([0-9]*\) trials in .*/\1/p' "$1"; }
+  mpi 1 run --config trials.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  # A clean stop keeps every finished trial: the two runs together compute each trial once.
+  mpiexec -n 2 "$BIN" run --config trials.ini --output mid.h5 > stop.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [ -f mid.h5.journal ] && [ "$(journal_counts mid.h5.journal | cut -d' ' -f2)" -ge 6 ] && break; sleep 0.1; done
+  kill -USR1 $pid
+  wait $pid
+  rc=$?
+  counts=$(journal_counts mid.h5.journal)
+  set -- $counts
+  [ $rc = 75 ] && ok "USR1 mid-cell: exit 75; journal: $1 cells, $2 trials records holding $4 trials" || fail "USR1: exit $rc"
+  [ "$(echo $counts | cut -d' ' -f1)" -lt 3 ] || fail "the stop came too late to test partial cells: $counts"
+  mpi 2 run --config trials.ini --output mid.h5 > resume.log 2>&1 || fail "resume exited $?"
+  grep -q 'trials of unfinished cells restored' resume.log && ok "resume restores journaled trials" || fail "nothing restored"
+  first=$(trials_in stop.log) second=$(trials_in resume.log)
+  [ $((first + second)) = 144 ] && ok "trials computed once: $first before the stop + $second after = 144" ||
+    fail "trials computed: $first + $second, want 144"
+  cmp -s <(results mid.h5) <(results ref.h5) && ok "stopped mid-cell then resumed equals uninterrupted" || fail "results differ"
+  # kill -9 mid-cell: only the tasks in flight are lost. (Output names are unique across the
+  # scenarios, which ctest runs in parallel: pkill -f matches by command line.)
+  setsid mpiexec -n 2 "$BIN" run --config trials.ini --output midkill.h5 > kill.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [ -f midkill.h5.journal ] && [ "$(journal_counts midkill.h5.journal | cut -d' ' -f2)" -ge 6 ] && break; sleep 0.1; done
+  pkill -9 -f -- "--output midkill.h5" 2>/dev/null
+  kill -9 -- -$pid 2>/dev/null
+  wait $pid 2>/dev/null
+  wait_gone "--output midkill.h5" || fail "killed ranks still alive"
+  before=$(journal_counts midkill.h5.journal)
+  mpi 2 run --config trials.ini --output midkill.h5 > resume2.log 2>&1 || fail "resume after kill -9 exited $?"
+  restored=$(sed -n 's/.*\] \([0-9]*\) finished trials of unfinished cells restored.*/\1/p' resume2.log)
+  journaled=$(echo $before | cut -d' ' -f4)
+  [ "${journaled:-0}" -gt 0 ] && [ "${restored:-0}" = "$journaled" ] &&
+    ok "kill -9 mid-cell: all $restored journaled trials restored" ||
+    fail "kill -9: restored '${restored}' (journal before the resume: $before): $(head -3 resume2.log)"
+  cmp -s <(results midkill.h5) <(results ref.h5) && ok "killed mid-cell then resumed equals uninterrupted" || fail "results differ after kill -9"
+  ;;
 kill9)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
   for records in 0 1 7 20 40; do
@@ -123,8 +173,8 @@ kill9)
     pkill -9 -f -- "--output k.h5" 2>/dev/null
     kill -9 -- -$pid 2>/dev/null
     wait $pid 2>/dev/null
-    sleep 0.2
-    mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at $records records: resume exited $?"
+    wait_gone "--output k.h5" || fail "killed ranks still alive"
+    mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at $records records: resume exited $?: $(grep -m2 attnsweep log2.txt)"
     cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at $records records then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at $records records: differs"
   done
   ;;

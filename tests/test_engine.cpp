@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/hdf5.hpp"
@@ -137,8 +138,26 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     for (const auto& [cell, trials] : seen)
       for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
     for (size_t i = 1; i < tasks.size(); ++i) ASSERT_GE(tasks[i - 1].estimated_seconds, tasks[i].estimated_seconds);
-    if (workers == 1) EXPECT_EQ(tasks.size(), 19u * 3u);          // one task per (rho, d, n): gammas grouped
-    if (workers == 4096) EXPECT_GT(tasks.size(), 19u * 3u * 8u);  // split by trials and by gammas
+    if (workers == 1) {  // gammas stay grouped (the cap splits only the trials of big groups)
+      for (const auto& t : tasks) EXPECT_EQ(t.cells.size(), 40u);
+      EXPECT_GE(tasks.size(), 19u * 3u);
+    }
+    if (workers == 4096) {
+      EXPECT_GT(tasks.size(), 19u * 3u * 8u);  // split by trials and by gammas
+    }
+  }
+  // A long sweep on few workers: no task longer than the cap unless it is one trial of one cell.
+  const sw::Grid big(io::parse_config(kGood, {"d=512", "n=8192, 16384", "trials=64"}, "t"));
+  std::vector<std::int64_t> all;
+  for (std::int64_t i = 0; i < big.size(); ++i) all.push_back(i);
+  const sw::CostModel cost;
+  double longest_single = 0;
+  for (std::int64_t cell : all) longest_single = std::max(longest_single, cost.trial_seconds(big.cell(cell)));
+  ASSERT_GT(longest_single, 0.0);
+  for (const auto& t : sw::plan_tasks(big, all, cost, 2)) {
+    if (t.cells.size() > 1 || t.trial_count > 1) {
+      EXPECT_LE(t.estimated_seconds, sw::kMaxTaskSeconds * 1.0000001) << t.cells.size() << " cells x " << t.trial_count;
+    }
   }
   // Two large cells on three workers: split into trial ranges so no worker idles.
   const sw::Grid few(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=512"}, "t"));
@@ -268,5 +287,55 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
     EXPECT_EQ(j.replayed().size(), 2u);
   }
   EXPECT_THROW(io::Journal(path, 78), io::InputError);  // another sweep's journal
+  std::remove(path.c_str());
+}
+
+TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
+  const std::string path = temp_path("trials.journal");
+  std::remove(path.c_str());
+  io::TrialsRecord many;  // more trials than one record holds: written as several chunks
+  many.cell = 5;
+  many.seconds = 12.5;
+  for (std::uint64_t t = 0; t < 40000; ++t) {
+    many.trial.push_back(t * 3);
+    many.lambda.push_back(1.0 / static_cast<double>(t + 1));
+    many.eta.push_back(std::ldexp(1.0, -static_cast<int>(t % 900)));  // down to subnormal range
+  }
+  {
+    io::Journal j(path, 9);
+    j.append(io::TrialsRecord{2, 0.5, {7}, {0.25}, {0.75}});
+    j.append({1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""});
+    j.append(many);
+    io::TrialsRecord ragged{3, 0, {1, 2}, {0.1}, {0.2, 0.3}};
+    EXPECT_THROW(j.append(ragged), std::logic_error);
+  }
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);  // a torn trials record
+    out << std::string("\x40\x00\x00\x00\x01\x02\x03\x04\x05\x00\x00\x00", 12);
+  }
+  io::Journal j(path, 9);
+  EXPECT_EQ(j.dropped_bytes(), 12u);
+  ASSERT_EQ(j.replayed().size(), 1u);  // the whole-cell record, unaffected
+  EXPECT_EQ(j.replayed()[0].cell, 1);
+  const auto& trials = j.replayed_trials();
+  ASSERT_GE(trials.size(), 4u);
+  EXPECT_EQ(trials[0].cell, 2);
+  EXPECT_EQ(trials[0].trial, std::vector<std::uint64_t>{7});
+  EXPECT_EQ(trials[0].eta, std::vector<double>{0.75});
+  io::TrialsRecord joined;
+  double seconds = 0;
+  for (size_t r = 1; r < trials.size(); ++r) {
+    EXPECT_EQ(trials[r].cell, 5);
+    seconds += trials[r].seconds;
+    joined.trial.insert(joined.trial.end(), trials[r].trial.begin(), trials[r].trial.end());
+    joined.lambda.insert(joined.lambda.end(), trials[r].lambda.begin(), trials[r].lambda.end());
+    joined.eta.insert(joined.eta.end(), trials[r].eta.begin(), trials[r].eta.end());
+  }
+  EXPECT_EQ(seconds, 12.5);  // counted once, not once per chunk
+  EXPECT_EQ(joined.trial, many.trial);
+  EXPECT_EQ(joined.lambda, many.lambda);  // bit-exact doubles
+  EXPECT_EQ(joined.eta, many.eta);
+  // Readers of finished cells (merge) see only whole-cell records.
+  EXPECT_EQ(io::Journal::read(path, nullptr).size(), 1u);
   std::remove(path.c_str());
 }

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 namespace attnsweep::io {
 
@@ -15,6 +17,8 @@ namespace {
 constexpr char kMagic[8] = {'A', 'T', 'S', 'W', 'J', 'R', 'N', '1'};
 constexpr size_t kHeaderSize = 16;
 constexpr std::uint32_t kMaxPayload = 1u << 20;
+constexpr std::uint8_t kTrialsKind = 3;           // after the CellStatus values 0..2
+constexpr size_t kMaxTrialsPerRecord = 1u << 14;  // 24 bytes each: well inside kMaxPayload
 
 std::array<std::uint32_t, 256> crc_table() {
   std::array<std::uint32_t, 256> table{};
@@ -70,6 +74,41 @@ bool decode(const std::string& p, CellRecord& r) {
   return true;
 }
 
+std::string encode(const TrialsRecord& r, size_t begin, size_t end) {
+  std::string p;
+  put(p, r.cell);
+  put(p, kTrialsKind);
+  // The seconds go with the first chunk only, so that chunks add up to the record's time.
+  put(p, begin == 0 ? r.seconds : 0.0);
+  put(p, static_cast<std::uint32_t>(end - begin));
+  for (size_t i = begin; i < end; ++i) {
+    put(p, r.trial[i]);
+    put(p, r.lambda[i]);
+    put(p, r.eta[i]);
+  }
+  return p;
+}
+
+bool decode(const std::string& p, TrialsRecord& r) {
+  size_t at = 0;
+  std::uint8_t kind = 0;
+  std::uint32_t count = 0;
+  if (!(get(p, at, r.cell) && get(p, at, kind) && get(p, at, r.seconds) && get(p, at, count))) return false;
+  if (kind != kTrialsKind || p.size() - at != static_cast<size_t>(count) * 24) return false;
+  r.trial.resize(count);
+  r.lambda.resize(count);
+  r.eta.resize(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    get(p, at, r.trial[i]);
+    get(p, at, r.lambda[i]);
+    get(p, at, r.eta[i]);
+  }
+  return true;
+}
+
+// The kind byte that follows the cell index.
+bool is_trials_record(const std::string& p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
+
 std::string read_all(int fd) {
   std::string data;
   char buf[1 << 16];
@@ -79,7 +118,7 @@ std::string read_all(int fd) {
 }
 
 // Parses records after the header; returns the offset just past the last good record.
-size_t parse_records(const std::string& data, std::vector<CellRecord>& records) {
+size_t parse_records(const std::string& data, std::vector<CellRecord>& records, std::vector<TrialsRecord>& trials) {
   size_t at = kHeaderSize;
   while (true) {
     size_t cursor = at;
@@ -88,9 +127,15 @@ size_t parse_records(const std::string& data, std::vector<CellRecord>& records) 
     if (size > kMaxPayload || cursor + size > data.size()) break;
     const std::string payload = data.substr(cursor, size);
     if (crc32(payload.data(), payload.size()) != crc) break;
-    CellRecord r;
-    if (!decode(payload, r)) break;
-    records.push_back(r);
+    if (is_trials_record(payload)) {
+      TrialsRecord r;
+      if (!decode(payload, r)) break;
+      trials.push_back(std::move(r));
+    } else {
+      CellRecord r;
+      if (!decode(payload, r)) break;
+      records.push_back(std::move(r));
+    }
     at = cursor + size;
   }
   return at;
@@ -143,7 +188,7 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash) : path_(pat
         throw InputError(path + " belongs to a sweep with another config (hash " + hex(stored) + ", this config " +
                          hex(config_hash) + "); use another output file or the original config");
       }
-      const size_t good = parse_records(data, replayed_);
+      const size_t good = parse_records(data, replayed_, replayed_trials_);
       if (good < data.size()) {
         dropped_bytes_ = data.size() - good;
         if (::ftruncate(fd_, static_cast<off_t>(good)) != 0 || ::fsync(fd_) != 0) {
@@ -162,8 +207,19 @@ Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Journal::append(const CellRecord& record) {
-  const std::string payload = encode(record);
+void Journal::append(const CellRecord& record) { append_payload(encode(record)); }
+
+void Journal::append(const TrialsRecord& record) {
+  const size_t count = record.trial.size();
+  if (record.lambda.size() != count || record.eta.size() != count) {
+    throw std::logic_error("journal: trials record with arrays of different lengths");
+  }
+  for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {
+    append_payload(encode(record, begin, std::min(count, begin + kMaxTrialsPerRecord)));
+  }
+}
+
+void Journal::append_payload(const std::string& payload) {
   std::string frame;
   put(frame, static_cast<std::uint32_t>(payload.size()));
   put(frame, crc32(payload.data(), payload.size()));
@@ -182,7 +238,8 @@ std::vector<CellRecord> Journal::read(const std::string& path, std::uint64_t* co
   const std::uint64_t hash = check_header(data, path);
   if (config_hash) *config_hash = hash;
   std::vector<CellRecord> records;
-  parse_records(data, records);
+  std::vector<TrialsRecord> trials;
+  parse_records(data, records, trials);
   return records;
 }
 

@@ -296,15 +296,18 @@ class Master {
     const int workers = (ranks_ - 1) + (local_worker ? 1 : 0);
     std::deque<Task> tasks;
     for (const Task& t : plan_tasks(grid_, cells, cost, workers)) tasks.push_back(t);
-    for (const Task& t : tasks) {
-      for (std::int64_t cell : t.cells) {
-        auto& p = progress_[cell];
-        p.trials_needed += t.trial_count;
-        p.attempts_before = state_.attempts[static_cast<size_t>(cell)];
-      }
-      total_estimate_ += t.estimated_seconds;
+    for (std::int64_t cell : cells) {
+      auto& p = progress_[cell];
+      p.trials_needed = grid_.config().trials;
+      p.attempts_before = state_.attempts[static_cast<size_t>(cell)];
     }
     cells_total_ = static_cast<std::int64_t>(progress_.size());
+    restore_journaled_trials(tasks);
+    for (const Task& t : tasks) total_estimate_ += t.estimated_seconds;
+    if (trials_restored_ > 0) {
+      std::fprintf(stderr, "[attnsweep] %.0f finished trials of unfinished cells restored from the journal\n",
+                   trials_restored_);
+    }
     queue_ = std::move(tasks);
 
     std::thread local_thread;
@@ -476,9 +479,9 @@ class Master {
   }
 
   void accept(TaskResult r) {
-    // Keep nothing of an abandoned task: it reruns whole on resume (it is deterministic).
-    if (r.abandoned) return;
-    done_estimate_ += r.task.estimated_seconds;
+    // An abandoned task (stopped part-way) keeps the trials it finished; its failures are not
+    // counted, since they recur deterministically when the rest of the task runs on resume.
+    if (!r.abandoned) done_estimate_ += r.task.estimated_seconds;
     const double share = r.seconds / static_cast<double>(r.outcomes.size());
     for (CellOutcome& outcome : r.outcomes) {
       auto it = progress_.find(outcome.cell);
@@ -486,6 +489,7 @@ class Master {
       CellProgress& p = it->second;
       if (p.given_up) continue;
       p.seconds += share;
+      if (!outcome.ok && r.abandoned) continue;
       if (!outcome.ok) {
         ++p.failures;
         const int attempts = p.attempts_before + p.failures;
@@ -507,23 +511,84 @@ class Master {
         }
         continue;
       }
-      trials_done_ += static_cast<double>(outcome.samples.size());
-      p.samples.merge(outcome.samples);
-      if (static_cast<std::uint64_t>(p.samples.size()) == p.trials_needed) {
-        const mc::Summary lambda = p.samples.lambda(), eta = p.samples.eta();
-        io::CellRecord record;
-        record.cell = outcome.cell;
-        record.status = io::CellStatus::done;
-        record.trials = static_cast<std::int32_t>(p.samples.size());
-        record.lambda_mean = lambda.mean;
-        record.lambda_stderr = lambda.std_error;
-        record.eta_mean = eta.mean;
-        record.eta_stderr = eta.std_error;
-        record.seconds = p.seconds;
-        record.attempts = p.attempts_before + p.failures + 1;
-        commit(record);
+      // A resumed run may recompute a trial the journal already holds (tasks planned with
+      // other boundaries); the values are identical, so the first copy stays.
+      mc::CellSamples fresh;
+      for (const auto& [trial, value] : outcome.samples.by_trial()) {
+        if (!p.samples.by_trial().count(trial)) fresh.add(trial, value);
+      }
+      trials_done_ += static_cast<double>(fresh.size());
+      p.samples.merge(fresh);
+      if (static_cast<std::uint64_t>(p.samples.size()) < p.trials_needed) {
+        if (fresh.size() > 0) journal_trials(outcome.cell, fresh, share);
+      } else {
+        finish(outcome.cell, p);
       }
     }
+  }
+
+  // Finished trials of an unfinished cell go to the journal, so that a stop or crash loses
+  // only trials in flight.
+  void journal_trials(std::int64_t cell, const mc::CellSamples& samples, double seconds) {
+    io::TrialsRecord record;
+    record.cell = cell;
+    record.seconds = seconds;
+    for (const auto& [trial, value] : samples.by_trial()) {
+      record.trial.push_back(trial);
+      record.lambda.push_back(value.lambda);
+      record.eta.push_back(value.eta);
+    }
+    journal_.append(record);
+  }
+
+  // Trials the journal holds for cells about to run: they count, and tasks skip them.
+  void restore_journaled_trials(std::deque<Task>& tasks) {
+    for (const io::TrialsRecord& record : journal_.replayed_trials()) {
+      auto it = progress_.find(record.cell);
+      if (it == progress_.end()) continue;
+      CellProgress& p = it->second;
+      for (size_t i = 0; i < record.trial.size(); ++i) {
+        if (record.trial[i] >= p.trials_needed || p.samples.by_trial().count(record.trial[i])) continue;
+        p.samples.add(record.trial[i], {record.lambda[i], record.eta[i]});
+        ++trials_restored_;
+      }
+      p.seconds += record.seconds;
+    }
+    // Trim each task's trial range to the trials some cell of it still lacks.
+    const auto all_have = [this](const Task& t, std::uint64_t trial) {
+      for (std::int64_t cell : t.cells) {
+        if (!progress_.at(cell).samples.by_trial().count(trial)) return false;
+      }
+      return true;
+    };
+    std::deque<Task> kept;
+    for (Task t : tasks) {
+      const double per_trial = t.estimated_seconds / static_cast<double>(t.trial_count);
+      while (t.trial_count > 0 && all_have(t, t.first_trial)) ++t.first_trial, --t.trial_count;
+      while (t.trial_count > 0 && all_have(t, t.first_trial + t.trial_count - 1)) --t.trial_count;
+      t.estimated_seconds = per_trial * static_cast<double>(t.trial_count);
+      if (t.trial_count > 0) kept.push_back(std::move(t));
+    }
+    tasks = std::move(kept);
+    // A cell whose trials all came from the journal is finished now.
+    for (auto& [cell, p] : progress_) {
+      if (static_cast<std::uint64_t>(p.samples.size()) == p.trials_needed) finish(cell, p);
+    }
+  }
+
+  void finish(std::int64_t cell, const CellProgress& p) {
+    const mc::Summary lambda = p.samples.lambda(), eta = p.samples.eta();
+    io::CellRecord record;
+    record.cell = cell;
+    record.status = io::CellStatus::done;
+    record.trials = static_cast<std::int32_t>(p.samples.size());
+    record.lambda_mean = lambda.mean;
+    record.lambda_stderr = lambda.std_error;
+    record.eta_mean = eta.mean;
+    record.eta_stderr = eta.std_error;
+    record.seconds = p.seconds;
+    record.attempts = p.attempts_before + p.failures + 1;
+    commit(record);
   }
 
   void commit(const io::CellRecord& record) {
@@ -583,7 +648,7 @@ class Master {
   bool stop_sent_ = false;
   bool dirty_ = false;
   Clock::time_point start_, last_snapshot_, last_report_;
-  double busy_seconds_ = 0, trials_done_ = 0, total_estimate_ = 0, done_estimate_ = 0;
+  double busy_seconds_ = 0, trials_done_ = 0, total_estimate_ = 0, done_estimate_ = 0, trials_restored_ = 0;
   std::int64_t cells_total_ = 0, cells_finished_ = 0;
 };
 

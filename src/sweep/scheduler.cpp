@@ -20,21 +20,24 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
     trial_cost[cell] = cost.trial_seconds(grid.cell(cell));
     total += trial_cost[cell] * static_cast<double>(trials);
   }
-  const double target = total / (std::max(workers, 1) * 8.0);
+  const double target = std::min(total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds);
 
   std::vector<Task> tasks;
   for (const auto& [key, members] : groups) {
     double per_trial = 0;  // one trial of every cell in the group
     for (std::int64_t cell : members) per_trial += trial_cost[cell];
-    // First split the trials, then, if one trial of the whole group is still too big, the gammas.
+    // First split the trials, then, if one trial of the whole group is still too big, the
+    // gammas. Sizes come from floor(target / cost), so every piece fits the target unless it
+    // is one trial of one cell (cells of a group cost the same: gamma does not change cost).
     std::uint64_t trial_chunks = 1;
     size_t gamma_chunks = 1;
     if (target > 0 && per_trial * static_cast<double>(trials) > target) {
-      trial_chunks = std::min<std::uint64_t>(
-          trials, static_cast<std::uint64_t>(std::ceil(per_trial * static_cast<double>(trials) / target)));
-      const double chunk = per_trial * std::ceil(static_cast<double>(trials) / static_cast<double>(trial_chunks));
-      if (chunk > target) {
-        gamma_chunks = std::min(members.size(), static_cast<size_t>(std::ceil(chunk / target)));
+      const auto trials_per_chunk = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(target / per_trial));
+      trial_chunks = (trials + trials_per_chunk - 1) / trials_per_chunk;
+      if (per_trial > target) {
+        const double per_cell = per_trial / static_cast<double>(members.size());
+        const auto cells_per_part = std::max<size_t>(1, static_cast<size_t>(target / per_cell));
+        gamma_chunks = (members.size() + cells_per_part - 1) / cells_per_part;
       }
     }
     for (size_t g = 0; g < gamma_chunks; ++g) {

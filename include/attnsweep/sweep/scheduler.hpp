@@ -20,9 +20,14 @@ struct Task {
   double estimated_seconds = 0;
 };
 
+// A task's estimated length is capped: a kill -9 loses the tasks in flight (a clean stop
+// keeps their finished trials), and under --time-limit a task is started only if it fits.
+constexpr double kMaxTaskSeconds = 60;
+
 // Tasks for the given cells: cells sharing (rho, d, n) are grouped, and a group whose cost
-// exceeds total / (workers * 8) is split into trial ranges and then into runs of gammas,
-// so that the last tasks to finish are short and no worker idles at the end. Every trial of
+// exceeds min(total / (workers * 8), kMaxTaskSeconds) is split into trial ranges and then
+// into runs of gammas, so that the last tasks to finish are short and no worker idles at the
+// end. A task exceeds the cap only if it is one trial of one cell. Every trial of
 // every cell is in exactly one task. Order: estimated cost descending, then first cell,
 // then first trial (deterministic).
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
