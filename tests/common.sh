@@ -41,10 +41,13 @@ while at + 8 <= len(data):
 print(cells, trials, len(distinct), samples)
 PY
 }
-# Waits (at most 180 s) until the journal $1 holds at least $2 whole-cell records.
+# Waits (at most 180 s) until the journal $1 holds at least $2 whole-cell records (or, with
+# a third argument "trials", $2 trials records).
 wait_for_records() {
+  local field=1
+  [ "${3:-cells}" = trials ] && field=2
   for _ in $(seq 900); do
-    if [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge 16 ] && [ "$(journal_counts "$1" 2> /dev/null | cut -d' ' -f1)" -ge "$2" ] 2> /dev/null; then
+    if [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge 16 ] && [ "$(journal_counts "$1" 2> /dev/null | cut -d' ' -f$field)" -ge "$2" ] 2> /dev/null; then
       return 0
     fi
     sleep 0.2

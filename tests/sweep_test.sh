@@ -129,7 +129,7 @@ INI
   # A clean stop keeps every finished trial: the two runs together compute each trial once.
   mpiexec -n 2 "$BIN" run --config trials.ini --output mid.h5 > stop.log 2>&1 &
   pid=$!
-  for _ in $(seq 600); do [ -f mid.h5.journal ] && [ "$(journal_counts mid.h5.journal | cut -d' ' -f2)" -ge 6 ] && break; sleep 0.1; done
+  wait_for_records mid.h5.journal 6 trials || fail "no trials journaled"
   kill -USR1 $pid
   wait $pid
   rc=$?
@@ -147,7 +147,7 @@ INI
   # scenarios, which ctest runs in parallel: pkill -f matches by command line.)
   setsid mpiexec -n 2 "$BIN" run --config trials.ini --output midkill.h5 > kill.log 2>&1 &
   pid=$!
-  for _ in $(seq 600); do [ -f midkill.h5.journal ] && [ "$(journal_counts midkill.h5.journal | cut -d' ' -f2)" -ge 6 ] && break; sleep 0.1; done
+  wait_for_records midkill.h5.journal 6 trials || fail "no trials journaled"
   pkill -9 -f -- "--output midkill.h5" 2>/dev/null
   kill -9 -- -$pid 2>/dev/null
   wait $pid 2>/dev/null

@@ -13,6 +13,10 @@ void CellSamples::add(std::uint64_t trial, TrialResult result) {
   }
 }
 
+bool CellSamples::add_if_absent(std::uint64_t trial, TrialResult result) {
+  return by_trial_.emplace(trial, result).second;
+}
+
 void CellSamples::merge(const CellSamples& other) {
   for (const auto& [trial, result] : other.by_trial_) add(trial, result);
 }

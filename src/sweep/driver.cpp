@@ -515,10 +515,9 @@ class Master {
       // other boundaries); the values are identical, so the first copy stays.
       mc::CellSamples fresh;
       for (const auto& [trial, value] : outcome.samples.by_trial()) {
-        if (!p.samples.by_trial().count(trial)) fresh.add(trial, value);
+        if (p.samples.add_if_absent(trial, value)) fresh.add(trial, value);
       }
       trials_done_ += static_cast<double>(fresh.size());
-      p.samples.merge(fresh);
       if (static_cast<std::uint64_t>(p.samples.size()) < p.trials_needed) {
         if (fresh.size() > 0) journal_trials(outcome.cell, fresh, share);
       } else {
@@ -548,9 +547,9 @@ class Master {
       if (it == progress_.end()) continue;
       CellProgress& p = it->second;
       for (size_t i = 0; i < record.trial.size(); ++i) {
-        if (record.trial[i] >= p.trials_needed || p.samples.by_trial().count(record.trial[i])) continue;
-        p.samples.add(record.trial[i], {record.lambda[i], record.eta[i]});
-        ++trials_restored_;
+        if (record.trial[i] < p.trials_needed &&
+            p.samples.add_if_absent(record.trial[i], {record.lambda[i], record.eta[i]}))
+          ++trials_restored_;
       }
       p.seconds += record.seconds;
     }

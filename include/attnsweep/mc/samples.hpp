@@ -26,6 +26,9 @@ class CellSamples {
  public:
   // Throws std::logic_error if the trial is already present.
   void add(std::uint64_t trial, TrialResult result);
+  // Adds the trial unless present (trial values are deterministic, so a copy is the same
+  // value); returns whether it was added.
+  bool add_if_absent(std::uint64_t trial, TrialResult result);
   // Throws std::logic_error if the two share a trial.
   void merge(const CellSamples& other);
 
