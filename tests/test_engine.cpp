@@ -2,19 +2,26 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/results_file.hpp"
-#include "attnsweep/sweep/driver.hpp"
+#include "attnsweep/sweep/dispatcher.hpp"
 #include "attnsweep/sweep/grid.hpp"
+#include "attnsweep/sweep/messages.hpp"
+#include "attnsweep/sweep/run_store.hpp"
 #include "attnsweep/sweep/scheduler.hpp"
+#include "attnsweep/sweep/task_runner.hpp"
+#include "attnsweep/sweep/workers.hpp"
 
 namespace io = attnsweep::io;
 namespace sw = attnsweep::sweep;
@@ -28,6 +35,16 @@ const char* const kGood =
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/attnsweep_" + std::to_string(::getpid()) + "_" + name;
 }
+
+// Collects what a journal replay hands out.
+struct Replayed {
+  std::vector<io::CellRecord> cells;
+  std::vector<io::TrialsRecord> trials;
+  io::JournalVisitor visitor() {
+    return {[this](const io::CellRecord& r) { cells.push_back(r); },
+            [this](const io::TrialsRecord& r) { trials.push_back(r); }};
+  }
+};
 }  // namespace
 
 TEST(Config, ParsesThePaperWorkload) {
@@ -259,8 +276,9 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
   const std::string path = temp_path("cells.journal");
   std::remove(path.c_str());
   {
-    io::Journal j(path, 77);
-    EXPECT_TRUE(j.replayed().empty());
+    Replayed seen;
+    io::Journal j(path, 77, seen.visitor());
+    EXPECT_TRUE(seen.cells.empty());
     j.append({1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""});
     j.append({2, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 1.0, 2, "boom"});
   }
@@ -270,9 +288,10 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
     out << std::string("\x30\x00\x00\x00\x12\x34", 6);
   }
   {
-    io::Journal j(path, 77);
-    ASSERT_EQ(j.replayed().size(), 2u);
-    EXPECT_EQ(j.replayed()[1].error, "boom");
+    Replayed seen;
+    io::Journal j(path, 77, seen.visitor());
+    ASSERT_EQ(seen.cells.size(), 2u);
+    EXPECT_EQ(seen.cells[1].error, "boom");
     EXPECT_EQ(j.dropped_bytes(), 6u);
     j.append({3, io::CellStatus::done, 8, 0.3, 0.01, 0.4, 0.02, 3.0, 1, ""});
   }
@@ -283,8 +302,9 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
     f.put('\x7f');
   }
   {
-    io::Journal j(path, 77);
-    EXPECT_EQ(j.replayed().size(), 2u);
+    Replayed seen;
+    io::Journal j(path, 77, seen.visitor());
+    EXPECT_EQ(seen.cells.size(), 2u);
   }
   EXPECT_THROW(io::Journal(path, 78), io::InputError);  // another sweep's journal
   std::remove(path.c_str());
@@ -313,11 +333,12 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
     std::ofstream out(path, std::ios::binary | std::ios::app);  // a torn trials record
     out << std::string("\x40\x00\x00\x00\x01\x02\x03\x04\x05\x00\x00\x00", 12);
   }
-  io::Journal j(path, 9);
+  Replayed seen;
+  io::Journal j(path, 9, seen.visitor());
   EXPECT_EQ(j.dropped_bytes(), 12u);
-  ASSERT_EQ(j.replayed().size(), 1u);  // the whole-cell record, unaffected
-  EXPECT_EQ(j.replayed()[0].cell, 1);
-  const auto& trials = j.replayed_trials();
+  ASSERT_EQ(seen.cells.size(), 1u);  // the whole-cell record, unaffected
+  EXPECT_EQ(seen.cells[0].cell, 1);
+  const auto& trials = seen.trials;
   ASSERT_GE(trials.size(), 4u);
   EXPECT_EQ(trials[0].cell, 2);
   EXPECT_EQ(trials[0].trial, std::vector<std::uint64_t>{7});
@@ -335,7 +356,261 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
   EXPECT_EQ(joined.trial, many.trial);
   EXPECT_EQ(joined.lambda, many.lambda);  // bit-exact doubles
   EXPECT_EQ(joined.eta, many.eta);
-  // Readers of finished cells (merge) see only whole-cell records.
-  EXPECT_EQ(io::Journal::read(path, nullptr).size(), 1u);
+  // A reader that wants only whole-cell records gets only those.
+  size_t cells = 0;
+  EXPECT_EQ(io::Journal::read(path, {[&cells](const io::CellRecord&) { ++cells; }, {}}), 9u);
+  EXPECT_EQ(cells, 1u);
   std::remove(path.c_str());
+}
+
+TEST(Journal, ABatchIsOneWriteAndReplayStreamsPastTheReadBlock) {
+  const std::string path = temp_path("batch.journal");
+  std::remove(path.c_str());
+  constexpr int kCells = 30000;  // about 2.3 MB of records: more than one read block
+  {
+    io::Journal j(path, 5);
+    const auto before = j.size_bytes();
+    io::Journal::Batch batch;
+    for (int c = 0; c < kCells; ++c)
+      batch.add(io::CellRecord{c, io::CellStatus::done, 1, c * 0.5, NAN, 1.0 / (c + 1), NAN, 0.0, 1, ""});
+    batch.add(io::TrialsRecord{kCells, 0.5, {0, 2}, {0.1, 0.2}, {0.3, 0.4}});
+    const auto bytes = batch.bytes();
+    EXPECT_EQ(batch.records(), static_cast<size_t>(kCells) + 1);
+    j.commit(batch);
+    EXPECT_TRUE(batch.empty());
+    EXPECT_EQ(j.size_bytes(), before + bytes);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    EXPECT_EQ(static_cast<std::uint64_t>(in.tellg()), j.size_bytes());
+  }
+  Replayed seen;
+  io::Journal j(path, 5, seen.visitor());
+  EXPECT_EQ(j.dropped_bytes(), 0u);
+  ASSERT_EQ(seen.cells.size(), static_cast<size_t>(kCells));
+  for (int c = 0; c < kCells; c += 997) {
+    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].cell, c);
+    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].lambda_mean, c * 0.5);
+    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].eta_mean, 1.0 / (c + 1));
+  }
+  ASSERT_EQ(seen.trials.size(), 1u);
+  EXPECT_EQ(seen.trials[0].trial, (std::vector<std::uint64_t>{0, 2}));
+  std::remove(path.c_str());
+}
+
+TEST(ResultsFile, BoxReadsEqualTheWholeFileAndChunksStayBounded) {
+  const io::SweepConfig config =
+      io::parse_config(kGood, {"rho=0.1, 0.3, 0.5, 0.7", "gamma=1, 2, 3", "d=4, 8, 16", "n=8, 16"}, "t");
+  const sw::Grid grid(config);
+  io::SweepState state(grid.size());
+  for (std::int64_t c = 0; c < grid.size(); c += 3) {
+    state.apply({c, io::CellStatus::done, 8, 0.01 * static_cast<double>(c), 0.001, 1.0 + static_cast<double>(c), 0.01,
+                 0.5, 1, ""});
+  }
+  state.apply({4, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 0.1, 2, "boom"});
+  const std::string path = temp_path("box.h5");
+  io::write_results_file(path, config, state);
+  const io::ResultsReader reader(path);
+  io::CellBox box;
+  box.start = {1, 0, 1, 1};
+  box.count = {2, 3, 2, 1};
+  const io::SweepState part = reader.read(box);
+  ASSERT_EQ(part.size(), box.size());
+  const auto shape = reader.shape();
+  for (std::int64_t k = 0; k < box.size(); ++k) {
+    const std::int64_t cell = box.flat_index(k, shape);
+    const io::CellRecord want = state.record(cell), got = part.record(k);
+    EXPECT_EQ(static_cast<int>(got.status), static_cast<int>(want.status)) << cell;
+    EXPECT_EQ(std::isnan(got.lambda_mean), std::isnan(want.lambda_mean)) << cell;
+    if (!std::isnan(want.lambda_mean)) EXPECT_EQ(got.lambda_mean, want.lambda_mean) << cell;
+  }
+  io::CellBox one;
+  one.start = {0, 0, 2, 0};  // flat index 4: the failed cell
+  one.count = {1, 1, 1, 1};
+  EXPECT_EQ(one.flat_index(0, shape), 4);
+  EXPECT_EQ(reader.read(one).record(0).error, "boom");
+  std::remove(path.c_str());
+  // A grid far larger than one chunk: chunks stay under the element cap.
+  const auto chunk = io::h5::chunk_shape({1000, 1000, 10, 10});
+  EXPECT_LE(chunk[0] * chunk[1] * chunk[2] * chunk[3], io::h5::kChunkElements);
+  EXPECT_EQ(chunk[3], 10);
+  EXPECT_EQ(chunk[2], 10);
+}
+
+TEST(Dispatcher, AssignsUpToEachWorkersDepthAndFinishes) {
+  std::vector<sw::Task> tasks;
+  for (std::int64_t c = 0; c < 5; ++c) tasks.push_back({{c}, 0, 1, 1.0});
+  sw::Dispatcher d(tasks, {1, 2}, 0, 2);
+  EXPECT_TRUE(d.assign(0, 0).has_value());
+  EXPECT_FALSE(d.assign(0, 0).has_value());  // depth 1
+  EXPECT_EQ(d.assign(1, 0)->cells.front(), 1);
+  EXPECT_EQ(d.assign(1, 0)->cells.front(), 2);  // in queue order
+  EXPECT_FALSE(d.assign(1, 0).has_value());
+  EXPECT_EQ(d.in_flight_total(), 3);
+  EXPECT_FALSE(d.finished());
+  d.returned(1);
+  EXPECT_EQ(d.assign(1, 0)->cells.front(), 3);
+  d.returned(0);
+  d.returned(1);
+  d.returned(1);
+  EXPECT_EQ(d.assign(0, 0)->cells.front(), 4);
+  EXPECT_FALSE(d.finished());
+  d.returned(0);
+  EXPECT_TRUE(d.finished());
+  EXPECT_FALSE(d.stopping());
+  EXPECT_THROW(d.returned(0), std::logic_error);  // a task nobody had
+}
+
+TEST(Dispatcher, RetriesAFailedCellAloneUntilItsAttemptsAreUsedUp) {
+  sw::Dispatcher d({{{7, 8, 9}, 2, 3, 6.0}}, {1}, 0, 2);
+  const sw::Task task = *d.assign(0, 0);
+  d.returned(0);
+  EXPECT_TRUE(d.retry_failed_cell(8, task, 2.0, 1));
+  const sw::Task retry = *d.assign(0, 0);
+  EXPECT_EQ(retry.cells, std::vector<std::int64_t>{8});
+  EXPECT_EQ(retry.first_trial, 2u);
+  EXPECT_EQ(retry.trial_count, 3u);
+  d.returned(0);
+  EXPECT_FALSE(d.retry_failed_cell(8, retry, 2.0, 2));  // 2 attempts of 2: given up
+  EXPECT_TRUE(d.finished());
+}
+
+TEST(Dispatcher, StopsOnSignalTimeLimitAndABudgetThatCannotFit) {
+  {
+    sw::Dispatcher d({{{0}, 0, 1, 1.0}, {{1}, 0, 1, 1.0}}, {2}, 0, 2);
+    ASSERT_TRUE(d.assign(0, 0).has_value());
+    d.request_stop(sw::StopReason::signal);
+    d.request_stop(sw::StopReason::time_limit);  // the first reason wins
+    EXPECT_EQ(d.stop_reason(), sw::StopReason::signal);
+    EXPECT_FALSE(d.assign(0, 0).has_value());  // nothing new once stopping
+    EXPECT_FALSE(d.finished());                // one task still in flight
+    d.returned(0);
+    EXPECT_TRUE(d.finished());
+  }
+  {
+    sw::Dispatcher d({{{0}, 0, 1, 1.0}, {{1}, 0, 1, 1.0}}, {1}, 10, 2);
+    ASSERT_TRUE(d.assign(0, 0).has_value());
+    d.update(9.99);  // the next task would not fit, but one is still in flight
+    EXPECT_FALSE(d.stopping());
+    d.update(10);
+    EXPECT_EQ(d.stop_reason(), sw::StopReason::time_limit);
+  }
+  {
+    // 100 s of work under a 60 s limit: never assigned; with nothing in flight, a budget stop.
+    sw::Dispatcher d({{{0}, 0, 1, 100.0}}, {1}, 60, 2);
+    EXPECT_FALSE(d.assign(0, 0).has_value());
+    d.update(0);
+    EXPECT_EQ(d.stop_reason(), sw::StopReason::budget);
+    EXPECT_TRUE(d.finished());
+  }
+}
+
+namespace {
+// A task result with the given trials of each cell (values derived from cell and trial).
+sw::TaskResult result_of(const sw::Task& task, bool abandoned = false) {
+  sw::TaskResult r;
+  r.task = task;
+  r.abandoned = abandoned;
+  r.seconds = 1.0;
+  for (std::int64_t cell : task.cells) {
+    sw::CellOutcome o;
+    o.cell = cell;
+    for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t)
+      o.samples.add(t, {0.1 * static_cast<double>(cell) + 0.01 * static_cast<double>(t), 1.0 + static_cast<double>(t)});
+    r.outcomes.push_back(std::move(o));
+  }
+  return r;
+}
+}  // namespace
+
+TEST(RunStore, CommitsDurablyThenVisiblyAndFreesFinishedCells) {
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2, 3", "d=4", "n=8", "trials=4"}, "t"));
+  const std::string out = temp_path("store.h5"), journal = out + ".journal";
+  std::remove(out.c_str());
+  std::remove(journal.c_str());
+  {
+    sw::RunStore store(grid, out, io::SweepState(grid.size()), {}, std::make_unique<io::Journal>(journal, 1), {0, 1, 2},
+                       1000);
+    // Cell 0 whole in one task; cells 1 and 2 in two halves.
+    EXPECT_TRUE(store.accept(result_of({{0}, 0, 4, 1.0})).empty());
+    EXPECT_TRUE(store.accept(result_of({{1, 2}, 0, 2, 1.0})).empty());
+    EXPECT_EQ(store.cells_in_progress(), 2u);
+    EXPECT_EQ(store.state().status[0], 0);  // not durable yet, so not visible
+    store.commit();
+    EXPECT_EQ(store.journal_commits(), 1u);  // one fdatasync for both results
+    EXPECT_EQ(store.state().status[0], 1);
+    EXPECT_EQ(store.state().status[1], 0);
+    store.accept(result_of({{1, 2}, 2, 2, 1.0}));
+    store.commit();
+    EXPECT_EQ(store.cells_in_progress(), 0u);  // per-trial data freed once summarised
+    EXPECT_EQ(store.state().status[1], 1);
+    EXPECT_EQ(store.state().trials[2], 4);
+    // The same cell computed in one piece gives bitwise the same summary.
+    attnsweep::mc::CellSamples whole = result_of({{1}, 0, 4, 1.0}).outcomes[0].samples;
+    EXPECT_EQ(store.state().lambda_mean[1], whole.lambda().mean);
+    EXPECT_EQ(store.state().lambda_stderr[1], whole.lambda().std_error);
+    store.final_snapshot();
+  }
+  Replayed seen;
+  io::Journal j(journal, 1, seen.visitor());
+  EXPECT_EQ(seen.cells.size(), 3u);
+  EXPECT_EQ(seen.trials.size(), 2u);  // the first halves of cells 1 and 2
+  EXPECT_EQ(io::read_results_file(out).state.count(io::CellStatus::done), 3);
+  std::remove(out.c_str());
+  std::remove(journal.c_str());
+}
+
+TEST(RunStore, RestoresJournaledTrialsAndCountsFailuresOnlyWhenNotAbandoned) {
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=4", "n=8", "trials=4"}, "t"));
+  const std::string out = temp_path("restore.h5"), journal = out + ".journal";
+  std::remove(out.c_str());
+  std::remove(journal.c_str());
+  sw::PartialCells partials;
+  for (std::uint64_t t = 0; t < 4; ++t) partials[0].samples.add(t, {0.5, 1.0});  // complete
+  partials[1].samples.add(0, {0.25, 2.0});
+  partials[1].samples.add(1, {0.25, 2.0});
+  sw::RunStore store(grid, out, io::SweepState(grid.size()), std::move(partials),
+                     std::make_unique<io::Journal>(journal, 1), {0, 1}, 1000);
+  std::vector<sw::Task> tasks = {{{0, 1}, 0, 4, 8.0}};
+  EXPECT_EQ(store.restore(tasks), 6u);
+  EXPECT_EQ(store.state().status[0], 1);  // finished from the journal alone
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].first_trial, 2u);  // both cells have trials 0, 1; cell 1 lacks 2, 3
+  EXPECT_EQ(tasks[0].trial_count, 2u);
+  EXPECT_EQ(tasks[0].estimated_seconds, 4.0);
+  sw::TaskResult abandoned = result_of({{1}, 2, 2, 1.0}, true);
+  abandoned.outcomes[0].ok = false;
+  abandoned.outcomes[0].error = "x";
+  EXPECT_TRUE(store.accept(abandoned).empty());
+  sw::TaskResult failing = result_of({{1}, 2, 2, 1.0});
+  failing.outcomes[0].ok = false;
+  failing.outcomes[0].error = "boom";
+  const auto failed = store.accept(failing);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].attempts, 1);
+  store.give_up(failed[0]);
+  store.commit();
+  const io::CellRecord r = store.state().record(1);
+  EXPECT_EQ(r.status, io::CellStatus::failed);
+  EXPECT_EQ(r.error, "boom");
+  EXPECT_EQ(store.cells_in_progress(), 0u);
+  store.final_snapshot();
+  std::remove(out.c_str());
+  std::remove(journal.c_str());
+}
+
+TEST(LocalWorker, ComputesTasksAndStopsWhenAsked) {
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.3", "gamma=0.5, 1.5", "d=6", "n=40", "trials=3"}, "t"));
+  sw::LocalWorker worker(grid);
+  worker.submit({{0, 1}, 0, 3, 1.0});
+  std::vector<sw::TaskResult> got;
+  for (int i = 0; i < 5000 && got.empty(); ++i) {
+    worker.collect(got);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(got.size(), 1u);
+  const sw::TaskResult alone = sw::run_task(grid, {{0, 1}, 0, 3, 1.0}, {}, [] { return false; });
+  EXPECT_EQ(got[0].outcomes[1].samples.eta().mean, alone.outcomes[1].samples.eta().mean);
+  EXPECT_FALSE(worker.stopped());
+  worker.request_stop();
+  for (int i = 0; i < 5000 && !worker.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(worker.stopped());
 }

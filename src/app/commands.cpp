@@ -21,6 +21,7 @@
 #include "attnsweep/sweep/driver.hpp"
 #include "attnsweep/sweep/grid.hpp"
 #include "attnsweep/sweep/scheduler.hpp"
+#include "attnsweep/sweep/stop.hpp"
 
 namespace attnsweep::app {
 
@@ -194,6 +195,8 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
     options.slice_index = k;
     options.slice_count = n;
   }
+  // Before MPI_Init: a stop signal in a rank's first moments is a clean stop, not a kill.
+  sweep::install_stop_handlers();
   parallel::Environment mpi(argc, argv);
   try {
     return sweep::run_sweep(options, mpi);
@@ -206,23 +209,31 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
 // ------------------------------------------------------------------------------- plan
 int plan_command(const std::vector<std::string>& args) {
   std::string config_path;
+  long ranks_per_node = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   po::options_description desc("attnsweep plan options");
-  desc.add_options()("config", po::value(&config_path)->required(), "sweep config (INI)");
+  desc.add_options()("config", po::value(&config_path)->required(), "sweep config (INI)")(
+      "ranks-per-node", po::value(&ranks_per_node)->default_value(ranks_per_node),
+      "MPI ranks per node, for the memory per node (default: this machine's cores)");
   std::vector<std::string> rest;
   parse(args, desc, nullptr, &rest);
   for (const auto& item : rest)
     if (item.find('=') == std::string::npos) throw InputError("unrecognised argument '" + item + "'");
+  if (ranks_per_node < 1 || ranks_per_node > 100000) throw InputError("--ranks-per-node must be 1..100000");
   const io::SweepConfig config = io::load_config(config_path, rest);
   const sweep::Grid grid(config);
   const sweep::CostModel cost = sweep::CostModel::calibrate();
+  // Cost and memory depend on (d, n) only; every (d, n) pair stands for rho x gamma cells.
+  const auto shape = grid.shape();
+  const double cells_per_dn = static_cast<double>(shape[0] * shape[1]);
   double total = 0, largest_trial = 0, peak_memory = 0;
-  for (std::int64_t i = 0; i < grid.size(); ++i) {
-    const auto cell = grid.cell(i);
-    const double t = cost.trial_seconds(cell);
-    total += t * static_cast<double>(config.trials);
-    largest_trial = std::max(largest_trial, t);
-    peak_memory = std::max(peak_memory, mc::trial_memory_bytes(cell));
-  }
+  for (long d = 0; d < shape[2]; ++d)
+    for (long n = 0; n < shape[3]; ++n) {
+      const auto cell = grid.cell(grid.flat({0, 0, d, n}));
+      const double t = cost.trial_seconds(cell);
+      total += t * static_cast<double>(config.trials) * cells_per_dn;
+      largest_trial = std::max(largest_trial, t);
+      peak_memory = std::max(peak_memory, mc::trial_memory_bytes(cell));
+    }
   std::printf("plan for %s\n", config_path.c_str());
   std::printf("  grid: %zu rho x %zu gamma x %zu d x %zu n = %lld cells, %ld trials each (%lld trials)\n",
               config.rho.size(), config.gamma.size(), config.d.size(), config.n.size(),
@@ -232,6 +243,18 @@ int plan_command(const std::vector<std::string>& args) {
       total, total / 3600, largest_trial, peak_memory / (1 << 30));
   std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
               cost.seconds_per_pair);
+  {
+    // Rank 0's node: the master's state, and a computing slot per rank (rank 0's own thread on
+    // small jobs); other nodes: a slot per rank.
+    const int slots = static_cast<int>(ranks_per_node);
+    const double master_node = sweep::node_memory_bytes(slots, peak_memory, true, grid.size());
+    const double other_node = sweep::node_memory_bytes(slots, peak_memory, false, grid.size());
+    std::printf(
+        "  memory per node at %ld ranks per node: %.2f GiB (rank 0's node, with the master's %.2f GiB), "
+        "%.2f GiB (other nodes); this machine has %.1f GiB available\n",
+        ranks_per_node, master_node / (1 << 30), sweep::master_memory_bytes(grid.size()) / (1 << 30),
+        other_node / (1 << 30), sweep::available_memory_bytes() / (1 << 30));
+  }
   std::printf("  %8s %14s\n", "ranks", "wall time");
   int suggested = 0;
   double suggested_wall = 0;
@@ -267,14 +290,26 @@ std::string single_file(const std::vector<std::string>& args, const char* comman
 
 int status_command(const std::vector<std::string>& args) {
   const std::string file = single_file(args, "status");
-  const io::ResultsFile f = io::read_results_file(file);
-  const auto& s = f.state;
+  const io::ResultsReader reader(file);
+  const io::ResultsFile& f = reader.header();
+  // Slab by slab along rho, status and seconds only: bounded memory on any grid.
+  const auto shape = reader.shape();
+  const std::int64_t per_rho = shape[1] * shape[2] * shape[3];
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
   double seconds = 0;
-  for (double v : s.seconds) seconds += v;
-  const auto done = s.count(io::CellStatus::done), failed = s.count(io::CellStatus::failed),
-             missing = s.count(io::CellStatus::missing);
-  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(), static_cast<long long>(s.size()),
-              static_cast<long long>(done), static_cast<long long>(failed), static_cast<long long>(missing));
+  std::int64_t counts[3] = {0, 0, 0};
+  for (std::int64_t r0 = 0; r0 < shape[0]; r0 += rows) {
+    io::CellBox box = reader.whole();
+    box.start[0] = r0;
+    box.count[0] = std::min(rows, shape[0] - r0);
+    const io::SweepState s = reader.read(box, io::ResultsReader::kStatus | io::ResultsReader::kSeconds);
+    for (auto v : s.status) ++counts[v];
+    for (double v : s.seconds) seconds += v;
+  }
+  const std::int64_t missing = counts[0], done = counts[1], failed = counts[2];
+  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(),
+              static_cast<long long>(missing + done + failed), static_cast<long long>(done),
+              static_cast<long long>(failed), static_cast<long long>(missing));
   std::printf("  grid: %zu rho [%g..%g] x %zu gamma [%g..%g]%s x d {", f.config.rho.size(), f.config.rho.front(),
               f.config.rho.back(), f.config.gamma.size(), f.config.gamma.front(), f.config.gamma.back(),
               f.config.gamma_scale == io::GammaScale::critical ? " (x 1/(1-rho))" : "");
@@ -310,13 +345,24 @@ int query_command(const std::vector<std::string>& args) {
   }
   const bool by_status = !status.empty();
   const io::CellStatus wanted = by_status ? io::parse_status(status) : io::CellStatus::missing;
-  const io::ResultsFile f = io::read_results_file(file);
-  const sweep::Grid grid(f.config);
-  std::set<long> keep_rho, keep_gamma, keep_d, keep_n;
-  for (double v : rho) keep_rho.insert(axis_index(f.config.rho, v, "rho"));
-  for (double v : gamma) keep_gamma.insert(axis_index(f.config.gamma, v, "gamma"));
-  for (long v : d) keep_d.insert(axis_index(f.config.d, v, "d"));
-  for (long v : n) keep_n.insert(axis_index(f.config.n, v, "n"));
+  const io::ResultsReader reader(file);
+  const io::SweepConfig& config = reader.header().config;
+  const sweep::Grid grid(config);
+  std::set<long> keep[4];
+  for (double v : rho) keep[0].insert(axis_index(config.rho, v, "rho"));
+  for (double v : gamma) keep[1].insert(axis_index(config.gamma, v, "gamma"));
+  for (long v : d) keep[2].insert(axis_index(config.d, v, "d"));
+  for (long v : n) keep[3].insert(axis_index(config.n, v, "n"));
+  // Read only the box that spans the filters (a hyperslab): a one-cell query costs one chunk
+  // per dataset, whatever the size of the grid.
+  io::CellBox box = reader.whole();
+  for (int a = 0; a < 4; ++a) {
+    if (keep[a].empty()) continue;
+    box.start[a] = *keep[a].begin();
+    box.count[a] = *keep[a].rbegin() - *keep[a].begin() + 1;
+  }
+  const io::SweepState cells = reader.read(box);
+  const auto shape = reader.shape();
 
   const char* columns =
       "cell,rho,gamma,d,n,status,trials,lambda_mean,lambda_stderr,eta_mean,eta_stderr,seconds,attempts,error";
@@ -327,12 +373,13 @@ int query_command(const std::vector<std::string>& args) {
   }
   if (format == "json") std::printf("[");
   long rows = 0;
-  for (std::int64_t i = 0; i < grid.size(); ++i) {
+  for (std::int64_t k = 0; k < box.size(); ++k) {
+    const std::int64_t i = box.flat_index(k, shape);
     const auto c = grid.coordinates(i);
-    if ((!keep_rho.empty() && !keep_rho.count(c.rho)) || (!keep_gamma.empty() && !keep_gamma.count(c.gamma)) ||
-        (!keep_d.empty() && !keep_d.count(c.d)) || (!keep_n.empty() && !keep_n.count(c.n)))
+    if ((!keep[0].empty() && !keep[0].count(c.rho)) || (!keep[1].empty() && !keep[1].count(c.gamma)) ||
+        (!keep[2].empty() && !keep[2].count(c.d)) || (!keep[3].empty() && !keep[3].count(c.n)))
       continue;
-    const io::CellRecord r = f.state.record(i);
+    const io::CellRecord r = cells.record(k);
     if (by_status && r.status != wanted) continue;
     const mc::CellParams p = grid.cell(i);
     if (format == "table") {

@@ -2,7 +2,11 @@
 
 #include <H5DSpublic.h>
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
 #include <mutex>
+#include <type_traits>
 
 namespace attnsweep::io::h5 {
 
@@ -37,15 +41,73 @@ std::int64_t element_count(const std::vector<std::int64_t>& shape) {
   return count;
 }
 
-// Chunked (whole array in one chunk) with a Fletcher-32 checksum; empty arrays stay contiguous.
-Handle creation_properties(const std::vector<std::int64_t>& shape) {
+// Chunked with a Fletcher-32 checksum (variable-length strings: chunked only, the filter would
+// cover heap references, not the text); empty arrays and scalars stay contiguous.
+Handle creation_properties(const std::vector<std::int64_t>& shape, bool checksum) {
   Handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create dataset properties");
   if (!shape.empty() && element_count(shape) > 0) {
-    std::vector<hsize_t> chunk(shape.begin(), shape.end());
+    const std::vector<std::int64_t> chunk64 = chunk_shape(shape);
+    std::vector<hsize_t> chunk(chunk64.begin(), chunk64.end());
     check(H5Pset_chunk(plist.id(), static_cast<int>(chunk.size()), chunk.data()), "set chunking");
-    check(H5Pset_fletcher32(plist.id()), "set Fletcher-32 checksum");
+    if (checksum) check(H5Pset_fletcher32(plist.id()), "set Fletcher-32 checksum");
   }
   return plist;
+}
+
+// The file and memory dataspaces of a read: everything, or the slab.
+struct ReadSpaces {
+  Handle file, memory;
+  hid_t file_id() const { return file.id() >= 0 ? file.id() : H5S_ALL; }
+  hid_t memory_id() const { return memory.id() >= 0 ? memory.id() : H5S_ALL; }
+};
+
+ReadSpaces read_spaces(const Handle& set, const Slab& slab, const std::string& name, std::int64_t& elements) {
+  ReadSpaces spaces;
+  Handle file_space(H5Dget_space(set.id()), H5Sclose, "get dataspace of " + name);
+  const int rank = H5Sget_simple_extent_ndims(file_space.id());
+  if (rank < 0) throw Hdf5Error("rank of " + name + ": " + hdf5_message());
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  if (rank > 0) check(H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr), "dims of " + name);
+  if (slab.whole()) {
+    elements = 1;
+    for (hsize_t d : dims) elements *= static_cast<std::int64_t>(d);
+    return spaces;
+  }
+  if (slab.start.size() != dims.size() || slab.count.size() != dims.size()) {
+    throw Hdf5Error("read " + name + ": slab rank does not match the dataset");
+  }
+  std::vector<hsize_t> start(dims.size()), count(dims.size());
+  elements = 1;
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (slab.start[k] < 0 || slab.count[k] < 0 || static_cast<hsize_t>(slab.start[k] + slab.count[k]) > dims[k]) {
+      throw Hdf5Error("read " + name + ": slab outside the dataset");
+    }
+    start[k] = static_cast<hsize_t>(slab.start[k]);
+    count[k] = static_cast<hsize_t>(slab.count[k]);
+    elements *= slab.count[k];
+  }
+  if (elements == 0) return spaces;
+  check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+        "select slab of " + name);
+  spaces.file = std::move(file_space);
+  spaces.memory =
+      Handle(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose, "create dataspace");
+  return spaces;
+}
+
+// Every dataset has a fill value (NaN for reals, 0 for integers): an array that holds only
+// its fill value (a fresh sweep's first snapshot) is created without writing a byte of data,
+// and readers still see the fill value.
+template <class T>
+T fill_value() {
+  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::quiet_NaN();
+  return T{};
+}
+
+template <class T>
+bool only_fill(const std::vector<T>& data) {
+  const T fill = fill_value<T>();
+  return std::all_of(data.begin(), data.end(), [&fill](const T& v) { return std::memcmp(&v, &fill, sizeof v) == 0; });
 }
 
 template <class T>
@@ -55,20 +117,25 @@ void write_array(const Handle& parent, const std::string& name, const std::vecto
     throw Hdf5Error("write " + name + ": data size does not match its shape");
   }
   Handle space = dataspace(shape);
-  Handle plist = creation_properties(shape);
+  Handle plist = creation_properties(shape, true);
+  const T fill = fill_value<T>();
+  check(H5Pset_fill_value(plist.id(), memory_type, &fill), "set fill value of " + name);
   Handle set(H5Dcreate2(parent.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, plist.id(), H5P_DEFAULT),
              H5Dclose, "create dataset " + name);
-  if (!data.empty()) {
+  if (!data.empty() && !only_fill(data)) {
     check(H5Dwrite(set.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write dataset " + name);
   }
 }
 
 template <class T>
-std::vector<T> read_array(const Handle& parent, const std::string& name, hid_t memory_type) {
+std::vector<T> read_array(const Handle& parent, const std::string& name, hid_t memory_type, const Slab& slab) {
   Handle set(H5Dopen2(parent.id(), name.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + name);
-  std::vector<T> data(static_cast<size_t>(element_count(dataset_shape(parent, name))));
+  std::int64_t elements = 0;
+  const ReadSpaces spaces = read_spaces(set, slab, name, elements);
+  std::vector<T> data(static_cast<size_t>(elements));
   if (!data.empty()) {
-    check(H5Dread(set.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "read dataset " + name);
+    check(H5Dread(set.id(), memory_type, spaces.memory_id(), spaces.file_id(), H5P_DEFAULT, data.data()),
+          "read dataset " + name);
   }
   return data;
 }
@@ -106,6 +173,17 @@ void quiet_errors() {
 
 void check(herr_t status, const std::string& what) {
   if (status < 0) throw Hdf5Error(what + ": " + hdf5_message());
+}
+
+std::vector<std::int64_t> chunk_shape(const std::vector<std::int64_t>& shape) {
+  // Whole trailing dimensions first, then as many rows of the leading ones as the budget allows.
+  std::vector<std::int64_t> chunk(shape.size(), 1);
+  std::int64_t budget = kChunkElements;
+  for (size_t k = shape.size(); k-- > 0;) {
+    chunk[k] = std::max<std::int64_t>(1, std::min(shape[k], budget));
+    budget = std::max<std::int64_t>(1, budget / chunk[k]);
+  }
+  return chunk;
 }
 
 Handle create_file(const std::string& path) {
@@ -185,9 +263,13 @@ void write_strings(const Handle& parent, const std::string& name, const std::vec
     throw Hdf5Error("write " + name + ": data size does not match its shape");
   }
   Handle space = dataspace(shape);
-  Handle set(H5Dcreate2(parent.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle plist = creation_properties(shape, false);
+  Handle set(H5Dcreate2(parent.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, plist.id(), H5P_DEFAULT),
              H5Dclose, "create dataset " + name);
-  if (!pointers.empty()) {
+  // All empty: nothing written; readers get the fill value (a null string, read as empty).
+  const bool all_empty =
+      !shape.empty() && std::all_of(data.begin(), data.end(), [](const auto& s) { return s.empty(); });
+  if (!pointers.empty() && !all_empty) {
     check(H5Dwrite(set.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "write dataset " + name);
   }
 }
@@ -206,35 +288,38 @@ std::vector<std::int64_t> dataset_shape(const Handle& parent, const std::string&
   return {dims.begin(), dims.end()};
 }
 
-std::vector<double> read_doubles(const Handle& p, const std::string& n) {
-  return read_array<double>(p, n, H5T_NATIVE_DOUBLE);
+std::vector<double> read_doubles(const Handle& p, const std::string& n, const Slab& slab) {
+  return read_array<double>(p, n, H5T_NATIVE_DOUBLE, slab);
 }
-std::vector<std::int32_t> read_int32(const Handle& p, const std::string& n) {
-  return read_array<std::int32_t>(p, n, H5T_NATIVE_INT32);
+std::vector<std::int32_t> read_int32(const Handle& p, const std::string& n, const Slab& slab) {
+  return read_array<std::int32_t>(p, n, H5T_NATIVE_INT32, slab);
 }
-std::vector<std::int64_t> read_int64(const Handle& p, const std::string& n) {
-  return read_array<std::int64_t>(p, n, H5T_NATIVE_INT64);
+std::vector<std::int64_t> read_int64(const Handle& p, const std::string& n, const Slab& slab) {
+  return read_array<std::int64_t>(p, n, H5T_NATIVE_INT64, slab);
 }
-std::vector<std::uint8_t> read_uint8(const Handle& p, const std::string& n) {
-  return read_array<std::uint8_t>(p, n, H5T_NATIVE_UINT8);
+std::vector<std::uint8_t> read_uint8(const Handle& p, const std::string& n, const Slab& slab) {
+  return read_array<std::uint8_t>(p, n, H5T_NATIVE_UINT8, slab);
 }
 
-std::vector<std::string> read_strings(const Handle& parent, const std::string& name) {
+std::vector<std::string> read_strings(const Handle& parent, const std::string& name, const Slab& slab) {
   Handle set(H5Dopen2(parent.id(), name.c_str(), H5P_DEFAULT), H5Dclose, "open dataset " + name);
   Handle file_type(H5Dget_type(set.id()), H5Tclose, "type of " + name);
   if (H5Tget_class(file_type.id()) != H5T_STRING || H5Tis_variable_str(file_type.id()) <= 0) {
     throw Hdf5Error(name + " is not a variable-length string dataset");
   }
-  Handle space(H5Dget_space(set.id()), H5Sclose, "get dataspace of " + name);
-  const hssize_t count = H5Sget_simple_extent_npoints(space.id());
-  if (count < 0) throw Hdf5Error("size of " + name + ": " + hdf5_message());
+  std::int64_t count = 0;
+  const ReadSpaces spaces = read_spaces(set, slab, name, count);
   std::vector<char*> pointers(static_cast<size_t>(count), nullptr);
   Handle type = variable_string_type();
   std::vector<std::string> out;
   if (count > 0) {
-    check(H5Dread(set.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "read dataset " + name);
+    check(H5Dread(set.id(), type.id(), spaces.memory_id(), spaces.file_id(), H5P_DEFAULT, pointers.data()),
+          "read dataset " + name);
     for (char* p : pointers) out.emplace_back(p ? p : "");
-    H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, pointers.data());
+    Handle memory_space = spaces.memory.id() >= 0
+                              ? Handle(H5Scopy(spaces.memory.id()), H5Sclose, "copy dataspace")
+                              : Handle(H5Dget_space(set.id()), H5Sclose, "get dataspace of " + name);
+    H5Dvlen_reclaim(type.id(), memory_space.id(), H5P_DEFAULT, pointers.data());
   }
   return out;
 }

@@ -11,14 +11,19 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "attnsweep/io/bytes.hpp"
+
 namespace attnsweep::io {
 
 namespace {
 constexpr char kMagic[8] = {'A', 'T', 'S', 'W', 'J', 'R', 'N', '1'};
 constexpr size_t kHeaderSize = 16;
+constexpr size_t kFrameHeader = 8;  // u32 length, u32 CRC-32
 constexpr std::uint32_t kMaxPayload = 1u << 20;
 constexpr std::uint8_t kTrialsKind = 3;           // after the CellStatus values 0..2
 constexpr size_t kMaxTrialsPerRecord = 1u << 14;  // 24 bytes each: well inside kMaxPayload
+constexpr size_t kReadBlock = 1u << 20;
+constexpr size_t kMaxErrorText = 4096;
 
 std::array<std::uint32_t, 256> crc_table() {
   std::array<std::uint32_t, 256> table{};
@@ -30,130 +35,174 @@ std::array<std::uint32_t, 256> crc_table() {
   return table;
 }
 
-template <class T>
-void put(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof value);
-}
-
-template <class T>
-bool get(const std::string& in, size_t& at, T& value) {
-  if (at + sizeof value > in.size()) return false;
-  std::memcpy(&value, in.data() + at, sizeof value);
-  at += sizeof value;
-  return true;
-}
-
 std::string encode(const CellRecord& r) {
   std::string p;
-  put(p, r.cell);
-  put(p, static_cast<std::uint8_t>(r.status));
-  put(p, r.trials);
-  put(p, r.lambda_mean);
-  put(p, r.lambda_stderr);
-  put(p, r.eta_mean);
-  put(p, r.eta_stderr);
-  put(p, r.seconds);
-  put(p, r.attempts);
-  const std::string error = r.error.substr(0, 4096);
-  put(p, static_cast<std::uint32_t>(error.size()));
-  p += error;
+  ByteWriter w(p);
+  w.put(r.cell);
+  w.put(static_cast<std::uint8_t>(r.status));
+  w.put(r.trials);
+  w.put(r.lambda_mean);
+  w.put(r.lambda_stderr);
+  w.put(r.eta_mean);
+  w.put(r.eta_stderr);
+  w.put(r.seconds);
+  w.put(r.attempts);
+  w.put_text(std::string_view(r.error).substr(0, kMaxErrorText));
   return p;
 }
 
-bool decode(const std::string& p, CellRecord& r) {
-  size_t at = 0;
-  std::uint8_t status = 0;
-  std::uint32_t error_size = 0;
-  if (!(get(p, at, r.cell) && get(p, at, status) && get(p, at, r.trials) && get(p, at, r.lambda_mean) &&
-        get(p, at, r.lambda_stderr) && get(p, at, r.eta_mean) && get(p, at, r.eta_stderr) && get(p, at, r.seconds) &&
-        get(p, at, r.attempts) && get(p, at, error_size)))
+bool decode(std::string_view p, CellRecord& r) {
+  try {
+    ByteReader in(p);
+    r.cell = in.get<std::int64_t>();
+    const auto status = in.get<std::uint8_t>();
+    r.trials = in.get<std::int32_t>();
+    r.lambda_mean = in.get<double>();
+    r.lambda_stderr = in.get<double>();
+    r.eta_mean = in.get<double>();
+    r.eta_stderr = in.get<double>();
+    r.seconds = in.get<double>();
+    r.attempts = in.get<std::int32_t>();
+    r.error = in.get_text();
+    if (status > 2 || !in.at_end()) return false;
+    r.status = static_cast<CellStatus>(status);
+    return true;
+  } catch (const TruncatedBytes&) {
     return false;
-  if (status > 2 || at + error_size != p.size()) return false;
-  r.status = static_cast<CellStatus>(status);
-  r.error = p.substr(at, error_size);
-  return true;
+  }
 }
 
 std::string encode(const TrialsRecord& r, size_t begin, size_t end) {
   std::string p;
-  put(p, r.cell);
-  put(p, kTrialsKind);
+  ByteWriter w(p);
+  w.put(r.cell);
+  w.put(kTrialsKind);
   // The seconds go with the first chunk only, so that chunks add up to the record's time.
-  put(p, begin == 0 ? r.seconds : 0.0);
-  put(p, static_cast<std::uint32_t>(end - begin));
+  w.put(begin == 0 ? r.seconds : 0.0);
+  w.put(static_cast<std::uint32_t>(end - begin));
   for (size_t i = begin; i < end; ++i) {
-    put(p, r.trial[i]);
-    put(p, r.lambda[i]);
-    put(p, r.eta[i]);
+    w.put(r.trial[i]);
+    w.put(r.lambda[i]);
+    w.put(r.eta[i]);
   }
   return p;
 }
 
-bool decode(const std::string& p, TrialsRecord& r) {
-  size_t at = 0;
-  std::uint8_t kind = 0;
-  std::uint32_t count = 0;
-  if (!(get(p, at, r.cell) && get(p, at, kind) && get(p, at, r.seconds) && get(p, at, count))) return false;
-  if (kind != kTrialsKind || p.size() - at != static_cast<size_t>(count) * 24) return false;
-  r.trial.resize(count);
-  r.lambda.resize(count);
-  r.eta.resize(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    get(p, at, r.trial[i]);
-    get(p, at, r.lambda[i]);
-    get(p, at, r.eta[i]);
+bool decode(std::string_view p, TrialsRecord& r) {
+  try {
+    ByteReader in(p);
+    r.cell = in.get<std::int64_t>();
+    const auto kind = in.get<std::uint8_t>();
+    r.seconds = in.get<double>();
+    const auto count = in.get<std::uint32_t>();
+    if (kind != kTrialsKind || in.remaining() != static_cast<size_t>(count) * 24) return false;
+    r.trial.resize(count);
+    r.lambda.resize(count);
+    r.eta.resize(count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      r.trial[i] = in.get<std::uint64_t>();
+      r.lambda[i] = in.get<double>();
+      r.eta[i] = in.get<double>();
+    }
+    return true;
+  } catch (const TruncatedBytes&) {
+    return false;
   }
-  return true;
 }
 
 // The kind byte that follows the cell index.
-bool is_trials_record(const std::string& p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
+bool is_trials_record(std::string_view p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
 
-std::string read_all(int fd) {
-  std::string data;
-  char buf[1 << 16];
-  ssize_t got;
-  while ((got = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(got));
-  return data;
+// Reads up to `want` more bytes into `buffer`; false at end of file. A read error is an I/O
+// fault, never mistaken for the end of the journal.
+bool read_more(int fd, std::string& buffer, const std::string& path) {
+  const size_t old = buffer.size();
+  buffer.resize(old + kReadBlock);
+  while (true) {
+    const ssize_t got = ::read(fd, buffer.data() + old, kReadBlock);
+    if (got >= 0) {
+      buffer.resize(old + static_cast<size_t>(got));
+      return got > 0;
+    }
+    if (errno != EINTR) {
+      buffer.resize(old);
+      throw std::runtime_error("cannot read journal " + path + ": " + std::strerror(errno));
+    }
+  }
 }
 
-// Parses records after the header; returns the offset just past the last good record.
-size_t parse_records(const std::string& data, std::vector<CellRecord>& records, std::vector<TrialsRecord>& trials) {
-  size_t at = kHeaderSize;
-  while (true) {
-    size_t cursor = at;
+// Streams the records that follow the header to the visitor; returns the offset just past the
+// last good record (the file position must be just after the header).
+std::uint64_t stream_records(int fd, const std::string& path, const JournalVisitor& visitor, std::uint64_t& records) {
+  std::string buffer;
+  size_t at = 0;  // parse position in buffer
+  std::uint64_t good = kHeaderSize;
+  bool eof = false;
+  const auto have = [&](size_t bytes) {
+    while (buffer.size() - at < bytes && !eof) {
+      if (at > kReadBlock) {  // keep the buffer small: drop what was parsed
+        buffer.erase(0, at);
+        at = 0;
+      }
+      eof = !read_more(fd, buffer, path);
+    }
+    return buffer.size() - at >= bytes;
+  };
+  CellRecord cell;
+  TrialsRecord trials;
+  while (have(kFrameHeader)) {
     std::uint32_t size = 0, crc = 0;
-    if (!get(data, cursor, size) || !get(data, cursor, crc)) break;
-    if (size > kMaxPayload || cursor + size > data.size()) break;
-    const std::string payload = data.substr(cursor, size);
+    std::memcpy(&size, buffer.data() + at, 4);
+    std::memcpy(&crc, buffer.data() + at + 4, 4);
+    if (size > kMaxPayload || !have(kFrameHeader + size)) break;
+    const std::string_view payload(buffer.data() + at + kFrameHeader, size);
     if (crc32(payload.data(), payload.size()) != crc) break;
     if (is_trials_record(payload)) {
-      TrialsRecord r;
-      if (!decode(payload, r)) break;
-      trials.push_back(std::move(r));
+      if (!decode(payload, trials)) break;
+      if (visitor.on_trials) visitor.on_trials(trials);
     } else {
-      CellRecord r;
-      if (!decode(payload, r)) break;
-      records.push_back(std::move(r));
+      if (!decode(payload, cell)) break;
+      if (visitor.on_cell) visitor.on_cell(cell);
     }
-    at = cursor + size;
+    ++records;
+    at += kFrameHeader + size;
+    good += kFrameHeader + size;
   }
-  return at;
+  return good;
 }
 
-std::uint64_t check_header(const std::string& data, const std::string& path) {
-  if (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
+std::uint64_t check_header(int fd, const std::string& path, std::uint64_t file_size) {
+  char header[kHeaderSize];
+  if (file_size < kHeaderSize || ::pread(fd, header, kHeaderSize, 0) != static_cast<ssize_t>(kHeaderSize) ||
+      std::memcmp(header, kMagic, sizeof kMagic) != 0) {
     throw InputError(path + ": not an attnsweep journal");
   }
   std::uint64_t hash = 0;
-  std::memcpy(&hash, data.data() + 8, sizeof hash);
+  std::memcpy(&hash, header + 8, sizeof hash);
   return hash;
+}
+
+std::uint64_t file_size_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
 std::string hex(std::uint64_t v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
+}
+
+// Writes all of `bytes` (retrying short writes and EINTR) and flushes it to disk.
+void write_durably(int fd, const std::string& bytes, const std::string& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) throw std::runtime_error("journal " + path + ": write failed: " + std::strerror(errno));
+    done += static_cast<size_t>(wrote);
+  }
+  if (::fdatasync(fd) != 0) throw std::runtime_error("journal " + path + ": fdatasync failed: " + std::strerror(errno));
 }
 }  // namespace
 
@@ -165,8 +214,28 @@ std::uint32_t crc32(const void* data, size_t size, std::uint32_t crc) {
   return ~crc;
 }
 
-Journal::Journal(const std::string& path, std::uint64_t config_hash) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+void Journal::Batch::add_payload(const std::string& payload) {
+  ByteWriter w(frames_);
+  w.put(static_cast<std::uint32_t>(payload.size()));
+  w.put(crc32(payload.data(), payload.size()));
+  frames_ += payload;
+  ++records_;
+}
+
+void Journal::Batch::add(const CellRecord& record) { add_payload(encode(record)); }
+
+void Journal::Batch::add(const TrialsRecord& record) {
+  const size_t count = record.trial.size();
+  if (record.lambda.size() != count || record.eta.size() != count) {
+    throw std::logic_error("journal: trials record with arrays of different lengths");
+  }
+  for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {
+    add_payload(encode(record, begin, std::min(count, begin + kMaxTrialsPerRecord)));
+  }
+}
+
+Journal::Journal(const std::string& path, std::uint64_t config_hash, const JournalVisitor& visitor) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
   // One writer per sweep: a second run on the same output (or ranks orphaned by a killed
   // launcher) must not interleave records.
@@ -174,27 +243,28 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash) : path_(pat
     ::close(fd_);
     throw InputError(path + " is in use by another running sweep");
   }
-  const std::string data = read_all(fd_);
   try {
-    if (data.empty()) {
+    const std::uint64_t size = file_size_of(fd_);
+    if (size == 0) {
       std::string header(kMagic, sizeof kMagic);
-      put(header, config_hash);
-      if (::pwrite(fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) || ::fsync(fd_) != 0) {
-        throw InputError("cannot write journal " + path + ": " + std::strerror(errno));
-      }
+      ByteWriter(header).put(config_hash);
+      write_durably(fd_, header, path);
+      size_ = kHeaderSize;
     } else {
-      const std::uint64_t stored = check_header(data, path);
+      const std::uint64_t stored = check_header(fd_, path, size);
       if (stored != config_hash) {
         throw InputError(path + " belongs to a sweep with another config (hash " + hex(stored) + ", this config " +
                          hex(config_hash) + "); use another output file or the original config");
       }
-      const size_t good = parse_records(data, replayed_, replayed_trials_);
-      if (good < data.size()) {
-        dropped_bytes_ = data.size() - good;
+      ::lseek(fd_, static_cast<off_t>(kHeaderSize), SEEK_SET);
+      const std::uint64_t good = stream_records(fd_, path, visitor, replayed_records_);
+      if (good < size) {
+        dropped_bytes_ = size - good;
         if (::ftruncate(fd_, static_cast<off_t>(good)) != 0 || ::fsync(fd_) != 0) {
-          throw InputError("cannot repair journal " + path + ": " + std::strerror(errno));
+          throw std::runtime_error("cannot repair journal " + path + ": " + std::strerror(errno));
         }
       }
+      size_ = good;
     }
   } catch (...) {
     ::close(fd_);
@@ -207,40 +277,41 @@ Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Journal::append(const CellRecord& record) { append_payload(encode(record)); }
+void Journal::commit(Batch& batch) {
+  if (batch.empty()) return;
+  // One write per batch: a kill leaves at most the batch's last records torn, which replay cuts off.
+  write_durably(fd_, batch.frames_, path_);
+  size_ += batch.frames_.size();
+  batch.frames_.clear();
+  batch.records_ = 0;
+}
+
+void Journal::append(const CellRecord& record) {
+  Batch batch;
+  batch.add(record);
+  commit(batch);
+}
 
 void Journal::append(const TrialsRecord& record) {
-  const size_t count = record.trial.size();
-  if (record.lambda.size() != count || record.eta.size() != count) {
-    throw std::logic_error("journal: trials record with arrays of different lengths");
-  }
-  for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {
-    append_payload(encode(record, begin, std::min(count, begin + kMaxTrialsPerRecord)));
-  }
+  Batch batch;
+  batch.add(record);
+  commit(batch);
 }
 
-void Journal::append_payload(const std::string& payload) {
-  std::string frame;
-  put(frame, static_cast<std::uint32_t>(payload.size()));
-  put(frame, crc32(payload.data(), payload.size()));
-  frame += payload;
-  // One write per record: a kill leaves at most this record torn, which replay cuts off.
-  if (::write(fd_, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size()) || ::fdatasync(fd_) != 0) {
-    throw std::runtime_error("journal " + path_ + ": write failed: " + std::strerror(errno));
-  }
-}
-
-std::vector<CellRecord> Journal::read(const std::string& path, std::uint64_t* config_hash) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+std::uint64_t Journal::read(const std::string& path, const JournalVisitor& visitor) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
-  const std::string data = read_all(fd);
-  ::close(fd);
-  const std::uint64_t hash = check_header(data, path);
-  if (config_hash) *config_hash = hash;
-  std::vector<CellRecord> records;
-  std::vector<TrialsRecord> trials;
-  parse_records(data, records, trials);
-  return records;
+  try {
+    const std::uint64_t hash = check_header(fd, path, file_size_of(fd));
+    ::lseek(fd, static_cast<off_t>(kHeaderSize), SEEK_SET);
+    std::uint64_t records = 0;
+    stream_records(fd, path, visitor, records);
+    ::close(fd);
+    return hash;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
 }
 
 }  // namespace attnsweep::io

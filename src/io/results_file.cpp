@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -75,8 +76,7 @@ SweepState::SweepState(std::int64_t cells)
       lambda_stderr(static_cast<size_t>(cells), kNaN),
       eta_mean(static_cast<size_t>(cells), kNaN),
       eta_stderr(static_cast<size_t>(cells), kNaN),
-      seconds(static_cast<size_t>(cells), 0),
-      error(static_cast<size_t>(cells)) {}
+      seconds(static_cast<size_t>(cells), 0) {}
 
 void SweepState::apply(const CellRecord& r) {
   const auto i = static_cast<size_t>(r.cell);
@@ -88,7 +88,25 @@ void SweepState::apply(const CellRecord& r) {
   eta_mean[i] = r.eta_mean;
   eta_stderr[i] = r.eta_stderr;
   seconds[i] = r.seconds;
-  error[i] = r.error;
+  if (r.error.empty())
+    error.erase(r.cell);
+  else
+    error[r.cell] = r.error;
+}
+
+const std::string& SweepState::error_of(std::int64_t cell) const {
+  static const std::string none;
+  const auto it = error.find(cell);
+  return it == error.end() ? none : it->second;
+}
+
+std::int64_t CellBox::flat_index(std::int64_t k, const std::array<std::int64_t, 4>& shape) const {
+  std::array<std::int64_t, 4> at{};
+  for (int a = 3; a >= 0; --a) {
+    at[a] = start[a] + k % count[a];
+    k /= count[a];
+  }
+  return ((at[0] * shape[1] + at[1]) * shape[2] + at[2]) * shape[3] + at[3];
 }
 
 CellRecord SweepState::record(std::int64_t cell) const {
@@ -102,7 +120,7 @@ CellRecord SweepState::record(std::int64_t cell) const {
           eta_stderr[i],
           seconds[i],
           attempts[i],
-          error[i]};
+          error_of(cell)};
 }
 
 std::int64_t SweepState::count(CellStatus s) const {
@@ -148,7 +166,9 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
       h::write_uint8(cells, "status", shape, state.status);
       h::write_doubles(cells, "seconds", shape, state.seconds);
       h::write_int32(cells, "attempts", shape, state.attempts);
-      h::write_strings(cells, "error", shape, state.error);
+      std::vector<std::string> errors(static_cast<size_t>(state.size()));
+      for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text;
+      h::write_strings(cells, "error", shape, errors);
       h::Handle meta = h::create_group(file, "meta");
       h::write_string(meta, "config", config.canonical_text());
       char hash[32];
@@ -180,54 +200,90 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
   fsync_path(parent_directory(path));
 }
 
-ResultsFile read_results_file(const std::string& path) {
+ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   namespace h = h5;
-  ResultsFile out;
   try {
-    h::Handle file = h::open_file_readonly(path);
+    file_ = h::open_file_readonly(path);
     for (const char* required : {"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n", "/meta/config", "/cells/status"}) {
-      if (!h::exists(file, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
+      if (!h::exists(file_, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
     }
-    const std::int64_t schema = h::get_int_attribute(file, "/", "schema_version");
+    const std::int64_t schema = h::get_int_attribute(file_, "/", "schema_version");
     if (schema != kSchemaVersion) {
       throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads " +
                        std::to_string(kSchemaVersion) + ")");
     }
-    out.config_text = h::read_string(file, "/meta/config");
-    out.config = parse_config(out.config_text, {}, path + ":/meta/config");
-    out.config_hash = out.config.hash();
-    const std::vector<std::int64_t> shape = {
-        static_cast<std::int64_t>(out.config.rho.size()), static_cast<std::int64_t>(out.config.gamma.size()),
-        static_cast<std::int64_t>(out.config.d.size()), static_cast<std::int64_t>(out.config.n.size())};
+    header_.config_text = h::read_string(file_, "/meta/config");
+    header_.config = parse_config(header_.config_text, {}, path + ":/meta/config");
+    header_.config_hash = header_.config.hash();
+    const SweepConfig& c = header_.config;
+    shape_ = {static_cast<std::int64_t>(c.rho.size()), static_cast<std::int64_t>(c.gamma.size()),
+              static_cast<std::int64_t>(c.d.size()), static_cast<std::int64_t>(c.n.size())};
+    const std::vector<std::int64_t> shape(shape_.begin(), shape_.end());
     for (const char* array : kArrays) {
-      if (!h::exists(file, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
-      if (h::dataset_shape(file, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
+      if (!h::exists(file_, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
+      if (h::dataset_shape(file_, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
     }
-    SweepState& s = out.state;
-    s.status = h::read_uint8(file, "/cells/status");
-    s.trials = h::read_int32(file, "/results/trials");
-    s.attempts = h::read_int32(file, "/cells/attempts");
-    s.lambda_mean = h::read_doubles(file, "/results/lambda/mean");
-    s.lambda_stderr = h::read_doubles(file, "/results/lambda/stderr");
-    s.eta_mean = h::read_doubles(file, "/results/eta/mean");
-    s.eta_stderr = h::read_doubles(file, "/results/eta/stderr");
-    s.seconds = h::read_doubles(file, "/cells/seconds");
-    s.error = h::read_strings(file, "/cells/error");
-    for (auto v : s.status) {
-      if (v > 2) throw InputError(path + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
-    }
-    out.created_utc = h::get_string_attribute(file, "/", "created_utc");
-    out.engine_version = h::get_string_attribute(file, "/", "engine_version");
-    out.build = h::read_string(file, "/meta/build");
+    header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
+    header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
+    header_.build = h::read_string(file_, "/meta/build");
   } catch (const h::Hdf5Error& e) {
     throw InputError(path + ": " + e.what());
   }
+}
+
+CellBox ResultsReader::whole() const {
+  CellBox box;
+  box.count = shape_;
+  return box;
+}
+
+SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
+  namespace h = h5;
+  h::Slab slab;
+  for (int a = 0; a < 4; ++a) {
+    slab.start.push_back(box.start[a]);
+    slab.count.push_back(box.count[a]);
+  }
+  SweepState s;
+  try {
+    if (fields & kStatus) s.status = h::read_uint8(file_, "/cells/status", slab);
+    if (fields & kCounts) {
+      s.trials = h::read_int32(file_, "/results/trials", slab);
+      s.attempts = h::read_int32(file_, "/cells/attempts", slab);
+    }
+    if (fields & kValues) {
+      s.lambda_mean = h::read_doubles(file_, "/results/lambda/mean", slab);
+      s.lambda_stderr = h::read_doubles(file_, "/results/lambda/stderr", slab);
+      s.eta_mean = h::read_doubles(file_, "/results/eta/mean", slab);
+      s.eta_stderr = h::read_doubles(file_, "/results/eta/stderr", slab);
+    }
+    if (fields & kSeconds) s.seconds = h::read_doubles(file_, "/cells/seconds", slab);
+    if (fields & kErrors) {
+      const std::vector<std::string> errors = h::read_strings(file_, "/cells/error", slab);
+      for (size_t k = 0; k < errors.size(); ++k) {
+        if (!errors[k].empty()) s.error[static_cast<std::int64_t>(k)] = errors[k];
+      }
+    }
+  } catch (const h::Hdf5Error& e) {
+    throw InputError(path_ + ": " + e.what());
+  }
+  for (auto v : s.status) {
+    if (v > 2) throw InputError(path_ + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
+  }
+  return s;
+}
+
+ResultsFile read_results_file(const std::string& path) {
+  const ResultsReader reader(path);
+  ResultsFile out = reader.header();
+  out.state = reader.read(reader.whole());
   return out;
 }
 
 std::vector<std::string> verify_results_file(const std::string& path) {
   std::vector<std::string> problems;
-  ResultsFile f = read_results_file(path);  // shapes, schema, and Fletcher-32 on every read
+  const ResultsReader reader(path);  // schema, shapes, config
+  const ResultsFile& f = reader.header();
   try {
     h5::Handle file = h5::open_file_readonly(path);
     for (const char* array : kArrays)
@@ -242,21 +298,30 @@ std::vector<std::string> verify_results_file(const std::string& path) {
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
   }
-  const SweepState& s = f.state;
-  for (std::int64_t i = 0; i < s.size(); ++i) {
-    const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(i)]);
-    const auto k = static_cast<size_t>(i);
-    const bool finite = std::isfinite(s.lambda_mean[k]) && std::isfinite(s.eta_mean[k]);
-    if (st == CellStatus::done && (!finite || s.trials[k] != f.config.trials)) {
-      problems.push_back("cell " + std::to_string(i) + " is done but its values or trial count are not");
+  // Slab by slab along rho (Fletcher-32 is checked on every chunk read), in bounded memory.
+  const auto shape = reader.shape();
+  const std::int64_t per_rho = shape[1] * shape[2] * shape[3];
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
+  for (std::int64_t r0 = 0; r0 < shape[0] && problems.size() <= 20; r0 += rows) {
+    CellBox box = reader.whole();
+    box.start[0] = r0;
+    box.count[0] = std::min(rows, shape[0] - r0);
+    const SweepState s = reader.read(box);
+    for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k) {
+      const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
+      const auto i = static_cast<size_t>(k);
+      const std::int64_t cell = r0 * per_rho + k;
+      const bool finite = std::isfinite(s.lambda_mean[i]) && std::isfinite(s.eta_mean[i]);
+      if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
+        problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
+      }
+      if (st != CellStatus::done && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
+        problems.push_back("cell " + std::to_string(cell) + " is " + status_name(st) + " but has values");
+      }
+      if (st == CellStatus::failed && s.error_of(k).empty()) {
+        problems.push_back("cell " + std::to_string(cell) + " is failed without an error text");
+      }
     }
-    if (st != CellStatus::done && (!std::isnan(s.lambda_mean[k]) || !std::isnan(s.eta_mean[k]))) {
-      problems.push_back("cell " + std::to_string(i) + " is " + status_name(st) + " but has values");
-    }
-    if (st == CellStatus::failed && s.error[k].empty()) {
-      problems.push_back("cell " + std::to_string(i) + " is failed without an error text");
-    }
-    if (problems.size() > 20) break;
   }
   return problems;
 }

@@ -1,5 +1,6 @@
 #include "attnsweep/mc/samples.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -8,13 +9,25 @@
 namespace attnsweep::mc {
 
 void CellSamples::add(std::uint64_t trial, TrialResult result) {
-  if (!by_trial_.emplace(trial, result).second) {
-    throw std::logic_error("trial " + std::to_string(trial) + " recorded twice");
-  }
+  if (!add_if_absent(trial, result)) throw std::logic_error("trial " + std::to_string(trial) + " recorded twice");
 }
 
 bool CellSamples::add_if_absent(std::uint64_t trial, TrialResult result) {
-  return by_trial_.emplace(trial, result).second;
+  if (by_trial_.empty() || by_trial_.back().first < trial) {
+    by_trial_.emplace_back(trial, result);
+    return true;
+  }
+  const auto at = std::lower_bound(by_trial_.begin(), by_trial_.end(), trial,
+                                   [](const auto& entry, std::uint64_t t) { return entry.first < t; });
+  if (at != by_trial_.end() && at->first == trial) return false;
+  by_trial_.emplace(at, trial, result);
+  return true;
+}
+
+bool CellSamples::contains(std::uint64_t trial) const {
+  const auto at = std::lower_bound(by_trial_.begin(), by_trial_.end(), trial,
+                                   [](const auto& entry, std::uint64_t t) { return entry.first < t; });
+  return at != by_trial_.end() && at->first == trial;
 }
 
 void CellSamples::merge(const CellSamples& other) {
@@ -24,7 +37,7 @@ void CellSamples::merge(const CellSamples& other) {
 namespace {
 // Welford's update in trial order: stable, and fixed order means fixed rounding.
 template <class Field>
-Summary summarize(const std::map<std::uint64_t, TrialResult>& by_trial, Field field) {
+Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_trial, Field field) {
   Summary s;
   double m2 = 0;
   for (const auto& [trial, result] : by_trial) {

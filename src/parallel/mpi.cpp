@@ -1,5 +1,6 @@
 #include "attnsweep/parallel/mpi.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -100,5 +101,59 @@ void broadcast(std::string& text, int root) {
 }
 
 void broadcast(int& value, int root) { check(MPI_Bcast(&value, 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Bcast"); }
+
+namespace {
+// A communicator freed when it goes out of scope.
+class Communicator {
+ public:
+  explicit Communicator(MPI_Comm comm) : comm_(comm) {}
+  ~Communicator() {
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  }
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  MPI_Comm get() const { return comm_; }
+
+ private:
+  MPI_Comm comm_;
+};
+
+struct NodeReport {
+  int leader = 0;  // world rank of the node's local rank 0
+  int ranks = 0;
+  double available = 0;
+  char host[64] = {};
+};
+}  // namespace
+
+std::vector<NodeShare> gather_nodes(double available_bytes) {
+  int world_rank = 0, world_size = 1;
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &world_size), "MPI_Comm_size");
+  MPI_Comm raw = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &raw), "MPI_Comm_split_type");
+  const Communicator node(raw);
+  NodeReport mine;
+  check(MPI_Comm_size(node.get(), &mine.ranks), "MPI_Comm_size");
+  mine.leader = world_rank;
+  check(MPI_Bcast(&mine.leader, 1, MPI_INT, 0, node.get()), "MPI_Bcast");
+  mine.available = available_bytes;
+  int length = 0;
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  check(MPI_Get_processor_name(name, &length), "MPI_Get_processor_name");
+  std::snprintf(mine.host, sizeof mine.host, "%s", name);
+  std::vector<NodeReport> all(world_rank == 0 ? static_cast<size_t>(world_size) : 0);
+  check(MPI_Gather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Gather");
+  std::vector<NodeShare> nodes;
+  std::vector<int> seen;
+  for (const NodeReport& r : all) {
+    if (std::find(seen.begin(), seen.end(), r.leader) != seen.end()) continue;
+    seen.push_back(r.leader);
+    nodes.push_back({r.host, r.ranks, false, r.available});
+  }
+  // Rank 0's report is the first; its node is the first listed.
+  if (!nodes.empty()) nodes.front().has_rank0 = true;
+  return nodes;
+}
 
 }  // namespace attnsweep::parallel

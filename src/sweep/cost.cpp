@@ -71,4 +71,13 @@ void check_fits_in_memory(const mc::CellParams& cell) {
   }
 }
 
+double master_memory_bytes(std::int64_t grid_cells) {
+  // status 1 + trials 4 + attempts 4 + five doubles 40 bytes per cell, twice (state + snapshot copy).
+  return 2.0 * 49.0 * static_cast<double>(grid_cells);
+}
+
+double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells) {
+  return computing_slots * trial_bytes + (has_master ? master_memory_bytes(grid_cells) : 0.0);
+}
+
 }  // namespace attnsweep::sweep

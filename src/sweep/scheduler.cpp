@@ -2,30 +2,41 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <tuple>
+#include <utility>
 
 namespace attnsweep::sweep {
 
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
                              int workers) {
   const auto trials = static_cast<std::uint64_t>(grid.config().trials);
-  // Group by (rho, d, n), keeping the cells' order inside a group.
-  std::map<std::tuple<long, long, long>, std::vector<std::int64_t>> groups;
-  std::map<std::int64_t, double> trial_cost;
+  const auto shape = grid.shape();
+  // A trial's cost depends on (d, n) only: computed once per pair, not once per cell.
+  std::vector<double> cost_of_dn(static_cast<size_t>(shape[2] * shape[3]));
+  for (long d = 0; d < shape[2]; ++d)
+    for (long n = 0; n < shape[3]; ++n)
+      cost_of_dn[static_cast<size_t>(d * shape[3] + n)] = cost.trial_seconds(grid.cell(grid.flat({0, 0, d, n})));
+  // Group by (rho, d, n): sort the cells by group key, keeping flat order inside a group.
+  std::vector<std::pair<std::int64_t, std::int64_t>> keyed;  // (group key, cell)
+  keyed.reserve(cells.size());
   double total = 0;
   for (std::int64_t cell : cells) {
     const CellCoordinates c = grid.coordinates(cell);
-    groups[{c.rho, c.d, c.n}].push_back(cell);
-    trial_cost[cell] = cost.trial_seconds(grid.cell(cell));
-    total += trial_cost[cell] * static_cast<double>(trials);
+    keyed.emplace_back((c.rho * shape[2] + c.d) * shape[3] + c.n, cell);
+    total += cost_of_dn[static_cast<size_t>(c.d * shape[3] + c.n)] * static_cast<double>(trials);
   }
+  std::sort(keyed.begin(), keyed.end());
   const double target = std::min(total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds);
 
   std::vector<Task> tasks;
-  for (const auto& [key, members] : groups) {
-    double per_trial = 0;  // one trial of every cell in the group
-    for (std::int64_t cell : members) per_trial += trial_cost[cell];
+  std::vector<std::int64_t> members;
+  for (size_t begin = 0; begin < keyed.size();) {
+    size_t end = begin;
+    members.clear();
+    while (end < keyed.size() && keyed[end].first == keyed[begin].first) members.push_back(keyed[end++].second);
+    begin = end;
+    const std::int64_t key = keyed[end - 1].first;
+    const double per_cell = cost_of_dn[static_cast<size_t>(key % (shape[2] * shape[3]))];
+    const double per_trial = per_cell * static_cast<double>(members.size());  // one trial of every cell
     // First split the trials, then, if one trial of the whole group is still too big, the
     // gammas. Sizes come from floor(target / cost), so every piece fits the target unless it
     // is one trial of one cell (cells of a group cost the same: gamma does not change cost).
@@ -35,17 +46,15 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
       const auto trials_per_chunk = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(target / per_trial));
       trial_chunks = (trials + trials_per_chunk - 1) / trials_per_chunk;
       if (per_trial > target) {
-        const double per_cell = per_trial / static_cast<double>(members.size());
         const auto cells_per_part = std::max<size_t>(1, static_cast<size_t>(target / per_cell));
         gamma_chunks = (members.size() + cells_per_part - 1) / cells_per_part;
       }
     }
     for (size_t g = 0; g < gamma_chunks; ++g) {
-      const size_t begin = members.size() * g / gamma_chunks, end = members.size() * (g + 1) / gamma_chunks;
-      const std::vector<std::int64_t> part(members.begin() + static_cast<long>(begin),
-                                           members.begin() + static_cast<long>(end));
-      double part_cost = 0;
-      for (std::int64_t cell : part) part_cost += trial_cost[cell];
+      const size_t from = members.size() * g / gamma_chunks, to = members.size() * (g + 1) / gamma_chunks;
+      const std::vector<std::int64_t> part(members.begin() + static_cast<long>(from),
+                                           members.begin() + static_cast<long>(to));
+      const double part_cost = per_cell * static_cast<double>(part.size());
       for (std::uint64_t c = 0; c < trial_chunks; ++c) {
         const std::uint64_t first = trials * c / trial_chunks, last = trials * (c + 1) / trial_chunks;
         tasks.push_back({part, first, last - first, part_cost * static_cast<double>(last - first)});

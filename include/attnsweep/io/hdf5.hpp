@@ -47,7 +47,11 @@ Handle open_group(const Handle& parent, const std::string& name);
 bool exists(const Handle& parent, const std::string& path);
 
 // Datasets: contiguous row-major data of the given shape. Arrays of rank >= 1 are written
-// chunked with the Fletcher-32 checksum filter, so HDF5 itself detects corruption on read.
+// chunked (chunks of at most kChunkElements elements, so no grid meets HDF5's 4 GiB chunk
+// limit and a one-cell read touches one small chunk) with the Fletcher-32 checksum filter, so
+// HDF5 itself detects corruption on read.
+inline constexpr std::int64_t kChunkElements = std::int64_t{1} << 16;
+std::vector<std::int64_t> chunk_shape(const std::vector<std::int64_t>& shape);
 void write_doubles(const Handle& parent, const std::string& name, const std::vector<std::int64_t>& shape,
                    const std::vector<double>& data);
 void write_int32(const Handle& parent, const std::string& name, const std::vector<std::int64_t>& shape,
@@ -61,11 +65,19 @@ void write_strings(const Handle& parent, const std::string& name, const std::vec
 void write_string(const Handle& parent, const std::string& name, const std::string& text);
 
 std::vector<std::int64_t> dataset_shape(const Handle& parent, const std::string& name);
-std::vector<double> read_doubles(const Handle& parent, const std::string& name);
-std::vector<std::int32_t> read_int32(const Handle& parent, const std::string& name);
-std::vector<std::int64_t> read_int64(const Handle& parent, const std::string& name);
-std::vector<std::uint8_t> read_uint8(const Handle& parent, const std::string& name);
-std::vector<std::string> read_strings(const Handle& parent, const std::string& name);
+
+// A hyperslab: `count` elements from `start` along each dimension. An empty Slab means the
+// whole dataset.
+struct Slab {
+  std::vector<std::int64_t> start, count;
+  bool whole() const { return start.empty(); }
+};
+// Readers take an optional slab and return its elements in C order.
+std::vector<double> read_doubles(const Handle& parent, const std::string& name, const Slab& slab = {});
+std::vector<std::int32_t> read_int32(const Handle& parent, const std::string& name, const Slab& slab = {});
+std::vector<std::int64_t> read_int64(const Handle& parent, const std::string& name, const Slab& slab = {});
+std::vector<std::uint8_t> read_uint8(const Handle& parent, const std::string& name, const Slab& slab = {});
+std::vector<std::string> read_strings(const Handle& parent, const std::string& name, const Slab& slab = {});
 std::string read_string(const Handle& parent, const std::string& name);
 
 // Attributes on an object (a file's root "/" or any dataset/group path).

@@ -1,15 +1,20 @@
 // Append-only, checksummed journal of finished cells and finished trials: the sweep's source
 // of truth.
 //
-// Layout: an 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
+// Layout: a 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
 // [u32 payload length][u32 CRC-32 of payload][payload]. A payload starts with the cell index
 // (i64) and a kind byte: 0..2 a whole cell (CellRecord, status missing/done/failed), 3 some
-// trials of a cell not finished yet (TrialsRecord). Each append is fsync'ed before it counts,
-// so a kill at any moment loses at most the trials in flight. On open, records are replayed;
-// a torn or corrupt tail (a kill mid-write) is cut off.
+// trials of a cell not finished yet (TrialsRecord). Payloads are written with the project's
+// one byte codec (io/bytes.hpp).
+//
+// Records are appended in batches: everything one task produced (all its cells and trials)
+// is one write and one fdatasync, never one per cell, and is durable when commit() returns.
+// On open the records are streamed to a visitor (the file is never held in memory); a torn
+// or corrupt tail (a kill mid-write) is cut off.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,35 +34,55 @@ struct TrialsRecord {
   std::vector<double> lambda, eta;
 };
 
+// What replay hands out, record by record, in file order.
+struct JournalVisitor {
+  std::function<void(const CellRecord&)> on_cell;
+  std::function<void(const TrialsRecord&)> on_trials;  // may be empty: trials records are skipped
+};
+
 class Journal {
  public:
-  // Opens (creating if absent) the journal at `path` for a sweep with this config hash.
-  // Throws InputError if the file belongs to another config or is not a journal.
-  Journal(const std::string& path, std::uint64_t config_hash);
+  // Records waiting to be committed together.
+  class Batch {
+   public:
+    void add(const CellRecord& record);
+    void add(const TrialsRecord& record);  // any number of trials (split into chunks)
+    bool empty() const { return records_ == 0; }
+    size_t records() const { return records_; }
+    size_t bytes() const { return frames_.size(); }
+
+   private:
+    friend class Journal;
+    void add_payload(const std::string& payload);
+    std::string frames_;
+    size_t records_ = 0;
+  };
+
+  // Opens (creating if absent) the journal at `path` for a sweep with this config hash and
+  // streams its records to `visitor`. Throws InputError if the file belongs to another config
+  // or is not a journal.
+  Journal(const std::string& path, std::uint64_t config_hash, const JournalVisitor& visitor = {});
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Whole-cell records found on open, in order (later records for a cell supersede earlier ones).
-  const std::vector<CellRecord>& replayed() const { return replayed_; }
-  // Trial records found on open, in order; they matter only for cells not finished.
-  const std::vector<TrialsRecord>& replayed_trials() const { return replayed_trials_; }
   std::uint64_t dropped_bytes() const { return dropped_bytes_; }
-  void append(const CellRecord& record);    // durable when it returns
-  void append(const TrialsRecord& record);  // durable when it returns; any number of trials
+  std::uint64_t replayed_records() const { return replayed_records_; }
+  // One write and one fdatasync for the whole batch; durable when it returns; empties the batch.
+  void commit(Batch& batch);
+  // A batch of one record (tests, and callers with a single record to make durable).
+  void append(const CellRecord& record);
+  void append(const TrialsRecord& record);
   const std::string& path() const { return path_; }
+  std::uint64_t size_bytes() const { return size_; }
 
-  // Reads a journal's whole-cell records without opening it for writing (for merge and tests).
-  static std::vector<CellRecord> read(const std::string& path, std::uint64_t* config_hash);
+  // Streams a journal's records without opening it for writing; returns the config hash.
+  static std::uint64_t read(const std::string& path, const JournalVisitor& visitor);
 
  private:
-  void append_payload(const std::string& payload);
-
   std::string path_;
   int fd_ = -1;
-  std::vector<CellRecord> replayed_;
-  std::vector<TrialsRecord> replayed_trials_;
-  std::uint64_t dropped_bytes_ = 0;
+  std::uint64_t dropped_bytes_ = 0, replayed_records_ = 0, size_ = 0;
 };
 
 }  // namespace attnsweep::io

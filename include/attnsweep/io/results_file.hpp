@@ -1,11 +1,14 @@
 // The sweep's state (one record per cell) and its HDF5 file (layout in README, "HDF5 layout").
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "attnsweep/io/config.hpp"
+#include "attnsweep/io/hdf5.hpp"
 
 namespace attnsweep::io {
 
@@ -36,7 +39,18 @@ struct SweepState {
   std::vector<std::uint8_t> status;
   std::vector<std::int32_t> trials, attempts;
   std::vector<double> lambda_mean, lambda_stderr, eta_mean, eta_stderr, seconds;
-  std::vector<std::string> error;
+  // Error texts of the cells that have one (failed cells): sparse, since a grid of 10^6 cells
+  // should not hold 10^6 empty strings.
+  std::map<std::int64_t, std::string> error;
+  const std::string& error_of(std::int64_t cell) const;
+};
+
+// A box of the 4-D grid: `count` cells from `start` along (rho, gamma, d, n).
+struct CellBox {
+  std::array<std::int64_t, 4> start{}, count{};
+  std::int64_t size() const { return count[0] * count[1] * count[2] * count[3]; }
+  // The flat grid index of the k-th cell of the box (C order within the box).
+  std::int64_t flat_index(std::int64_t k, const std::array<std::int64_t, 4>& shape) const;
 };
 
 struct ResultsFile {
@@ -51,12 +65,35 @@ struct ResultsFile {
 // `path`: a reader sees the old complete file or the new complete file, never a partial one.
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state);
 
-// Reads and checks a results file; throws InputError naming the problem (not HDF5, not an
-// attnsweep file, wrong schema version, shapes that disagree, a corrupted dataset).
+// An open results file: its config and metadata are read and checked on open; cells are read
+// on demand, by box (HDF5 hyperslabs), so a one-cell query costs one chunk per dataset
+// whatever the grid's size. Throws InputError naming the problem (not HDF5, not an attnsweep
+// file, wrong schema version, shapes that disagree, a corrupted dataset).
+class ResultsReader {
+ public:
+  explicit ResultsReader(const std::string& path);
+  // Config, hash and metadata; `state` is empty.
+  const ResultsFile& header() const { return header_; }
+  std::array<std::int64_t, 4> shape() const { return shape_; }
+  CellBox whole() const;
+  // Which per-cell arrays a read fetches (the others stay empty).
+  enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kAll = 31 };
+  // The cells of the box as a SweepState indexed 0..box.size()-1 in the box's C order.
+  SweepState read(const CellBox& box, unsigned fields = kAll) const;
+
+ private:
+  std::string path_;
+  h5::Handle file_;
+  ResultsFile header_;
+  std::array<std::int64_t, 4> shape_{};
+};
+
+// The whole file, cells included (resume and merge need every cell).
 ResultsFile read_results_file(const std::string& path);
 
 // Structural and checksum checks beyond what reading needs: scales attached, status and
-// values consistent. Returns the problems found (empty when the file is sound).
+// values consistent. Reads the cells slab by slab (bounded memory on any grid). Returns the
+// problems found (empty when the file is sound).
 std::vector<std::string> verify_results_file(const std::string& path);
 
 std::string build_description();

@@ -7,7 +7,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <utility>
+#include <vector>
 
 namespace attnsweep::mc {
 
@@ -33,13 +34,17 @@ class CellSamples {
   void merge(const CellSamples& other);
 
   long size() const { return static_cast<long>(by_trial_.size()); }
-  const std::map<std::uint64_t, TrialResult>& by_trial() const { return by_trial_; }
+  bool contains(std::uint64_t trial) const;
+  // (trial, values) pairs in ascending trial order.
+  const std::vector<std::pair<std::uint64_t, TrialResult>>& by_trial() const { return by_trial_; }
 
   Summary lambda() const;
   Summary eta() const;
 
  private:
-  std::map<std::uint64_t, TrialResult> by_trial_;
+  // A sorted vector, not a map: trials arrive almost always in ascending order (an append),
+  // and 16 bytes of data should not cost a 64-byte tree node.
+  std::vector<std::pair<std::uint64_t, TrialResult>> by_trial_;
 };
 
 }  // namespace attnsweep::mc

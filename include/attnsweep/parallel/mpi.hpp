@@ -62,4 +62,15 @@ class Outbox {
 void broadcast(std::string& text, int root);
 void broadcast(int& value, int root);
 
+// One node (shared-memory domain) of the job, as the memory check sees it.
+struct NodeShare {
+  std::string host;
+  int ranks = 0;               // MPI ranks on this node
+  bool has_rank0 = false;      // rank 0 (the master) runs here
+  double available_bytes = 0;  // MemAvailable on this node
+};
+// Collective over MPI_COMM_WORLD (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED): every rank
+// passes its node's available memory; rank 0 gets one entry per node, other ranks nothing.
+std::vector<NodeShare> gather_nodes(double available_bytes);
+
 }  // namespace attnsweep::parallel

@@ -22,4 +22,12 @@ double available_memory_bytes();
 // Throws io::InputError when one trial of the cell needs more than 90% of the available memory.
 void check_fits_in_memory(const mc::CellParams& cell);
 
+// Bytes rank 0 holds for a grid of this many cells: the state of every cell and, while a
+// snapshot is being written, its copy.
+double master_memory_bytes(std::int64_t grid_cells);
+
+// Bytes a node needs: each computing slot (a worker rank, or rank 0's compute thread) holds
+// one trial of the largest cell at a time; the node of rank 0 also holds the master's state.
+double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells);
+
 }  // namespace attnsweep::sweep

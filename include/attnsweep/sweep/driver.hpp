@@ -1,20 +1,18 @@
-// The sweep: rank 0 is the master (scheduling, journal, HDF5), ranks 1..P-1 are workers.
-// On small runs (P <= 8) rank 0 also computes in a second thread, so P = 1 works and P = 2
-// keeps both cores busy; MPI calls stay on the main thread (MPI_THREAD_FUNNELED).
+// The `run` subcommand: rank 0 is the master (dispatcher, run store), ranks 1..P-1 are
+// workers. On small runs (P <= 8) rank 0 also computes in a thread of its own, so P = 1 works
+// and P = 2 keeps both cores busy; MPI calls stay on the main thread (MPI_THREAD_FUNNELED).
+//
+//   sweep/dispatcher   task queue, in-flight accounting, retries, stop decision (pure)
+//   sweep/workers      remote ranks and rank 0's compute thread behind one interface
+//   sweep/run_store    journal, in-memory state, snapshots
+//   sweep/stop         signal flag and orphan check
+//   sweep/messages     the byte codec of the messages (shared with the journal)
 #pragma once
 
-#include <atomic>
-#include <csignal>
-#include <cstdint>
-#include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "attnsweep/mc/samples.hpp"
 #include "attnsweep/parallel/mpi.hpp"
-#include "attnsweep/sweep/grid.hpp"
-#include "attnsweep/sweep/scheduler.hpp"
 
 namespace attnsweep::sweep {
 
@@ -30,44 +28,13 @@ struct RunOptions {
   std::string output;          // empty: the config's output.file
   bool retry_failed = false;   // recompute cells whose status is failed
   double time_limit = 0;       // seconds; 0 = none
-  double snapshot_every = 30;  // seconds between HDF5 snapshots while running
+  double snapshot_every = 30;  // least seconds between HDF5 snapshots while running
   long slice_index = 0;        // run only cells [size * k / N, size * (k + 1) / N) of the flat index
   long slice_count = 1;        // (independent slices of one sweep, merged with `attnsweep merge`)
 };
 
-// Set by SIGTERM, SIGINT, SIGUSR1: stop cleanly, exit 75.
-extern volatile std::sig_atomic_t g_stop_signal;
-void install_stop_handlers();
-
-// Cells listed in ATTNSWEEP_INJECT_FAILURE (comma-separated flat indices) throw on every
-// attempt: a testing aid for the failure paths.
-std::set<std::int64_t> injected_failures();
-
-// What a task produced for one of its cells.
-struct CellOutcome {
-  std::int64_t cell = 0;
-  bool ok = true;
-  std::string error;
-  mc::CellSamples samples;
-};
-
-struct TaskResult {
-  Task task;
-  bool abandoned = false;  // stopped by a signal before finishing: nothing of it is kept
-  double seconds = 0;
-  std::vector<CellOutcome> outcomes;  // one per task cell, in the task's order
-};
-
-// Runs one task trial by trial, asking `should_stop` between trials (a stop abandons the
-// task). Never throws: a failure (exception, non-finite value, injected) fails only the cells
-// it concerns, with the message.
-TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
-                    const std::function<bool()>& should_stop);
-
-std::string encode(const Task& task);
-Task decode_task(const std::string& bytes);
-std::string encode(const TaskResult& result);
-TaskResult decode_result(const std::string& bytes);
+// Rank 0 computes in a thread of its own when the job has at most this many ranks.
+inline constexpr int kLocalWorkerMaxRanks = 8;
 
 // The whole `run` subcommand on every rank; returns the process exit code.
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi);

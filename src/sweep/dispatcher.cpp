@@ -1,0 +1,68 @@
+#include "attnsweep/sweep/dispatcher.hpp"
+
+#include <stdexcept>
+
+namespace attnsweep::sweep {
+
+const char* stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::none:
+      return "none";
+    case StopReason::signal:
+      return "signal";
+    case StopReason::time_limit:
+      return "time limit";
+    case StopReason::budget:
+      return "time limit (the rest does not fit)";
+  }
+  return "unknown";
+}
+
+Dispatcher::Dispatcher(std::vector<Task> tasks, std::vector<int> depth, double time_limit, int max_attempts)
+    : queue_(std::make_move_iterator(tasks.begin()), std::make_move_iterator(tasks.end())),
+      depth_(std::move(depth)),
+      in_flight_(depth_.size(), 0),
+      time_limit_(time_limit),
+      max_attempts_(max_attempts) {}
+
+bool Dispatcher::head_fits(double now) const {
+  if (queue_.empty()) return false;
+  if (time_limit_ <= 0) return true;
+  // The estimate is a guess: leave half of it again as a margin.
+  return now + queue_.front().estimated_seconds * 1.5 < time_limit_;
+}
+
+std::optional<Task> Dispatcher::assign(int worker, double now) {
+  const auto w = static_cast<size_t>(worker);
+  if (stopping() || in_flight_.at(w) >= depth_[w] || !head_fits(now)) return std::nullopt;
+  Task task = std::move(queue_.front());
+  queue_.pop_front();
+  ++in_flight_[w];
+  ++in_flight_total_;
+  return task;
+}
+
+void Dispatcher::returned(int worker) {
+  const auto w = static_cast<size_t>(worker);
+  if (in_flight_.at(w) == 0) throw std::logic_error("dispatcher: worker returned a task it did not have");
+  --in_flight_[w];
+  --in_flight_total_;
+}
+
+bool Dispatcher::retry_failed_cell(std::int64_t cell, const Task& from, double estimated_seconds, int attempts) {
+  if (attempts >= max_attempts_) return false;
+  // At the front, alone: the task's other cells already have their trials.
+  queue_.push_front({{cell}, from.first_trial, from.trial_count, estimated_seconds});
+  return true;
+}
+
+void Dispatcher::request_stop(StopReason reason) {
+  if (stop_reason_ == StopReason::none) stop_reason_ = reason;
+}
+
+void Dispatcher::update(double now) {
+  if (time_limit_ > 0 && now >= time_limit_) request_stop(StopReason::time_limit);
+  if (!stopping() && in_flight_total_ == 0 && !queue_.empty() && !head_fits(now)) request_stop(StopReason::budget);
+}
+
+}  // namespace attnsweep::sweep

@@ -1,0 +1,282 @@
+#include "attnsweep/sweep/run_store.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attnsweep::sweep {
+
+namespace {
+double seconds_between(RunStore::Clock::time_point a, RunStore::Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+// Snapshots may take at most this fraction of the wall time.
+constexpr double kSnapshotShare = 0.01;
+}  // namespace
+
+// ------------------------------------------------------------------ Snapshotter
+Snapshotter::Snapshotter(std::string path, io::SweepConfig config)
+    : path_(std::move(path)), config_(std::move(config)), thread_([this](std::stop_token stop) {
+        std::unique_lock lock(mutex_);
+        while (true) {
+          wake_.wait(lock, stop, [this] { return pending_.has_value(); });
+          if (!pending_) return;  // stop requested with nothing to write
+          io::SweepState state = std::move(*pending_);
+          pending_.reset();
+          writing_ = true;
+          lock.unlock();
+          std::exception_ptr error;
+          try {
+            write(state);
+          } catch (...) {
+            error = std::current_exception();
+          }
+          lock.lock();
+          if (error && !error_) error_ = error;
+          writing_ = false;
+          idle_.notify_all();
+        }
+      }) {}
+
+Snapshotter::~Snapshotter() {
+  thread_.request_stop();  // a write in progress finishes first; the jthread joins
+}
+
+void Snapshotter::write(const io::SweepState& state) {
+  const auto start = std::chrono::steady_clock::now();
+  io::write_results_file(path_, config_, state);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard lock(mutex_);
+  write_seconds_ += took;
+  last_write_seconds_ = took;
+  ++count_;
+}
+
+bool Snapshotter::offer(io::SweepState&& state) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+    if (writing_ || pending_) return false;
+    pending_ = std::move(state);
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Snapshotter::wait() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return !writing_ && !pending_; });
+  if (error_) std::rethrow_exception(error_);
+}
+
+void Snapshotter::write_now(const io::SweepState& state) {
+  wait();
+  write(state);
+}
+
+double Snapshotter::write_seconds() const {
+  std::lock_guard lock(mutex_);
+  return write_seconds_;
+}
+double Snapshotter::last_write_seconds() const {
+  std::lock_guard lock(mutex_);
+  return last_write_seconds_;
+}
+int Snapshotter::count() const {
+  std::lock_guard lock(mutex_);
+  return count_;
+}
+
+// ------------------------------------------------------------------ RunStore
+RunStore::RunStore(const Grid& grid, std::string output, io::SweepState state, PartialCells partials,
+                   std::unique_ptr<io::Journal> journal, const std::vector<std::int64_t>& cells, double snapshot_every)
+    : grid_(grid),
+      trials_needed_(static_cast<std::uint64_t>(grid.config().trials)),
+      output_(output),
+      state_(std::move(state)),
+      partials_(std::move(partials)),
+      journal_(std::move(journal)),
+      open_(static_cast<size_t>(grid.size()), false),
+      snapshot_every_(snapshot_every),
+      snapshotter_(output, grid.config()) {
+  for (std::int64_t cell : cells) open_[static_cast<size_t>(cell)] = true;
+  dirty_ = true;  // a first snapshot at once: the file exists (and query/status work) from the start
+  // Journaled trials of cells this run does not compute are of no use here.
+  std::erase_if(partials_, [this](const auto& entry) { return !open_[static_cast<size_t>(entry.first)]; });
+}
+
+std::uint64_t RunStore::restore(std::vector<Task>& tasks) {
+  std::uint64_t restored = 0;
+  for (auto& [cell, partial] : partials_) {
+    // Trials beyond this config's count (none in practice: the config hash fixes trials) are dropped.
+    const auto& all = partial.samples.by_trial();
+    mc::CellSamples kept;
+    for (const auto& [trial, value] : all)
+      if (trial < trials_needed_) kept.add(trial, value);
+    partial.samples = std::move(kept);
+    restored += static_cast<std::uint64_t>(partial.samples.size());
+  }
+  if (partials_.empty()) return 0;
+  // Trim each task's trial range to the trials some cell of it still lacks.
+  const auto all_have = [this](const Task& t, std::uint64_t trial) {
+    for (std::int64_t cell : t.cells) {
+      const auto it = partials_.find(cell);
+      if (it == partials_.end() || !it->second.samples.contains(trial)) return false;
+    }
+    return true;
+  };
+  std::vector<Task> kept;
+  for (Task& t : tasks) {
+    const double per_trial = t.estimated_seconds / static_cast<double>(t.trial_count);
+    while (t.trial_count > 0 && all_have(t, t.first_trial)) ++t.first_trial, --t.trial_count;
+    while (t.trial_count > 0 && all_have(t, t.first_trial + t.trial_count - 1)) --t.trial_count;
+    t.estimated_seconds = per_trial * static_cast<double>(t.trial_count);
+    if (t.trial_count > 0) kept.push_back(std::move(t));
+  }
+  tasks = std::move(kept);
+  // A cell whose trials all came from the journal is finished now.
+  std::vector<std::int64_t> complete;
+  for (const auto& [cell, partial] : partials_)
+    if (static_cast<std::uint64_t>(partial.samples.size()) == trials_needed_) complete.push_back(cell);
+  std::sort(complete.begin(), complete.end());
+  for (std::int64_t cell : complete) {
+    const PartialCell partial = std::move(partials_.at(cell));
+    partials_.erase(cell);
+    finish(cell, partial.samples, partial.seconds);
+  }
+  commit();
+  return restored;
+}
+
+std::vector<FailedCell> RunStore::accept(TaskResult r) {
+  std::vector<FailedCell> failed;
+  const double share = r.seconds / static_cast<double>(std::max<size_t>(r.outcomes.size(), 1));
+  for (CellOutcome& outcome : r.outcomes) {
+    const std::int64_t cell = outcome.cell;
+    if (cell < 0 || cell >= grid_.size() || !open_[static_cast<size_t>(cell)]) continue;  // finished or given up
+    // An abandoned task's failures are not counted: they recur deterministically when the rest
+    // of the task runs on resume.
+    if (!outcome.ok && r.abandoned) continue;
+    const auto partial = partials_.find(cell);
+    if (!outcome.ok) {
+      if (partial != partials_.end()) partial->second.seconds += share;
+      const int attempts = attempts_before(cell) + ++failures_[cell];
+      failed.push_back({cell, outcome.error, r.task, share, attempts});
+      continue;
+    }
+    // The common case: the task held every trial of the cell. Nothing is kept per trial.
+    if (partial == partials_.end() && static_cast<std::uint64_t>(outcome.samples.size()) == trials_needed_) {
+      trials_done_ += trials_needed_;
+      finish(cell, outcome.samples, share);
+      continue;
+    }
+    if (outcome.samples.size() == 0) continue;
+    PartialCell& p = partial != partials_.end() ? partial->second : partials_[cell];
+    p.seconds += share;
+    // A resumed run may recompute a trial the journal already holds (tasks planned with other
+    // boundaries); the values are identical, so the first copy stays.
+    mc::CellSamples fresh;
+    for (const auto& [trial, value] : outcome.samples.by_trial()) {
+      if (p.samples.add_if_absent(trial, value)) fresh.add(trial, value);
+    }
+    trials_done_ += static_cast<std::uint64_t>(fresh.size());
+    if (static_cast<std::uint64_t>(p.samples.size()) < trials_needed_) {
+      // Finished trials of an unfinished cell are journaled: a stop or crash loses only trials in flight.
+      if (fresh.size() > 0) journal_trials(cell, fresh, share);
+    } else {
+      const PartialCell done = std::move(p);
+      partials_.erase(cell);
+      finish(cell, done.samples, done.seconds);
+    }
+  }
+  return failed;
+}
+
+void RunStore::journal_trials(std::int64_t cell, const mc::CellSamples& fresh, double seconds) {
+  io::TrialsRecord record;
+  record.cell = cell;
+  record.seconds = seconds;
+  for (const auto& [trial, value] : fresh.by_trial()) {
+    record.trial.push_back(trial);
+    record.lambda.push_back(value.lambda);
+    record.eta.push_back(value.eta);
+  }
+  batch_.add(record);
+}
+
+void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double seconds) {
+  const mc::Summary lambda = samples.lambda(), eta = samples.eta();
+  io::CellRecord record;
+  record.cell = cell;
+  record.status = io::CellStatus::done;
+  record.trials = static_cast<std::int32_t>(samples.size());
+  record.lambda_mean = lambda.mean;
+  record.lambda_stderr = lambda.std_error;
+  record.eta_mean = eta.mean;
+  record.eta_stderr = eta.std_error;
+  record.seconds = seconds;
+  const auto failures = failures_.find(cell);
+  record.attempts = attempts_before(cell) + (failures == failures_.end() ? 0 : failures->second) + 1;
+  batch_.add(record);
+  pending_.push_back(std::move(record));
+  open_[static_cast<size_t>(cell)] = false;
+  failures_.erase(cell);
+}
+
+void RunStore::give_up(const FailedCell& failed) {
+  const std::int64_t cell = failed.cell;
+  if (!open_[static_cast<size_t>(cell)]) return;
+  double seconds = failed.seconds;
+  if (const auto partial = partials_.find(cell); partial != partials_.end()) {
+    seconds = partial->second.seconds;
+    partials_.erase(partial);
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  io::CellRecord record;
+  record.cell = cell;
+  record.status = io::CellStatus::failed;
+  record.lambda_mean = record.lambda_stderr = record.eta_mean = record.eta_stderr = nan;
+  record.seconds = seconds;
+  record.attempts = failed.attempts;
+  record.error = failed.error;
+  batch_.add(record);
+  pending_.push_back(std::move(record));
+  open_[static_cast<size_t>(cell)] = false;
+  failures_.erase(cell);
+}
+
+void RunStore::commit() {
+  if (batch_.empty()) return;
+  journal_->commit(batch_);  // durable first, then visible
+  ++commits_;
+  for (const io::CellRecord& record : pending_) state_.apply(record);
+  cells_finished_ += static_cast<std::int64_t>(pending_.size());
+  if (!pending_.empty()) dirty_ = true;
+  pending_.clear();
+}
+
+void RunStore::maybe_snapshot() {
+  const auto now = Clock::now();
+  if (!dirty_) return;
+  // The interval grows with the cost of a snapshot so that snapshots stay under 1% of the wall.
+  const double cost = last_copy_seconds_ + snapshotter_.last_write_seconds();
+  const double interval = std::max(snapshot_every_, cost / kSnapshotShare);
+  if (last_snapshot_ != Clock::time_point{} && seconds_between(last_snapshot_, now) < interval) return;
+  io::SweepState copy = state_;  // consistent: only committed records are in state_
+  last_copy_seconds_ = seconds_between(now, Clock::now());
+  copy_seconds_ += last_copy_seconds_;
+  if (snapshotter_.offer(std::move(copy))) {
+    last_snapshot_ = now;
+    dirty_ = false;
+  }
+}
+
+void RunStore::final_snapshot() {
+  commit();
+  snapshotter_.write_now(state_);
+  dirty_ = false;
+}
+
+double RunStore::snapshot_seconds() const { return copy_seconds_ + snapshotter_.write_seconds(); }
+
+}  // namespace attnsweep::sweep

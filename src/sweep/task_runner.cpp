@@ -1,0 +1,86 @@
+#include "attnsweep/sweep/task_runner.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <sstream>
+
+#include "attnsweep/mc/trial.hpp"
+
+namespace attnsweep::sweep {
+
+std::set<std::int64_t> injected_failures() {
+  std::set<std::int64_t> cells;
+  const char* text = std::getenv("ATTNSWEEP_INJECT_FAILURE");
+  if (!text) return cells;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) cells.insert(std::stoll(item));
+  }
+  return cells;
+}
+
+TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
+                    const std::function<bool()>& should_stop) {
+  TaskResult result;
+  result.task = task;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t cell : task.cells) {
+    CellOutcome outcome;
+    outcome.cell = cell;
+    if (inject.count(cell)) {
+      outcome.ok = false;
+      outcome.error = "injected failure (ATTNSWEEP_INJECT_FAILURE)";
+    }
+    result.outcomes.push_back(std::move(outcome));
+  }
+  try {
+    const mc::CellParams base = grid.cell(task.cells.front());
+    std::vector<size_t> live;
+    std::vector<double> gammas;
+    std::vector<std::string> errors;
+    for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
+      if (should_stop()) {
+        result.abandoned = true;
+        break;
+      }
+      live.clear();
+      gammas.clear();
+      for (size_t k = 0; k < result.outcomes.size(); ++k) {
+        if (!result.outcomes[k].ok) continue;
+        live.push_back(k);
+        gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
+      }
+      if (live.empty()) break;
+      const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors);
+      for (size_t j = 0; j < live.size(); ++j) {
+        CellOutcome& outcome = result.outcomes[live[j]];
+        const mc::TrialResult& r = values[j];
+        if (!errors[j].empty()) {
+          outcome.ok = false;
+          outcome.error = errors[j];
+        } else if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
+          outcome.ok = false;
+          outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
+                          ", eta " + std::to_string(r.eta) + ")";
+        } else {
+          outcome.samples.add(t, r);
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    // Token drawing or normalisation failed: every cell of the task shares that failure.
+    for (CellOutcome& outcome : result.outcomes) {
+      if (outcome.ok) {
+        outcome.ok = false;
+        outcome.error = e.what();
+      }
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace attnsweep::sweep
