@@ -13,6 +13,11 @@
 #   timelimit    --time-limit stops cleanly with 75 before the budget; resume finishes it
 #   badinput     table of bad inputs: exit 2, one line, nothing clobbered; --help everywhere
 #   queryfilters query filters and formats against the grid
+#   signalworker a stop signal (USR1, TERM, INT) that reaches one worker rank only: rank 0 is
+#                told, stops every rank (exit 75, no hang), the resume equals an uninterrupted run
+#   kill9big     kill -9 of the whole job in the middle of a 10^5-cell sweep, resume, bitwise
+#   memory       a job whose ranks per node cannot each hold a trial of the largest cell is
+#                refused (exit 2, one line naming the cell and the node) before touching a file
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -35,6 +40,17 @@ trials = 3
 seed   = 7
 INI
 write_medium_config
+
+# The PID of MPI rank $2 of the job whose command line contains $1.
+rank_pid() {
+  for pid in $(pgrep -f -- "$1"); do
+    if tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      echo $pid
+      return 0
+    fi
+  done
+  return 1
+}
 
 case "$SCENARIO" in
 determinism)
@@ -221,6 +237,75 @@ killworker)
   [ $rc != 0 ] && ok "job ended ($rc) after a worker was killed" || fail "job exited 0 after a worker was killed"
   mpi 2 run --config medium.ini --output w.h5 > log2.txt 2>&1 || fail "resume exited $?"
   cmp -s <(results w.h5) <(results ref.h5) && ok "resume after worker loss equals uninterrupted" || fail "differs after worker loss"
+  ;;
+signalworker)
+  mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  for signal in USR1 TERM INT; do
+    rm -f sw.h5 sw.h5.journal
+    setsid mpiexec -n 3 "$BIN" run --config medium.ini --output sw.h5 > log.txt 2>&1 &
+    pid=$!
+    wait_for_records sw.h5.journal 3 || fail "$signal: no progress"
+    worker=$(rank_pid "--output sw.h5" 2) || fail "$signal: rank 2 not found"
+    kill -$signal "$worker"
+    if ! timeout 60 tail --pid=$pid -f /dev/null; then
+      fail "$signal to one worker: the job hung"
+      kill -9 -- -$pid
+    fi
+    wait $pid
+    rc=$?
+    [ $rc = 75 ] && ok "$signal to worker rank 2 only: every rank stopped, exit 75" || fail "$signal to one worker: exit $rc"
+    grep -q "a worker rank received signal" log.txt || fail "$signal: rank 0 did not report the worker's signal"
+    "$BIN" verify sw.h5 > /dev/null 2>&1 || fail "$signal: file not consistent after the stop"
+    mpi 2 run --config medium.ini --output sw.h5 > log2.txt 2>&1 || fail "$signal: resume exited $?"
+    cmp -s <(results sw.h5) <(results ref.h5) && ok "$signal: resume equals uninterrupted" || fail "$signal: resumed differs"
+  done
+  ;;
+kill9big)
+  # 10^5 cells (100 rho x 100 gamma x 10 d), about 10 s on 2 ranks.
+  cat > big.ini <<'INI'
+[grid]
+rho   = 0.005:0.995:0.01
+gamma = 0.1:10:0.1
+d     = 2:20:2
+n     = 64
+[mc]
+trials = 2
+seed   = 5
+INI
+  mpi 2 run --config big.ini --output ref.h5 > ref.log 2>&1 || fail "reference run"
+  setsid mpiexec -n 2 "$BIN" run --config big.ini --output k.h5 > log.txt 2>&1 &
+  pid=$!
+  # About a third of the cells (77 bytes a record) journaled, then kill -9 the whole job.
+  for _ in $(seq 600); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
+  pkill -9 -f -- "--output k.h5" 2>/dev/null
+  kill -9 -- -$pid 2>/dev/null
+  wait $pid 2>/dev/null
+  wait_gone "--output k.h5" || fail "killed ranks still alive"
+  set -- $(journal_counts k.h5.journal)
+  [ "$1" -gt 1000 ] && [ "$1" -lt 100000 ] && ok "killed with $1 of 100000 cells journaled" || fail "kill point: $1 cells journaled"
+  mpi 2 run --config big.ini --output k.h5 > log2.txt 2>&1 || fail "resume exited $?"
+  grep -q "$((100000 - $1)) to run" log2.txt && ok "resume ran only the $((100000 - $1)) cells not journaled" || fail "resume: $(grep -m1 'to run' log2.txt)"
+  cmp -s <(results k.h5) <(results ref.h5) && ok "10^5 cells: kill -9 then resume equals uninterrupted" || fail "10^5 cells: differs"
+  "$BIN" verify k.h5 > /dev/null || fail "verify after resume"
+  ;;
+memory)
+  # n such that one exact trial (d = 2) takes about 40% of this machine's available memory:
+  # 1 computing slot fits, 3 (two workers and rank 0's thread on one node) do not.
+  avail=$(awk '/MemAvailable/ {print $2 * 1024}' /proc/meminfo)
+  n=$(/usr/bin/python3 -c "import math; print(int(math.sqrt(0.4 * $avail / (8 * 6.2))))")
+  printf '[grid]\nrho = 0.5\ngamma = 1\nd = 2\nn = %s\n[mc]\ntrials = 1\n' "$n" > mem.ini
+  start=$(date +%s)
+  mpi 3 run --config mem.ini --output mem.h5 > out.txt 2> err.txt
+  rc=$?
+  [ $rc = 2 ] && ok "3 ranks on one node, n = $n: refused with exit 2 in $(( $(date +%s) - start )) s" || fail "memory: exit $rc: $(cat err.txt)"
+  # One line from attnsweep (mpiexec adds its own banner about a rank's non-zero exit).
+  [ "$(grep -c '^attnsweep' err.txt)" = 1 ] || fail "memory: want one line, got: $(cat err.txt)"
+  grep '^attnsweep' err.txt | grep -q -i 'terminate\|abort\|core' && fail "memory: abort in $(cat err.txt)"
+  grep -q "largest cell (d = 2, n = $n).*3 computing ranks.*at most 2 computing ranks per node" err.txt &&
+    ok "message: $(cat err.txt)" || fail "memory message: $(cat err.txt)"
+  [ ! -e mem.h5 ] && [ ! -e mem.h5.journal ] && ok "no file created" || fail "a refused run left files behind"
+  "$BIN" plan --config mem.ini --ranks-per-node 3 > plan.txt 2>&1 || fail "plan exited $?"
+  grep -q "memory per node at 3 ranks per node" plan.txt && ok "plan: $(grep 'memory per node' plan.txt)" || fail "plan: $(cat plan.txt)"
   ;;
 badinput)
   mpi 1 run --config small.ini --output keep.h5 > /dev/null 2>&1 || fail "setup run"
