@@ -8,8 +8,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/hdf5.hpp"
@@ -142,10 +144,21 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     const auto tasks = sw::plan_tasks(grid, cells, sw::CostModel{}, workers);
     std::map<std::int64_t, std::vector<int>> seen;
     for (const auto& t : tasks) {
-      const auto first = grid.coordinates(t.cells.front());
+      // A task's cells come in adjacent runs sharing (rho, d, n); a task of several runs holds
+      // whole groups (every trial, all 40 gammas).
+      std::set<std::tuple<long, long, long>> runs;
+      std::tuple<long, long, long> previous{-1, -1, -1};
       for (std::int64_t cell : t.cells) {
-        const auto c = grid.coordinates(cell);  // a task's cells share (rho, d, n)
-        ASSERT_TRUE(c.rho == first.rho && c.d == first.d && c.n == first.n);
+        const auto c = grid.coordinates(cell);
+        const std::tuple<long, long, long> key{c.rho, c.d, c.n};
+        if (key != previous) ASSERT_TRUE(runs.insert(key).second) << "group split inside a task";
+        previous = key;
+      }
+      if (runs.size() > 1) {
+        EXPECT_EQ(t.trial_count, 8u);
+        EXPECT_EQ(t.cells.size(), runs.size() * 40u);
+      }
+      for (std::int64_t cell : t.cells) {
         auto& trials = seen[cell];
         trials.resize(8, 0);
         for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
@@ -156,8 +169,7 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
       for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
     for (size_t i = 1; i < tasks.size(); ++i) ASSERT_GE(tasks[i - 1].estimated_seconds, tasks[i].estimated_seconds);
     if (workers == 1) {  // gammas stay grouped (the cap splits only the trials of big groups)
-      for (const auto& t : tasks) EXPECT_EQ(t.cells.size(), 40u);
-      EXPECT_GE(tasks.size(), 19u * 3u);
+      for (const auto& t : tasks) EXPECT_EQ(t.cells.size() % 40u, 0u);
     }
     if (workers == 4096) {
       EXPECT_GT(tasks.size(), 19u * 3u * 8u);  // split by trials and by gammas
@@ -176,6 +188,19 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
       EXPECT_LE(t.estimated_seconds, sw::kMaxTaskSeconds * 1.0000001) << t.cells.size() << " cells x " << t.trial_count;
     }
   }
+  // A grid of tiny cells: groups are packed, so tasks are few and each holds many cells.
+  const sw::Grid tiny(
+      io::parse_config(kGood, {"rho=0.01:0.99:0.01", "gamma=0.1:10:0.1", "d=2, 3", "n=4", "trials=1"}, "t"));
+  std::vector<std::int64_t> tiny_cells;
+  for (std::int64_t i = 0; i < tiny.size(); ++i) tiny_cells.push_back(i);
+  const auto packed = sw::plan_tasks(tiny, tiny_cells, sw::CostModel{}, 2);
+  size_t packed_cells = 0;
+  for (const auto& t : packed) {
+    EXPECT_LE(t.cells.size(), sw::kMaxCellsPerTask);
+    packed_cells += t.cells.size();
+  }
+  EXPECT_EQ(packed_cells, tiny_cells.size());
+  EXPECT_LE(packed.size(), 2u * 8u + tiny_cells.size() / sw::kMaxCellsPerTask + 2u) << "groups were not packed";
   // Two large cells on three workers: split into trial ranges so no worker idles.
   const sw::Grid few(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=512"}, "t"));
   const auto tasks = sw::plan_tasks(few, {0, 1}, sw::CostModel{}, 3);
@@ -204,6 +229,27 @@ TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
   EXPECT_FALSE(injected.outcomes[1].ok);
   EXPECT_TRUE(injected.outcomes[2].ok);
   EXPECT_EQ(injected.outcomes[2].samples.eta().mean, grouped.outcomes[2].samples.eta().mean);
+}
+
+TEST(Driver, APackedTaskOfSeveralGroupsEqualsEachCellAlone) {
+  // Cells ordered (rho, gamma, d, n): groups (rho, d, n) are {0, 2}, {1, 3}, {4, 6}, {5, 7}.
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.2, 0.7", "gamma=1, 2.5", "d=3, 9", "n=30", "trials=2"}, "t"));
+  const auto stop = [] { return false; };
+  const std::vector<std::int64_t> packed_cells = {0, 2, 1, 3, 4, 6, 5, 7};
+  const sw::TaskResult packed = sw::run_task(grid, {packed_cells, 0, 2, 1.0}, {}, stop);
+  ASSERT_EQ(packed.outcomes.size(), 8u);
+  for (const auto& outcome : packed.outcomes) {
+    const sw::TaskResult alone = sw::run_task(grid, {{outcome.cell}, 0, 2, 1.0}, {}, stop);
+    ASSERT_TRUE(outcome.ok);
+    EXPECT_EQ(outcome.samples.lambda().mean, alone.outcomes[0].samples.lambda().mean) << outcome.cell;
+    EXPECT_EQ(outcome.samples.eta().mean, alone.outcomes[0].samples.eta().mean) << outcome.cell;
+  }
+  // A stop after the first run of cells abandons the rest: later runs have no trials.
+  int calls = 0;
+  const sw::TaskResult stopped = sw::run_task(grid, {packed_cells, 0, 2, 1.0}, {}, [&calls] { return ++calls > 2; });
+  EXPECT_TRUE(stopped.abandoned);
+  EXPECT_EQ(stopped.outcomes[0].samples.size(), 2);
+  EXPECT_EQ(stopped.outcomes[7].samples.size(), 0);
 }
 
 TEST(Driver, MessagesRoundTrip) {
@@ -534,12 +580,12 @@ TEST(RunStore, CommitsDurablyThenVisiblyAndFreesFinishedCells) {
     EXPECT_TRUE(store.accept(result_of({{1, 2}, 0, 2, 1.0})).empty());
     EXPECT_EQ(store.cells_in_progress(), 2u);
     EXPECT_EQ(store.state().status[0], 0);  // not durable yet, so not visible
-    store.commit();
+    store.flush();
     EXPECT_EQ(store.journal_commits(), 1u);  // one fdatasync for both results
     EXPECT_EQ(store.state().status[0], 1);
     EXPECT_EQ(store.state().status[1], 0);
     store.accept(result_of({{1, 2}, 2, 2, 1.0}));
-    store.commit();
+    store.flush();
     EXPECT_EQ(store.cells_in_progress(), 0u);  // per-trial data freed once summarised
     EXPECT_EQ(store.state().status[1], 1);
     EXPECT_EQ(store.state().trials[2], 4);
@@ -587,7 +633,7 @@ TEST(RunStore, RestoresJournaledTrialsAndCountsFailuresOnlyWhenNotAbandoned) {
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].attempts, 1);
   store.give_up(failed[0]);
-  store.commit();
+  store.flush();
   const io::CellRecord r = store.state().record(1);
   EXPECT_EQ(r.status, io::CellStatus::failed);
   EXPECT_EQ(r.error, "boom");

@@ -14,7 +14,7 @@ for p in 1 2; do
   mpirun -n $p build/attnsweep run --config "$config" --output "$work/p$p.h5" > "$work/p$p.log" 2>&1
   end=$(date +%s.%N)
   wall[$p]=$(echo "$end - $start" | bc -l)
-  busy=$(grep -o 'master busy [0-9.]*%' "$work/p$p.log")
+  busy=$(grep -o 'master busy (CPU) [0-9.]*%' "$work/p$p.log")
   cells=$(build/attnsweep status "$work/p$p.h5" | head -1 | cut -d: -f2-)
   compute=$(build/attnsweep status "$work/p$p.h5" | sed -n 's/.*compute: \([0-9.]*\) core-seconds.*/\1/p')
   compute_of[$p]=$compute

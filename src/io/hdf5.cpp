@@ -254,10 +254,7 @@ void write_uint8(const Handle& p, const std::string& n, const std::vector<std::i
 }
 
 void write_strings(const Handle& parent, const std::string& name, const std::vector<std::int64_t>& shape,
-                   const std::vector<std::string>& data) {
-  std::vector<const char*> pointers;
-  pointers.reserve(data.size());
-  for (const auto& s : data) pointers.push_back(s.c_str());
+                   const std::vector<const char*>& data) {
   Handle type = variable_string_type();
   if (static_cast<std::int64_t>(data.size()) != element_count(shape)) {
     throw Hdf5Error("write " + name + ": data size does not match its shape");
@@ -266,16 +263,15 @@ void write_strings(const Handle& parent, const std::string& name, const std::vec
   Handle plist = creation_properties(shape, false);
   Handle set(H5Dcreate2(parent.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, plist.id(), H5P_DEFAULT),
              H5Dclose, "create dataset " + name);
-  // All empty: nothing written; readers get the fill value (a null string, read as empty).
-  const bool all_empty =
-      !shape.empty() && std::all_of(data.begin(), data.end(), [](const auto& s) { return s.empty(); });
-  if (!pointers.empty() && !all_empty) {
-    check(H5Dwrite(set.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "write dataset " + name);
+  // All null: nothing written; readers get the fill value (a null string, read as empty).
+  const bool all_null = !shape.empty() && std::all_of(data.begin(), data.end(), [](const char* s) { return !s; });
+  if (!data.empty() && !all_null) {
+    check(H5Dwrite(set.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write dataset " + name);
   }
 }
 
 void write_string(const Handle& parent, const std::string& name, const std::string& text) {
-  write_strings(parent, name, {}, {text});
+  write_strings(parent, name, {}, {text.c_str()});
 }
 
 std::vector<std::int64_t> dataset_shape(const Handle& parent, const std::string& name) {

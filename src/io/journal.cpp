@@ -224,6 +224,13 @@ void Journal::Batch::add_payload(const std::string& payload) {
 
 void Journal::Batch::add(const CellRecord& record) { add_payload(encode(record)); }
 
+void Journal::Batch::absorb(Batch& other) {
+  frames_ += other.frames_;
+  records_ += other.records_;
+  other.frames_.clear();
+  other.records_ = 0;
+}
+
 void Journal::Batch::add(const TrialsRecord& record) {
   const size_t count = record.trial.size();
   if (record.lambda.size() != count || record.eta.size() != count) {

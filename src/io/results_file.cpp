@@ -166,8 +166,8 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
       h::write_uint8(cells, "status", shape, state.status);
       h::write_doubles(cells, "seconds", shape, state.seconds);
       h::write_int32(cells, "attempts", shape, state.attempts);
-      std::vector<std::string> errors(static_cast<size_t>(state.size()));
-      for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text;
+      std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
+      for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
       h::write_strings(cells, "error", shape, errors);
       h::Handle meta = h::create_group(file, "meta");
       h::write_string(meta, "config", config.canonical_text());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -31,6 +32,14 @@ double peak_rss_megabytes() {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// CPU time of the calling thread: the master's own work, whether or not its core is shared
+// (wall time inside the loop would count the time the OS gave the core to a worker).
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -217,7 +226,7 @@ class Master {
 
     bool stop_sent = false;
     while (true) {
-      const auto busy_start = Clock::now();
+      const double busy_start = thread_cpu_seconds();
       leave_if_orphaned();
       bool active = receive(workers, by_rank, dispatcher);
       if (stop_signal() != 0) dispatcher.request_stop(StopReason::signal);
@@ -239,7 +248,7 @@ class Master {
       }
       outbox.progress();
       store_.maybe_snapshot();
-      busy_seconds_ += seconds_since(busy_start);
+      busy_seconds_ += thread_cpu_seconds() - busy_start;
       report_progress(false);
       if (!active) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -278,6 +287,7 @@ class Master {
       workers[w]->collect(results_);
       for (TaskResult& result : results_) {
         active = true;
+        ++tasks_done_;
         dispatcher.returned(static_cast<int>(w));
         if (!result.abandoned) done_estimate_ += result.task.estimated_seconds;
         for (const FailedCell& failed : store_.accept(std::move(result))) {
@@ -358,9 +368,11 @@ class Master {
       const double wall = seconds_since(start_);
       const double percent = wall > 0 ? 100 / wall : 0.0;  // of the wall time, per second
       std::fprintf(stderr,
-                   "[attnsweep] master busy %.2f%% of %.1f s wall time; %.0f trials in %s; %d snapshots took "
-                   "%.2f s (%.2f%% of wall); journal %.1f MB in %llu commits; rank 0 peak RSS %.0f MB\n",
-                   percent * busy_seconds_, wall, trials, output_.c_str(), store_.snapshots(),
+                   "[attnsweep] master busy (CPU) %.2f%% of %.1f s wall time; %.0f trials in %s; %llu tasks (%.0f/s); "
+                   "%d snapshots took %.2f s (%.2f%% of wall); journal %.1f MB in %llu commits; rank 0 peak RSS "
+                   "%.0f MB\n",
+                   percent * busy_seconds_, wall, trials, output_.c_str(), static_cast<unsigned long long>(tasks_done_),
+                   wall > 0 ? static_cast<double>(tasks_done_) / wall : 0.0, store_.snapshots(),
                    store_.snapshot_seconds(), percent * store_.snapshot_seconds(),
                    static_cast<double>(store_.journal_bytes()) / 1e6,
                    static_cast<unsigned long long>(store_.journal_commits()), peak_rss_megabytes());
@@ -376,6 +388,7 @@ class Master {
   std::int64_t first_, last_, cells_total_;
   std::vector<TaskResult> results_;
   int worker_signal_ = 0;
+  std::uint64_t tasks_done_ = 0;
   Clock::time_point start_, last_report_;
   double busy_seconds_ = 0, total_estimate_ = 0, done_estimate_ = 0;
 };

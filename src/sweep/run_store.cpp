@@ -87,6 +87,80 @@ int Snapshotter::count() const {
   return count_;
 }
 
+// ------------------------------------------------------------------ JournalWriter
+JournalWriter::JournalWriter(std::unique_ptr<io::Journal> journal)
+    : journal_(std::move(journal)), bytes_(journal_->size_bytes()), thread_([this](std::stop_token stop) {
+        std::unique_lock lock(mutex_);
+        while (true) {
+          wake_.wait(lock, stop, [this] { return !queued_.empty(); });
+          if (queued_.empty()) return;  // stop requested and nothing left to write
+          io::Journal::Batch batch;
+          batch.absorb(queued_);
+          std::vector<io::CellRecord> records;
+          records.swap(queued_records_);
+          writing_ = true;
+          lock.unlock();
+          std::exception_ptr error;
+          try {
+            journal_->commit(batch);
+          } catch (...) {
+            error = std::current_exception();
+          }
+          lock.lock();
+          writing_ = false;
+          if (error) {
+            if (!error_) error_ = error;
+          } else {
+            ++commits_;
+            bytes_ = journal_->size_bytes();
+            durable_.insert(durable_.end(), std::make_move_iterator(records.begin()),
+                            std::make_move_iterator(records.end()));
+          }
+          done_.notify_all();
+          if (error_) return;  // nothing more can be made durable in order
+        }
+      }) {}
+
+JournalWriter::~JournalWriter() {
+  thread_.request_stop();  // what is queued is written first; the jthread joins
+}
+
+void JournalWriter::submit(io::Journal::Batch& batch, std::vector<io::CellRecord>& records) {
+  if (batch.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+    queued_.absorb(batch);
+    queued_records_.insert(queued_records_.end(), std::make_move_iterator(records.begin()),
+                           std::make_move_iterator(records.end()));
+  }
+  records.clear();
+  wake_.notify_one();
+}
+
+void JournalWriter::take_durable(std::vector<io::CellRecord>& out) {
+  std::lock_guard lock(mutex_);
+  if (error_) std::rethrow_exception(error_);
+  out.swap(durable_);
+  durable_.clear();
+}
+
+void JournalWriter::flush() {
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return error_ || (queued_.empty() && !writing_); });
+  if (error_) std::rethrow_exception(error_);
+}
+
+std::uint64_t JournalWriter::commits() const {
+  std::lock_guard lock(mutex_);
+  return commits_;
+}
+
+std::uint64_t JournalWriter::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
 // ------------------------------------------------------------------ RunStore
 RunStore::RunStore(const Grid& grid, std::string output, io::SweepState state, PartialCells partials,
                    std::unique_ptr<io::Journal> journal, const std::vector<std::int64_t>& cells, double snapshot_every)
@@ -95,9 +169,9 @@ RunStore::RunStore(const Grid& grid, std::string output, io::SweepState state, P
       output_(output),
       state_(std::move(state)),
       partials_(std::move(partials)),
-      journal_(std::move(journal)),
       open_(static_cast<size_t>(grid.size()), false),
       snapshot_every_(snapshot_every),
+      writer_(std::move(journal)),
       snapshotter_(output, grid.config()) {
   for (std::int64_t cell : cells) open_[static_cast<size_t>(cell)] = true;
   dirty_ = true;  // a first snapshot at once: the file exists (and query/status work) from the start
@@ -144,7 +218,7 @@ std::uint64_t RunStore::restore(std::vector<Task>& tasks) {
     partials_.erase(cell);
     finish(cell, partial.samples, partial.seconds);
   }
-  commit();
+  flush();
   return restored;
 }
 
@@ -246,13 +320,19 @@ void RunStore::give_up(const FailedCell& failed) {
 }
 
 void RunStore::commit() {
-  if (batch_.empty()) return;
-  journal_->commit(batch_);  // durable first, then visible
-  ++commits_;
-  for (const io::CellRecord& record : pending_) state_.apply(record);
-  cells_finished_ += static_cast<std::int64_t>(pending_.size());
-  if (!pending_.empty()) dirty_ = true;
-  pending_.clear();
+  writer_.submit(batch_, pending_);
+  // Durable first, then visible: only records the writer has made durable reach the state.
+  writer_.take_durable(durable_);
+  for (const io::CellRecord& record : durable_) state_.apply(record);
+  cells_finished_ += static_cast<std::int64_t>(durable_.size());
+  if (!durable_.empty()) dirty_ = true;
+  durable_.clear();
+}
+
+void RunStore::flush() {
+  writer_.submit(batch_, pending_);
+  writer_.flush();
+  commit();
 }
 
 void RunStore::maybe_snapshot() {
@@ -272,7 +352,7 @@ void RunStore::maybe_snapshot() {
 }
 
 void RunStore::final_snapshot() {
-  commit();
+  flush();
   snapshotter_.write_now(state_);
   dirty_ = false;
 }

@@ -29,6 +29,12 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
 
   std::vector<Task> tasks;
   std::vector<std::int64_t> members;
+  // Whole groups (all trials) far below the target collect here until the pack reaches it.
+  Task pack{{}, 0, trials, 0};
+  const auto close_pack = [&] {
+    if (!pack.cells.empty()) tasks.push_back(std::move(pack));
+    pack = Task{{}, 0, trials, 0};
+  };
   for (size_t begin = 0; begin < keyed.size();) {
     size_t end = begin;
     members.clear();
@@ -50,6 +56,14 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
         gamma_chunks = (members.size() + cells_per_part - 1) / cells_per_part;
       }
     }
+    const double group_cost = per_trial * static_cast<double>(trials);
+    if (trial_chunks == 1 && gamma_chunks == 1) {
+      if (pack.estimated_seconds + group_cost > target || pack.cells.size() + members.size() > kMaxCellsPerTask)
+        close_pack();
+      pack.cells.insert(pack.cells.end(), members.begin(), members.end());
+      pack.estimated_seconds += group_cost;
+      continue;
+    }
     for (size_t g = 0; g < gamma_chunks; ++g) {
       const size_t from = members.size() * g / gamma_chunks, to = members.size() * (g + 1) / gamma_chunks;
       const std::vector<std::int64_t> part(members.begin() + static_cast<long>(from),
@@ -61,6 +75,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
       }
     }
   }
+  close_pack();
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
     if (a.estimated_seconds != b.estimated_seconds) return a.estimated_seconds > b.estimated_seconds;
     if (a.cells.front() != b.cells.front()) return a.cells.front() < b.cells.front();

@@ -36,48 +36,60 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
     }
     result.outcomes.push_back(std::move(outcome));
   }
-  try {
-    const mc::CellParams base = grid.cell(task.cells.front());
-    std::vector<size_t> live;
-    std::vector<double> gammas;
-    std::vector<std::string> errors;
-    for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
-      if (should_stop()) {
-        result.abandoned = true;
-        break;
+  // The task's cells come in runs that share (rho, d, n) (plan_tasks keeps them adjacent); each
+  // run draws its tokens once per trial and computes all its gammas from them.
+  std::vector<size_t> live;
+  std::vector<double> gammas;
+  std::vector<std::string> errors;
+  for (size_t begin = 0; begin < result.outcomes.size() && !result.abandoned;) {
+    const CellCoordinates key = grid.coordinates(result.outcomes[begin].cell);
+    size_t end = begin + 1;
+    while (end < result.outcomes.size()) {
+      const CellCoordinates c = grid.coordinates(result.outcomes[end].cell);
+      if (c.rho != key.rho || c.d != key.d || c.n != key.n) break;
+      ++end;
+    }
+    try {
+      const mc::CellParams base = grid.cell(result.outcomes[begin].cell);
+      for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
+        if (should_stop()) {
+          result.abandoned = true;
+          break;
+        }
+        live.clear();
+        gammas.clear();
+        for (size_t k = begin; k < end; ++k) {
+          if (!result.outcomes[k].ok) continue;
+          live.push_back(k);
+          gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
+        }
+        if (live.empty()) break;
+        const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors);
+        for (size_t j = 0; j < live.size(); ++j) {
+          CellOutcome& outcome = result.outcomes[live[j]];
+          const mc::TrialResult& r = values[j];
+          if (!errors[j].empty()) {
+            outcome.ok = false;
+            outcome.error = errors[j];
+          } else if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
+            outcome.ok = false;
+            outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
+                            ", eta " + std::to_string(r.eta) + ")";
+          } else {
+            outcome.samples.add(t, r);
+          }
+        }
       }
-      live.clear();
-      gammas.clear();
-      for (size_t k = 0; k < result.outcomes.size(); ++k) {
-        if (!result.outcomes[k].ok) continue;
-        live.push_back(k);
-        gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
-      }
-      if (live.empty()) break;
-      const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors);
-      for (size_t j = 0; j < live.size(); ++j) {
-        CellOutcome& outcome = result.outcomes[live[j]];
-        const mc::TrialResult& r = values[j];
-        if (!errors[j].empty()) {
-          outcome.ok = false;
-          outcome.error = errors[j];
-        } else if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
-          outcome.ok = false;
-          outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
-                          ", eta " + std::to_string(r.eta) + ")";
-        } else {
-          outcome.samples.add(t, r);
+    } catch (const std::exception& e) {
+      // Token drawing or normalisation failed: every cell of the run shares that failure.
+      for (size_t k = begin; k < end; ++k) {
+        if (result.outcomes[k].ok) {
+          result.outcomes[k].ok = false;
+          result.outcomes[k].error = e.what();
         }
       }
     }
-  } catch (const std::exception& e) {
-    // Token drawing or normalisation failed: every cell of the task shares that failure.
-    for (CellOutcome& outcome : result.outcomes) {
-      if (outcome.ok) {
-        outcome.ok = false;
-        outcome.error = e.what();
-      }
-    }
+    begin = end;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -1,5 +1,6 @@
 #include "attnsweep/sweep/workers.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -12,9 +13,12 @@
 namespace attnsweep::sweep {
 
 namespace {
-// Open MPI's blocking receive spins; a worker with nothing to do sleeps this long instead so
-// that it does not steal a core from ranks that compute.
-constexpr auto kIdleSleep = std::chrono::milliseconds(1);
+// Open MPI's blocking receive spins; a worker with nothing to do sleeps instead so that it does
+// not steal a core from ranks that compute: 1 ms at first, doubling while nothing comes (up to
+// 16 ms), so that many idle ranks on few cores (the end of a sweep, oversubscribed nodes) do
+// not wake thousands of times a second.
+constexpr auto kIdleSleepFirst = std::chrono::microseconds(1000);
+constexpr auto kIdleSleepMost = std::chrono::microseconds(16000);
 }  // namespace
 
 // ------------------------------------------------------------------ LocalWorker
@@ -126,6 +130,7 @@ int run_worker_rank(const Grid& grid) {
   const auto inject = injected_failures();
   std::deque<Task> queue;
   bool stop_received = false, signal_reported = false;
+  auto idle_sleep = kIdleSleepFirst;
   // Between trials: has rank 0 said stop?
   const auto master_said_stop = [] {
     int flag = 0;
@@ -161,9 +166,15 @@ int run_worker_rank(const Grid& grid) {
     }
     leave_if_orphaned();
     if (queue.empty() || stop_received || signal_reported) {
-      if (!received) std::this_thread::sleep_for(kIdleSleep);
+      if (received) {
+        idle_sleep = kIdleSleepFirst;
+      } else {
+        std::this_thread::sleep_for(idle_sleep);
+        idle_sleep = std::min(idle_sleep * 2, kIdleSleepMost);
+      }
       continue;
     }
+    idle_sleep = kIdleSleepFirst;
     const Task task = std::move(queue.front());
     queue.pop_front();
     const TaskResult result = run_task(grid, task, inject, [&] { return stop_signal() != 0 || master_said_stop(); });

@@ -60,8 +60,9 @@ void write_int64(const Handle& parent, const std::string& name, const std::vecto
                  const std::vector<std::int64_t>& data);
 void write_uint8(const Handle& parent, const std::string& name, const std::vector<std::int64_t>& shape,
                  const std::vector<std::uint8_t>& data);
+// Variable-length UTF-8 strings; a null pointer is an empty string (and costs nothing).
 void write_strings(const Handle& parent, const std::string& name, const std::vector<std::int64_t>& shape,
-                   const std::vector<std::string>& data);
+                   const std::vector<const char*>& data);
 void write_string(const Handle& parent, const std::string& name, const std::string& text);
 
 std::vector<std::int64_t> dataset_shape(const Handle& parent, const std::string& name);

@@ -48,6 +48,8 @@ class Journal {
     void add(const CellRecord& record);
     void add(const TrialsRecord& record);  // any number of trials (split into chunks)
     bool empty() const { return records_ == 0; }
+    // Moves every record of `other` to the end of this batch (group commit).
+    void absorb(Batch& other);
     size_t records() const { return records_; }
     size_t bytes() const { return frames_.size(); }
 

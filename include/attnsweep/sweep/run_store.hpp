@@ -3,7 +3,8 @@
 // still in progress, and the HDF5 snapshots.
 //
 // - One journal write and one fdatasync per batch of task results (all their cells and
-//   trials), never one per cell; state changes become visible only once durable.
+//   trials; batches that wait together are merged), never one per cell, done by a background
+//   thread; state changes become visible only once durable.
 // - Per-trial data is kept only for cells in progress and freed when the cell is finished
 //   (journaled and summarised).
 // - Snapshots are taken from a consistent copy of the state and written by a background
@@ -70,6 +71,36 @@ class Snapshotter {
   std::jthread thread_;  // last: it starts once every member above exists
 };
 
+// Makes journal batches durable in a background thread, so that the master never waits for
+// a disk: it hands a batch over and goes on. Batches that wait together go out in one write
+// and one fdatasync (group commit). Their cell records come back once durable, in order.
+class JournalWriter {
+ public:
+  explicit JournalWriter(std::unique_ptr<io::Journal> journal);
+  ~JournalWriter();  // makes what was handed over durable first
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  void submit(io::Journal::Batch& batch, std::vector<io::CellRecord>& records);  // empties both
+  // Moves the cell records made durable since the last call into `out`; rethrows a write error.
+  void take_durable(std::vector<io::CellRecord>& out);
+  // Waits until everything submitted is durable; rethrows a write error.
+  void flush();
+  std::uint64_t commits() const;
+  std::uint64_t bytes() const;
+
+ private:
+  std::unique_ptr<io::Journal> journal_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any wake_, done_;
+  io::Journal::Batch queued_;
+  std::vector<io::CellRecord> queued_records_, durable_;
+  bool writing_ = false;
+  std::exception_ptr error_;
+  std::uint64_t commits_ = 0, bytes_ = 0;
+  std::jthread thread_;  // last: it starts once every member above exists
+};
+
 // A cell that failed in a task; the master decides whether it is retried.
 struct FailedCell {
   std::int64_t cell = 0;
@@ -97,8 +128,11 @@ class RunStore {
   std::vector<FailedCell> accept(TaskResult result);
   // A failed cell whose attempts are used up: recorded as failed.
   void give_up(const FailedCell& failed);
-  // Makes the pending batch durable (one write, one fdatasync), then visible.
+  // Hands the pending batch to the journal writer, and makes visible (applies to the state)
+  // every record that has become durable since. Never waits for the disk.
   void commit();
+  // commit(), then waits until everything is durable and visible.
+  void flush();
 
   // A snapshot in the background if the state changed and the interval has passed.
   void maybe_snapshot();
@@ -111,8 +145,8 @@ class RunStore {
   std::uint64_t trials_done() const { return trials_done_; }
   double snapshot_seconds() const;  // copies + writes, background included
   int snapshots() const { return snapshotter_.count(); }
-  std::uint64_t journal_bytes() const { return journal_->size_bytes(); }
-  std::uint64_t journal_commits() const { return commits_; }
+  std::uint64_t journal_bytes() const { return writer_.bytes(); }
+  std::uint64_t journal_commits() const { return writer_.commits(); }
 
  private:
   void finish(std::int64_t cell, const mc::CellSamples& samples, double seconds);
@@ -124,16 +158,17 @@ class RunStore {
   std::string output_;
   io::SweepState state_;
   PartialCells partials_;
-  std::unique_ptr<io::Journal> journal_;
   std::vector<bool> open_;                          // cells of this run not finished yet
   std::unordered_map<std::int64_t, int> failures_;  // failures in this run, by cell
   io::Journal::Batch batch_;
   std::vector<io::CellRecord> pending_;  // durable with the batch, then applied to state_
+  std::vector<io::CellRecord> durable_;  // scratch: records just made durable
   std::int64_t cells_finished_ = 0;
-  std::uint64_t trials_done_ = 0, commits_ = 0;
+  std::uint64_t trials_done_ = 0;
   bool dirty_ = false;
   double snapshot_every_, copy_seconds_ = 0, last_copy_seconds_ = 0;
   Clock::time_point last_snapshot_{};
+  JournalWriter writer_;
   Snapshotter snapshotter_;
 };
 

@@ -9,10 +9,11 @@
 
 namespace attnsweep::sweep {
 
-// A unit of work: trials [first_trial, first_trial + trial_count) of one or more cells that
-// share (rho, d, n) and differ only in gamma. Such cells use the same token draws (common
-// random numbers), so a task draws the tokens and forms their Gram matrix once per trial
-// and reuses them for every gamma.
+// A unit of work: trials [first_trial, first_trial + trial_count) of one or more cells. Cells
+// that share (rho, d, n) and differ only in gamma are adjacent in `cells`: they use the same
+// token draws (common random numbers), so a task draws the tokens and forms their Gram matrix
+// once per trial and reuses them for every gamma. Small groups are packed several to a task,
+// so that a grid of tiny cells does not become a flood of tiny messages and journal commits.
 struct Task {
   std::vector<std::int64_t> cells;
   std::uint64_t first_trial = 0;
@@ -25,11 +26,13 @@ struct Task {
 constexpr double kMaxTaskSeconds = 60;
 
 // Tasks for the given cells: cells sharing (rho, d, n) are grouped, and a group whose cost
-// exceeds min(total / (workers * 8), kMaxTaskSeconds) is split into trial ranges and then
-// into runs of gammas, so that the last tasks to finish are short and no worker idles at the
-// end. A task exceeds the cap only if it is one trial of one cell. Every trial of
-// every cell is in exactly one task. Order: estimated cost descending, then first cell,
-// then first trial (deterministic).
+// exceeds the target min(total / (workers * 8), kMaxTaskSeconds) is split into trial ranges
+// and then into runs of gammas, so that the last tasks to finish are short and no worker
+// idles at the end; consecutive whole groups far below the target are packed into one task
+// up to the target (and at most kMaxCellsPerTask cells). A task exceeds the cap only if it
+// is one trial of one cell. Every trial of every cell is in exactly one task. Order:
+// estimated cost descending, then first cell, then first trial (deterministic).
+constexpr size_t kMaxCellsPerTask = 4096;
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
                              int workers);
 
