@@ -261,6 +261,8 @@ class Master {
       outbox.progress();
     }
     workers.clear();  // joins rank 0's compute thread
+    // The final snapshot before the worker ranks are released: 63 ranks finalising MPI on two
+    // cores would otherwise compete with it.
     store_.final_snapshot();
     report_progress(true);
     const int code = exit_code(dispatcher);
