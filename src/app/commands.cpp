@@ -292,20 +292,14 @@ int status_command(const std::vector<std::string>& args) {
   const std::string file = single_file(args, "status");
   const io::ResultsReader reader(file);
   const io::ResultsFile& f = reader.header();
-  // Slab by slab along rho, status and seconds only: bounded memory on any grid.
-  const auto shape = reader.shape();
-  const std::int64_t per_rho = shape[1] * shape[2] * shape[3];
-  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
+  // Status and seconds only, slab by slab: bounded memory on any grid.
   double seconds = 0;
   std::int64_t counts[3] = {0, 0, 0};
-  for (std::int64_t r0 = 0; r0 < shape[0]; r0 += rows) {
-    io::CellBox box = reader.whole();
-    box.start[0] = r0;
-    box.count[0] = std::min(rows, shape[0] - r0);
-    const io::SweepState s = reader.read(box, io::ResultsReader::kStatus | io::ResultsReader::kSeconds);
-    for (auto v : s.status) ++counts[v];
-    for (double v : s.seconds) seconds += v;
-  }
+  reader.for_each_slab(io::ResultsReader::kStatus | io::ResultsReader::kSeconds,
+                       [&](std::int64_t, const io::SweepState& s) {
+                         for (auto v : s.status) ++counts[v];
+                         for (double v : s.seconds) seconds += v;
+                       });
   const std::int64_t missing = counts[0], done = counts[1], failed = counts[2];
   std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(),
               static_cast<long long>(missing + done + failed), static_cast<long long>(done),

@@ -273,6 +273,18 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
   return s;
 }
 
+void ResultsReader::for_each_slab(unsigned fields,
+                                  const std::function<void(std::int64_t, const SweepState&)>& visit) const {
+  const std::int64_t per_rho = shape_[1] * shape_[2] * shape_[3];
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
+  for (std::int64_t r0 = 0; r0 < shape_[0]; r0 += rows) {
+    CellBox box = whole();
+    box.start[0] = r0;
+    box.count[0] = std::min(rows, shape_[0] - r0);
+    visit(r0 * per_rho, read(box, fields));
+  }
+}
+
 ResultsFile read_results_file(const std::string& path) {
   const ResultsReader reader(path);
   ResultsFile out = reader.header();
@@ -299,18 +311,11 @@ std::vector<std::string> verify_results_file(const std::string& path) {
     problems.push_back(e.what());
   }
   // Slab by slab along rho (Fletcher-32 is checked on every chunk read), in bounded memory.
-  const auto shape = reader.shape();
-  const std::int64_t per_rho = shape[1] * shape[2] * shape[3];
-  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
-  for (std::int64_t r0 = 0; r0 < shape[0] && problems.size() <= 20; r0 += rows) {
-    CellBox box = reader.whole();
-    box.start[0] = r0;
-    box.count[0] = std::min(rows, shape[0] - r0);
-    const SweepState s = reader.read(box);
+  reader.for_each_slab(ResultsReader::kAll, [&](std::int64_t first, const SweepState& s) {
     for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k) {
       const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
       const auto i = static_cast<size_t>(k);
-      const std::int64_t cell = r0 * per_rho + k;
+      const std::int64_t cell = first + k;
       const bool finite = std::isfinite(s.lambda_mean[i]) && std::isfinite(s.eta_mean[i]);
       if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
         problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
@@ -322,7 +327,7 @@ std::vector<std::string> verify_results_file(const std::string& path) {
         problems.push_back("cell " + std::to_string(cell) + " is failed without an error text");
       }
     }
-  }
+  });
   return problems;
 }
 

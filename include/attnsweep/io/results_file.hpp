@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -80,6 +81,9 @@ class ResultsReader {
   enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kAll = 31 };
   // The cells of the box as a SweepState indexed 0..box.size()-1 in the box's C order.
   SweepState read(const CellBox& box, unsigned fields = kAll) const;
+  // The whole grid, a slab of rho rows at a time (about 2^18 cells), in flat-index order:
+  // visit(first flat index of the slab, its cells). Memory stays bounded on any grid.
+  void for_each_slab(unsigned fields, const std::function<void(std::int64_t, const SweepState&)>& visit) const;
 
  private:
   std::string path_;
