@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -200,9 +201,14 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   parallel::Environment mpi(argc, argv);
   try {
     return sweep::run_sweep(options, mpi);
+  } catch (const io::IoError& e) {
+    // Disk full, a write or read error: the journal is consistent up to its last durable batch,
+    // so a rerun once the fault is fixed resumes. Every rank ends, never a hang.
+    parallel::abort_all(std::string("I/O error: ") + e.what() + " (fix it and rerun the same command to resume)",
+                        sweep::kExitIoError);
   } catch (const std::exception& e) {
     // Any failure on any rank ends the whole job with the message, never a hang.
-    parallel::abort_all(e.what(), 3);
+    parallel::abort_all(e.what(), sweep::kExitInternal);
   }
 }
 
@@ -431,6 +437,7 @@ int merge_command(const std::vector<std::string>& args) {
   parse(args, desc, &positional);
   struct stat st {};
   if (stat(output.c_str(), &st) == 0) throw InputError("merge output " + output + " exists; it is never overwritten");
+  io::check_output_path(output);
   std::vector<io::ResultsFile> files;
   for (const auto& path : inputs) files.push_back(io::read_results_file(path));
   for (size_t i = 1; i < files.size(); ++i) {
@@ -444,7 +451,15 @@ int merge_command(const std::vector<std::string>& args) {
       const auto k = static_cast<size_t>(c);
       const io::CellRecord theirs = files[i].state.record(c);
       const auto mine = static_cast<io::CellStatus>(merged.status[k]);
-      // done beats failed beats missing; two done records of one cell are bitwise equal by design.
+      // done beats failed beats missing; two done records of one cell are bitwise equal by design,
+      // so two that differ mean one file is damaged or was computed by another build.
+      if (theirs.status == io::CellStatus::done && mine == io::CellStatus::done &&
+          (std::memcmp(&theirs.lambda_mean, &merged.lambda_mean[k], sizeof(double)) != 0 ||
+           std::memcmp(&theirs.eta_mean, &merged.eta_mean[k], sizeof(double)) != 0 ||
+           theirs.trials != merged.trials[k])) {
+        throw InputError("cell " + std::to_string(c) + " is done in " + inputs[i] + " and in an earlier input with " +
+                         "different values; the files do not come from one deterministic sweep (run verify on each)");
+      }
       if (theirs.status == io::CellStatus::done && mine != io::CellStatus::done) merged.apply(theirs);
       if (theirs.status == io::CellStatus::failed && mine == io::CellStatus::missing) merged.apply(theirs);
     }

@@ -22,7 +22,8 @@ const char* const kUsage =
     "  merge   OUT.h5 IN.h5 ...       combine slices of one sweep\n"
     "  --version                      version, git commit, library versions\n"
     "  COMMAND --help                 that command's options\n"
-    "exit codes: 0 ok, 1 failed cells or broken file, 2 bad input, 75 stopped early (resumable)\n";
+    "exit codes: 0 ok, 1 failed cells or broken file, 2 bad input, 74 I/O error (disk full, read/write\n"
+    "            error), 75 stopped early (resumable), 3 internal error\n";
 
 // The lines of kUsage that describe `command` (its line and the indented continuation lines).
 std::string usage_of(const std::string& command) {
@@ -74,6 +75,9 @@ int main(int argc, char** argv) {
   } catch (const attnsweep::io::InputError& e) {
     std::fprintf(stderr, "attnsweep: %s\n", e.what());
     return 2;
+  } catch (const attnsweep::io::IoError& e) {
+    std::fprintf(stderr, "attnsweep: I/O error: %s\n", e.what());
+    return 74;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnsweep: internal error: %s\n", e.what());
     return 3;

@@ -150,6 +150,13 @@ Handle variable_string_type() {
 
 Handle::Handle(hid_t id, Closer closer, const std::string& what) : id_(checked(id, what)), closer_(closer) {}
 
+void Handle::close(const std::string& what) {
+  if (id_ < 0 || !closer_) return;
+  const hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  check(closer_(id), what);
+}
+
 Handle::~Handle() {
   if (id_ >= 0 && closer_) closer_(id_);
 }
@@ -168,7 +175,13 @@ Handle& Handle::operator=(Handle&& other) noexcept {
 
 void quiet_errors() {
   static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  std::call_once(once, [] {
+    // No library shutdown at exit: after a write that failed (a full disk), HDF5 1.10's exit
+    // handler crashes closing the file it could not close. Every handle here is closed by RAII
+    // before exit, so the handler has nothing left to do anyway.
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  });
 }
 
 void check(herr_t status, const std::string& what) {

@@ -113,8 +113,8 @@ bool decode(std::string_view p, TrialsRecord& r) {
 // The kind byte that follows the cell index.
 bool is_trials_record(std::string_view p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
 
-// Reads up to `want` more bytes into `buffer`; false at end of file. A read error is an I/O
-// fault, never mistaken for the end of the journal.
+// Reads up to kReadBlock more bytes into `buffer`; false at end of file. A read error is an
+// I/O fault, never mistaken for the end of the journal (which would cut good records off).
 bool read_more(int fd, std::string& buffer, const std::string& path) {
   const size_t old = buffer.size();
   buffer.resize(old + kReadBlock);
@@ -125,19 +125,26 @@ bool read_more(int fd, std::string& buffer, const std::string& path) {
       return got > 0;
     }
     if (errno != EINTR) {
+      const int error = errno;
       buffer.resize(old);
-      throw std::runtime_error("cannot read journal " + path + ": " + std::strerror(errno));
+      throw IoError("cannot read journal " + path + ": " + std::strerror(error));
     }
   }
 }
 
-// Streams the records that follow the header to the visitor; returns the offset just past the
-// last good record (the file position must be just after the header).
-std::uint64_t stream_records(int fd, const std::string& path, const JournalVisitor& visitor, std::uint64_t& records) {
+// Streams the records that follow the header to the visitor. A damaged record (its checksum or
+// its contents do not hold) in the middle is skipped: the parser moves on byte by byte to the
+// next record that holds, and only the damaged record's work is lost. Damage that runs to the
+// end of the file is a torn tail (a kill mid-write). Returns the offset where the good records
+// end (the file size, or the start of a torn tail); `damaged` gets the bytes skipped in the middle.
+std::uint64_t stream_records(int fd, const std::string& path, const JournalVisitor& visitor, std::uint64_t& records,
+                             std::uint64_t& damaged) {
   std::string buffer;
   size_t at = 0;  // parse position in buffer
-  std::uint64_t good = kHeaderSize;
-  bool eof = false;
+  std::uint64_t offset = kHeaderSize;  // file offset of buffer[at]
+  std::uint64_t good_end = kHeaderSize;
+  std::uint64_t damage_start = 0;
+  bool in_damage = false, eof = false;
   const auto have = [&](size_t bytes) {
     while (buffer.size() - at < bytes && !eof) {
       if (at > kReadBlock) {  // keep the buffer small: drop what was parsed
@@ -154,21 +161,34 @@ std::uint64_t stream_records(int fd, const std::string& path, const JournalVisit
     std::uint32_t size = 0, crc = 0;
     std::memcpy(&size, buffer.data() + at, 4);
     std::memcpy(&crc, buffer.data() + at + 4, 4);
-    if (size > kMaxPayload || !have(kFrameHeader + size)) break;
-    const std::string_view payload(buffer.data() + at + kFrameHeader, size);
-    if (crc32(payload.data(), payload.size()) != crc) break;
-    if (is_trials_record(payload)) {
-      if (!decode(payload, trials)) break;
-      if (visitor.on_trials) visitor.on_trials(trials);
-    } else {
-      if (!decode(payload, cell)) break;
-      if (visitor.on_cell) visitor.on_cell(cell);
+    bool ok = size >= 9 && size <= kMaxPayload && have(kFrameHeader + size);
+    if (ok) {
+      const std::string_view payload(buffer.data() + at + kFrameHeader, size);
+      ok = crc32(payload.data(), payload.size()) == crc &&
+           (is_trials_record(payload) ? decode(payload, trials) : decode(payload, cell));
+      if (ok) {
+        if (in_damage) damaged += offset - damage_start;
+        in_damage = false;
+        if (is_trials_record(payload)) {
+          if (visitor.on_trials) visitor.on_trials(trials);
+        } else if (visitor.on_cell) {
+          visitor.on_cell(cell);
+        }
+        ++records;
+        at += kFrameHeader + size;
+        offset += kFrameHeader + size;
+        good_end = offset;
+        continue;
+      }
     }
-    ++records;
-    at += kFrameHeader + size;
-    good += kFrameHeader + size;
+    if (!in_damage) {
+      in_damage = true;
+      damage_start = offset;
+    }
+    ++at;
+    ++offset;
   }
-  return good;
+  return good_end;
 }
 
 std::uint64_t check_header(int fd, const std::string& path, std::uint64_t file_size) {
@@ -180,6 +200,13 @@ std::uint64_t check_header(int fd, const std::string& path, std::uint64_t file_s
   std::uint64_t hash = 0;
   std::memcpy(&hash, header + 8, sizeof hash);
   return hash;
+}
+
+// A file shorter than the header whose bytes are a prefix of the magic (or empty).
+bool header_is_torn(int fd, std::uint64_t size) {
+  char bytes[kHeaderSize] = {};
+  if (size > 0 && ::pread(fd, bytes, size, 0) != static_cast<ssize_t>(size)) return false;
+  return std::memcmp(bytes, kMagic, std::min<std::uint64_t>(size, sizeof kMagic)) == 0;
 }
 
 std::uint64_t file_size_of(int fd) {
@@ -199,10 +226,10 @@ void write_durably(int fd, const std::string& bytes, const std::string& path) {
   while (done < bytes.size()) {
     const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) throw std::runtime_error("journal " + path + ": write failed: " + std::strerror(errno));
+    if (wrote <= 0) throw IoError("cannot write journal " + path + ": " + std::strerror(wrote < 0 ? errno : ENOSPC));
     done += static_cast<size_t>(wrote);
   }
-  if (::fdatasync(fd) != 0) throw std::runtime_error("journal " + path + ": fdatasync failed: " + std::strerror(errno));
+  if (::fdatasync(fd) != 0) throw IoError("cannot flush journal " + path + " to disk: " + std::strerror(errno));
 }
 }  // namespace
 
@@ -242,8 +269,16 @@ void Journal::Batch::add(const TrialsRecord& record) {
 }
 
 Journal::Journal(const std::string& path, std::uint64_t config_hash, const JournalVisitor& visitor) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const bool created = fd_ >= 0;
+  if (!created && errno == EEXIST) fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd_ < 0) {
+    const int error = errno;
+    if (error == ENOSPC || error == EIO || error == EDQUOT) {
+      throw IoError("cannot create journal " + path + ": " + std::strerror(error));
+    }
+    throw InputError("cannot open journal " + path + ": " + std::strerror(error));
+  }
   // One writer per sweep: a second run on the same output (or ranks orphaned by a killed
   // launcher) must not interleave records.
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -252,10 +287,23 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash, const Journ
   }
   try {
     const std::uint64_t size = file_size_of(fd_);
-    if (size == 0) {
+    if (size < kHeaderSize && header_is_torn(fd_, size)) {
+      // Empty, or a header cut short (a full disk or a kill while creating it): it holds no
+      // record, so it is started again rather than refused forever.
+      if (::ftruncate(fd_, 0) != 0) throw IoError("cannot reset journal " + path + ": " + std::strerror(errno));
       std::string header(kMagic, sizeof kMagic);
       ByteWriter(header).put(config_hash);
-      write_durably(fd_, header, path);
+      try {
+        write_durably(fd_, header, path);
+      } catch (const IoError&) {
+        // Leave no empty or half-written journal behind (a later open would reset it anyway).
+        if (created) {
+          ::unlink(path.c_str());
+        } else if (::ftruncate(fd_, 0) != 0) {
+          // Nothing more to do: the next open finds a torn header and starts it again.
+        }
+        throw;
+      }
       size_ = kHeaderSize;
     } else {
       const std::uint64_t stored = check_header(fd_, path, size);
@@ -264,11 +312,12 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash, const Journ
                          hex(config_hash) + "); use another output file or the original config");
       }
       ::lseek(fd_, static_cast<off_t>(kHeaderSize), SEEK_SET);
-      const std::uint64_t good = stream_records(fd_, path, visitor, replayed_records_);
+      const std::uint64_t good = stream_records(fd_, path, visitor, replayed_records_, damaged_bytes_);
       if (good < size) {
+        // A torn tail only: damage followed by good records stays (it is skipped at each replay).
         dropped_bytes_ = size - good;
         if (::ftruncate(fd_, static_cast<off_t>(good)) != 0 || ::fsync(fd_) != 0) {
-          throw std::runtime_error("cannot repair journal " + path + ": " + std::strerror(errno));
+          throw IoError("cannot cut the torn tail of journal " + path + ": " + std::strerror(errno));
         }
       }
       size_ = good;
@@ -309,10 +358,15 @@ std::uint64_t Journal::read(const std::string& path, const JournalVisitor& visit
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
   try {
-    const std::uint64_t hash = check_header(fd, path, file_size_of(fd));
+    const std::uint64_t size = file_size_of(fd);
+    if (size < kHeaderSize && header_is_torn(fd, size)) {
+      ::close(fd);
+      return kNoHash;
+    }
+    const std::uint64_t hash = check_header(fd, path, size);
     ::lseek(fd, static_cast<off_t>(kHeaderSize), SEEK_SET);
-    std::uint64_t records = 0;
-    stream_records(fd, path, visitor, records);
+    std::uint64_t records = 0, damaged = 0;
+    stream_records(fd, path, visitor, records, damaged);
     ::close(fd);
     return hash;
   } catch (...) {

@@ -2,10 +2,14 @@
 
 #include <H5public.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -35,12 +39,23 @@ std::string utc_now() {
   return buf;
 }
 
+// Flushes a file (or a folder's entries) to disk; an I/O fault if it cannot.
 void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open " + path + " to flush it: " + std::strerror(errno));
+  const int status = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (status != 0) throw IoError("cannot flush " + path + " to disk: " + std::strerror(error));
+}
+
+std::string free_space_note(const std::string& folder) {
+  struct statvfs fs {};
+  if (::statvfs(folder.c_str(), &fs) != 0) return "";
+  const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+  char note[96];
+  std::snprintf(note, sizeof note, "; %.1f MB free on its file system", free_bytes / 1e6);
+  return note;
 }
 
 std::string parent_directory(const std::string& path) {
@@ -188,16 +203,31 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
                                                                 : std::string("absolute"));
     h::set_attribute(file, "/cells/status", "meaning", std::string("0 missing, 1 done, 2 failed"));
     h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
+    file.close("close " + temporary);
+    fsync_path(temporary);
+  } catch (const h::Hdf5Error& e) {
+    std::remove(temporary.c_str());
+    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(parent_directory(path)));
   } catch (...) {
     std::remove(temporary.c_str());
     throw;
   }
-  fsync_path(temporary);
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
     std::remove(temporary.c_str());
-    throw InputError("cannot replace " + path + " (is its folder writable?)");
+    throw IoError("cannot replace " + path + " with " + temporary + ": " + std::strerror(error));
   }
   fsync_path(parent_directory(path));
+}
+
+void check_output_path(const std::string& path) {
+  const std::string folder = parent_directory(path);
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw InputError("output folder '" + folder + "' does not exist");
+  }
+  if (::access(folder.c_str(), W_OK) != 0) throw InputError("output folder '" + folder + "' is not writable");
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw InputError("output '" + path + "' is a directory");
 }
 
 ResultsReader::ResultsReader(const std::string& path) : path_(path) {

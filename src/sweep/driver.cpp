@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -55,10 +56,6 @@ std::string duration_text(double seconds) {
   return buf;
 }
 
-std::string folder_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
 
 bool file_exists(const std::string& path) {
   struct stat st {};
@@ -116,25 +113,38 @@ Prepared check_inputs(const RunOptions& options) {
   Prepared p;
   p.config = io::load_config(options.config_path, options.overrides);
   p.output = options.output.empty() ? p.config.output : options.output;
+  // The real file behind the name: a symlinked output stays a symlink (its target is what is
+  // replaced), and two names of one file share one journal, so one run locks out the other.
+  p.output = std::filesystem::weakly_canonical(p.output).string();
   p.journal_path = p.output + ".journal";
-  struct stat st {};
-  const std::string folder = folder_of(p.output);
-  if (stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw io::InputError("output folder '" + folder + "' does not exist");
-  }
-  if (access(folder.c_str(), W_OK) != 0) throw io::InputError("output folder '" + folder + "' is not writable");
-  if (stat(p.output.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    throw io::InputError("output '" + p.output + "' is a directory");
-  }
+  io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
   if (file_exists(p.output) && io::ResultsReader(p.output).header().config_hash != p.config.hash()) {
     throw io::InputError(p.output + " holds a sweep with another config; use another --output or the original config");
   }
-  if (file_exists(p.journal_path) && io::Journal::read(p.journal_path, {}) != p.config.hash()) {
+  const std::uint64_t journal_hash = file_exists(p.journal_path) ? io::Journal::read(p.journal_path, {}) : 0;
+  if (journal_hash != io::Journal::kNoHash && journal_hash != p.config.hash()) {
     throw io::InputError(p.journal_path +
                          " belongs to a sweep with another config; use another --output or the original config");
   }
   return p;
+}
+
+// Snapshots are written to OUTPUT.tmp.PID and renamed; one left by a killed run is garbage.
+// Only called while holding the journal lock, so no other run of this output is writing one.
+void remove_stale_snapshots(const std::string& output) {
+  const std::filesystem::path path(output);
+  const std::string prefix = path.filename().string() + ".tmp.";
+  std::error_code error;
+  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+      std::filesystem::remove(entry.path(), error);
+      std::fprintf(stderr, "[attnsweep] removed %s, a snapshot left unfinished by a killed run\n",
+                   entry.path().c_str());
+    }
+  }
 }
 
 // Rank 0, step 2: the previous state (results file, then the journal streamed over it) and the
@@ -161,6 +171,13 @@ void open_state(Prepared& p, const RunOptions& options, const Grid& grid) {
     std::fprintf(stderr, "[attnsweep] %s: dropped a torn last record (%llu bytes)\n", p.journal_path.c_str(),
                  static_cast<unsigned long long>(p.journal->dropped_bytes()));
   }
+  if (p.journal->damaged_bytes() > 0) {
+    std::fprintf(stderr,
+                 "[attnsweep] %s: skipped %llu damaged bytes in the middle (the records there are lost and "
+                 "their cells or trials are computed again; every later record is kept)\n",
+                 p.journal_path.c_str(), static_cast<unsigned long long>(p.journal->damaged_bytes()));
+  }
+  remove_stale_snapshots(p.output);
   if (journal_is_new) {
     // Results that came only from the HDF5 file (a merged or copied file) enter the journal:
     // one batch, one fdatasync.

@@ -16,6 +16,13 @@ struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An I/O fault of the system, not of the input (disk full, a read or write error, a file
+// that cannot be replaced). The app maps it to exit code 74 (sysexits' EX_IOERR). The message
+// names the file and the cause.
+struct IoError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 enum class GammaScale { absolute, critical };
 
 struct SweepConfig {

@@ -29,6 +29,8 @@ class Handle {
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   hid_t id() const { return id_; }
+  // Closes now, checking the result (the destructor cannot report a failed close).
+  void close(const std::string& what);
 
  private:
   hid_t id_ = H5I_INVALID_HID;

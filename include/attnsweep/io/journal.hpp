@@ -10,7 +10,8 @@
 // Records are appended in batches: everything one task produced (all its cells and trials)
 // is one write and one fdatasync, never one per cell, and is durable when commit() returns.
 // On open the records are streamed to a visitor (the file is never held in memory); a torn
-// or corrupt tail (a kill mid-write) is cut off.
+// or corrupt tail (a kill mid-write) is cut off; a damaged record in the middle is skipped and
+// reported, and every good record after it is kept.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +69,10 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
+  // A torn tail cut off on open (a kill mid-write).
   std::uint64_t dropped_bytes() const { return dropped_bytes_; }
+  // Damaged bytes skipped in the middle (their records' work is redone; later records are kept).
+  std::uint64_t damaged_bytes() const { return damaged_bytes_; }
   std::uint64_t replayed_records() const { return replayed_records_; }
   // One write and one fdatasync for the whole batch; durable when it returns; empties the batch.
   void commit(Batch& batch);
@@ -78,13 +82,15 @@ class Journal {
   const std::string& path() const { return path_; }
   std::uint64_t size_bytes() const { return size_; }
 
-  // Streams a journal's records without opening it for writing; returns the config hash.
+  // Streams a journal's records without opening it for writing; returns the config hash, or
+  // kNoHash for a journal that holds nothing yet (empty, or a header cut short).
+  static constexpr std::uint64_t kNoHash = 0;
   static std::uint64_t read(const std::string& path, const JournalVisitor& visitor);
 
  private:
   std::string path_;
   int fd_ = -1;
-  std::uint64_t dropped_bytes_ = 0, replayed_records_ = 0, size_ = 0;
+  std::uint64_t dropped_bytes_ = 0, damaged_bytes_ = 0, replayed_records_ = 0, size_ = 0;
 };
 
 }  // namespace attnsweep::io

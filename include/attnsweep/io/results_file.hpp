@@ -64,7 +64,13 @@ struct ResultsFile {
 
 // Writes the whole file to a temporary beside `path`, flushes it to disk and renames it over
 // `path`: a reader sees the old complete file or the new complete file, never a partial one.
+// A failure (disk full, ...) removes the temporary and throws IoError naming the file, the cause
+// and the free space; `path` is left as it was.
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state);
+
+// InputError unless `path` can be created or replaced: its folder exists and is writable, and
+// it is not a folder itself.
+void check_output_path(const std::string& path);
 
 // An open results file: its config and metadata are read and checked on open; cells are read
 // on demand, by box (HDF5 hyperslabs), so a one-cell query costs one chunk per dataset

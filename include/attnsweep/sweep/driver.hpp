@@ -20,6 +20,8 @@ namespace attnsweep::sweep {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailedCells = 1;
 inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitIoError = 74;   // disk full, read/write error (sysexits' EX_IOERR)
+inline constexpr int kExitInternal = 3;   // a bug: an unexpected exception
 inline constexpr int kExitStopped = 75;
 
 struct RunOptions {
