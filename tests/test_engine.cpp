@@ -540,6 +540,12 @@ TEST(Dispatcher, StopsOnSignalTimeLimitAndABudgetThatCannotFit) {
     EXPECT_EQ(d.stop_reason(), sw::StopReason::time_limit);
   }
   {
+    // The run's first task needs only to fit, without the margin: 8 s of work in a 10 s limit.
+    sw::Dispatcher d({{{0}, 0, 1, 8.0}, {{1}, 0, 1, 8.0}}, {2}, 10, 2);
+    EXPECT_TRUE(d.assign(0, 0).has_value());
+    EXPECT_FALSE(d.assign(0, 0).has_value());  // the second needs the margin: 8 x 1.5 > 10
+  }
+  {
     // 100 s of work under a 60 s limit: never assigned; with nothing in flight, a budget stop.
     sw::Dispatcher d({{{0}, 0, 1, 100.0}}, {1}, 60, 2);
     EXPECT_FALSE(d.assign(0, 0).has_value());

@@ -196,9 +196,8 @@ TEST(Lambda, FiniteAndAccurateForNearDuplicateTokens) {
   // from the output directions' angle: check against atan2 on the outputs.
   const Matrix Yout = f.Xout.rowwise().normalized();
   const double out_angle = std::abs(std::atan2(Yout(1, 1), Yout(1, 0)) - std::atan2(Yout(0, 1), Yout(0, 0)));
-  const double pair01 = (1 - std::cos(out_angle)) / (1 - std::cos(eps));  // cos of small via identity below
+  // 1 - cos x = 2 sin^2(x / 2): free of the cancellation that 1 - cos has at small angles.
   const double pair01_stable = std::pow(std::sin(out_angle / 2) / std::sin(eps / 2), 2);
-  (void)pair01;
   const double pair02 = (1 - Yout.row(0).dot(Yout.row(2))) / 1.0;
   const double pair12 = (1 - Yout.row(1).dot(Yout.row(2))) / (1 - std::sin(eps));
   EXPECT_NEAR(lambda, (pair01_stable + pair02 + pair12) / 3, 1e-6 * lambda);

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -126,7 +128,22 @@ int cell_command(const std::vector<std::string>& args) {
   sweep::check_fits_in_memory(cell);
 
   const auto start = std::chrono::steady_clock::now();
-  const mc::CellSamples samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
+  // A cell the model cannot compute (a direction of zero length, a non-finite value) fails as
+  // it would in a sweep: the message, and exit 1.
+  mc::CellSamples samples;
+  try {
+    samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "attnsweep: cell failed: %s\n", e.what());
+    return 1;
+  }
+  for (const auto& [trial, value] : samples.by_trial()) {
+    if (!std::isfinite(value.lambda) || !std::isfinite(value.eta)) {
+      std::fprintf(stderr, "attnsweep: cell failed: non-finite result at trial %llu (lambda %g, eta %g)\n",
+                   static_cast<unsigned long long>(trial), value.lambda, value.eta);
+      return 1;
+    }
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
   const auto simplex =
@@ -185,14 +202,26 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
     }
     options.overrides.push_back(item);
   }
-  if (options.time_limit < 0) throw InputError("--time-limit must be >= 0");
-  if (!(options.snapshot_every > 0)) throw InputError("--snapshot-every must be > 0");
+  if (!(options.time_limit >= 0) || !std::isfinite(options.time_limit)) {
+    throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
+  }
+  if (!(options.snapshot_every > 0) || !std::isfinite(options.snapshot_every)) {
+    throw InputError("--snapshot-every must be a finite number of seconds > 0");
+  }
   if (!slice.empty()) {
-    long k = -1, n = 0;
-    char tail = 0;
-    if (std::sscanf(slice.c_str(), "%ld/%ld%c", &k, &n, &tail) != 2 || n < 1 || k < 0 || k >= n) {
-      throw InputError("--slice '" + slice + "' is not K/N with 0 <= K < N");
-    }
+    const auto slash = slice.find('/');
+    const auto number = [&slice](const std::string& text) {
+      char* end = nullptr;
+      errno = 0;
+      const long v = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || errno == ERANGE || !std::isdigit(static_cast<unsigned char>(text[0])))
+        throw InputError("--slice '" + slice + "' is not K/N with 0 <= K < N <= 1000000");
+      return v;
+    };
+    if (slash == std::string::npos) throw InputError("--slice '" + slice + "' is not K/N with 0 <= K < N <= 1000000");
+    const long k = number(slice.substr(0, slash)), n = number(slice.substr(slash + 1));
+    if (n < 1 || n > 1000000 || k >= n)
+      throw InputError("--slice '" + slice + "' is not K/N with 0 <= K < N <= 1000000");
     options.slice_index = k;
     options.slice_count = n;
   }
@@ -415,7 +444,12 @@ int query_command(const std::vector<std::string>& args) {
 int verify_command(const std::vector<std::string>& args) {
   const std::string file = single_file(args, "verify");
   const auto problems = io::verify_results_file(file);
-  for (const auto& p : problems) std::printf("%s: %s\n", file.c_str(), p.c_str());
+  for (const auto& p : problems) {
+    if (p.rfind(file + ":", 0) == 0)
+      std::printf("%s\n", p.c_str());
+    else
+      std::printf("%s: %s\n", file.c_str(), p.c_str());
+  }
   if (!problems.empty()) {
     std::fprintf(stderr, "attnsweep: %s: %zu problems found\n", file.c_str(), problems.size());
     return 1;

@@ -6,6 +6,7 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "attnsweep/sweep/stop.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  // The stop handlers (installed at load time for `run`) would make every other command deaf
+  // to Ctrl-C.
+  if (command != "run") attnsweep::sweep::release_stop_handlers();
   try {
     namespace app = attnsweep::app;
     if (command == "cell") return app::cell_command(args);

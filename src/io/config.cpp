@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace attnsweep::io {
@@ -16,6 +17,15 @@ namespace attnsweep::io {
 namespace po = boost::program_options;
 
 namespace {
+// A value as quoted in an error message: at most 80 characters, so that an error about a huge
+// axis is still one readable line.
+std::string quoted(const std::string& text) {
+  std::string shown = text.size() <= 80 ? text : text.substr(0, 60);
+  for (char& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';  // a newline would make it two lines
+  return text.size() <= 80 ? shown : shown + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 std::string trim(const std::string& s) {
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return "";
@@ -38,7 +48,7 @@ double parse_real(const std::string& key, const std::string& text) {
   errno = 0;
   const double v = std::strtod(t.c_str(), &end);
   if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || !std::isfinite(v)) {
-    throw InputError(key + ": '" + text + "' is not a finite number");
+    throw InputError(key + ": '" + quoted(text) + "' is not a finite number");
   }
   return v;
 }
@@ -49,7 +59,7 @@ long parse_integer(const std::string& key, const std::string& text) {
   errno = 0;
   const long v = std::strtol(t.c_str(), &end, 10);
   if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE) {
-    throw InputError(key + ": '" + text + "' is not an integer");
+    throw InputError(key + ": '" + quoted(text) + "' is not an integer");
   }
   return v;
 }
@@ -86,6 +96,9 @@ std::string override_as_ini(const std::string& assignment, const po::options_des
   if (eq == std::string::npos || eq == 0) {
     throw InputError("override '" + assignment + "' is not of the form section.key=value");
   }
+  if (assignment.find_first_of("\n\r") != std::string::npos) {
+    throw InputError("override '" + quoted(assignment) + "' spans several lines (an override is one key=value)");
+  }
   std::string key = trim(assignment.substr(0, eq));
   const std::string value = trim(assignment.substr(eq + 1));
   if (key.find('.') == std::string::npos) {
@@ -105,8 +118,8 @@ template <class T>
 void require(bool ok, const std::string& key, const T& value, const std::string& rule) {
   if (!ok) {
     std::ostringstream msg;
-    msg << key << " = " << value << ": " << rule;
-    throw InputError(msg.str());
+    msg << value;
+    throw InputError(key + " = " + quoted(msg.str()) + ": " + rule);
   }
 }
 std::string value_text(double v) { return format_real(v); }
@@ -137,17 +150,21 @@ std::vector<double> parse_real_axis(const std::string& key, const std::string& t
   if (t.empty()) throw InputError(key + ": empty axis");
   if (t.find(':') != std::string::npos) {
     const auto parts = split(t, ':');
-    if (parts.size() != 3) throw InputError(key + ": '" + text + "' is not start:stop:step");
+    if (parts.size() != 3) throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step");
     const double start = parse_real(key, parts[0]), stop = parse_real(key, parts[1]), step = parse_real(key, parts[2]);
     require(step > 0, key, text, "step must be > 0");
     require(stop >= start, key, text, "stop must be >= start");
-    // Stop is included when it lies on the lattice up to rounding of the step.
+    // Stop is included when it lies on the lattice up to rounding of the step. The count is
+    // checked as a double first: a tiny step must not overflow the conversion.
     const double span = (stop - start) / step;
+    require(std::isfinite(span) && span < static_cast<double>(kMaxAxisValues), key, text,
+            "more than " + std::to_string(kMaxAxisValues) + " values");
     const long count = static_cast<long>(std::floor(span + 1e-9)) + 1;
-    require(count <= 1000000, key, text, "more than 10^6 values");
     for (long k = 0; k < count; ++k) values.push_back(tidy(start + static_cast<double>(k) * step));
   } else {
-    for (const auto& part : split(t, ',')) values.push_back(tidy(parse_real(key, part)));
+    const auto parts = split(t, ',');
+    require(parts.size() <= kMaxAxisValues, key, text, "more than " + std::to_string(kMaxAxisValues) + " values");
+    for (const auto& part : parts) values.push_back(tidy(parse_real(key, part)));
   }
   require_distinct(values, key, text);
   return values;
@@ -159,15 +176,20 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
   if (t.empty()) throw InputError(key + ": empty axis");
   if (t.find(':') != std::string::npos) {
     const auto parts = split(t, ':');
-    if (parts.size() != 3) throw InputError(key + ": '" + text + "' is not start:stop:step");
+    if (parts.size() != 3) throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step");
     const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]),
                step = parse_integer(key, parts[2]);
     require(step > 0, key, text, "step must be > 0");
     require(stop >= start, key, text, "stop must be >= start");
-    require((stop - start) / step < 1000000, key, text, "more than 10^6 values");
-    for (long v = start; v <= stop; v += step) values.push_back(v);
+    // In 128 bits: stop - start and the values themselves must not overflow.
+    const auto count = static_cast<__int128>(stop - static_cast<__int128>(start)) / step + 1;
+    require(count <= static_cast<__int128>(kMaxAxisValues), key, text,
+            "more than " + std::to_string(kMaxAxisValues) + " values");
+    for (long k = 0; k < static_cast<long>(count); ++k) values.push_back(start + k * step);
   } else {
-    for (const auto& part : split(t, ',')) values.push_back(parse_integer(key, part));
+    const auto parts = split(t, ',');
+    require(parts.size() <= kMaxAxisValues, key, text, "more than " + std::to_string(kMaxAxisValues) + " values");
+    for (const auto& part : parts) values.push_back(parse_integer(key, part));
   }
   require_distinct(values, key, text);
   return values;
@@ -183,12 +205,20 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   const po::options_description desc = describe(k);
   po::variables_map vm;
   try {
-    // In program_options the first stored value wins: overrides first, then the file.
+    // In program_options the first stored value wins: overrides first, then the file. A key
+    // overridden twice is an error, as a key given twice in the file is.
+    std::set<std::string> overridden;
     for (const auto& assignment : overrides) {
-      std::istringstream in(override_as_ini(assignment, desc));
+      const std::string ini = override_as_ini(assignment, desc);
+      const std::string section = ini.substr(1, ini.find(']') - 1);
+      const std::string key = section + "." + trim(ini.substr(ini.find('\n') + 1, ini.find('=') - ini.find('\n') - 1));
+      if (!overridden.insert(key).second) throw InputError("override of '" + key + "' given twice");
+      std::istringstream in(ini);
       po::store(po::parse_config_file(in, desc, false), vm);
     }
-    std::istringstream in(ini_text);
+    // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
+    const bool bom = ini_text.rfind("\xEF\xBB\xBF", 0) == 0;
+    std::istringstream in(bom ? ini_text.substr(3) : ini_text);
     po::store(po::parse_config_file(in, desc, false), vm);
     po::notify(vm);
   } catch (const po::unknown_option& e) {
@@ -210,13 +240,23 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   for (double v : c.gamma) require(v >= 0, "grid.gamma", format_real(v), "must be >= 0");
   for (long v : c.d) require(v >= 1, "grid.d", v, "must be >= 1");
   for (long v : c.n) require(v >= 2, "grid.n", v, "must be >= 2");
+  for (long v : c.d) require(v <= kMaxDimension, "grid.d", v, "must be <= " + std::to_string(kMaxDimension));
+  for (long v : c.n) require(v <= kMaxTokens, "grid.n", v, "must be <= " + std::to_string(kMaxTokens));
+  const double cells = static_cast<double>(c.rho.size()) * static_cast<double>(c.gamma.size()) *
+                       static_cast<double>(c.d.size()) * static_cast<double>(c.n.size());
+  if (cells > static_cast<double>(kMaxCells)) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg, "the grid has %.3g cells (%zu x %zu x %zu x %zu); at most %.0e are allowed", cells,
+                  c.rho.size(), c.gamma.size(), c.d.size(), c.n.size(), static_cast<double>(kMaxCells));
+    throw InputError(source_name + ": " + msg);
+  }
   const std::string scale = trim(k.gamma_scale);
   require(scale == "absolute" || scale == "critical", "grid.gamma-scale", scale, "must be absolute or critical");
   c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
   c.trials = parse_integer("mc.trials", k.trials);
-  require(c.trials >= 1 && c.trials <= 1000000, "mc.trials", c.trials, "must be in [1, 10^6]");
+  require(c.trials >= 1 && c.trials <= kMaxTrials, "mc.trials", c.trials, "must be in [1, 10^6]");
   c.probes = parse_integer("mc.probes", k.probes);
-  require(c.probes >= 1 && c.probes <= 10000, "mc.probes", c.probes, "must be in [1, 10^4]");
+  require(c.probes >= 1 && c.probes <= kMaxProbes, "mc.probes", c.probes, "must be in [1, 10^4]");
   try {
     c.jacobian = mc::parse_jacobian(trim(k.jacobian));
     c.geometry = mc::parse_geometry(trim(k.geometry));
@@ -245,12 +285,19 @@ SweepConfig load_config(const std::string& path, const std::vector<std::string>&
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) throw InputError("config file '" + path + "' does not exist");
   if (S_ISDIR(st.st_mode)) throw InputError("config file '" + path + "' is a directory");
-  std::ifstream in(path);
+  // A fifo would block forever, a device like /dev/zero never end: regular files only.
+  if (!S_ISREG(st.st_mode)) throw InputError("config file '" + path + "' is not a regular file");
+  if (st.st_size > kMaxConfigBytes) {
+    throw InputError("config file '" + path + "' has " + std::to_string(st.st_size) + " bytes; at most " +
+                     std::to_string(kMaxConfigBytes) + " are allowed");
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("config file '" + path + "' cannot be read");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (trim(buffer.str()).empty()) throw InputError("config file '" + path + "' is empty");
-  return parse_config(buffer.str(), overrides, path);
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  in.read(text.data(), st.st_size);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (trim(text).empty()) throw InputError("config file '" + path + "' is empty");
+  return parse_config(text, overrides, path);
 }
 
 std::string SweepConfig::canonical_text() const {

@@ -382,6 +382,12 @@ std::int64_t get_int_attribute(const Handle& file, const std::string& object, co
   return value;
 }
 
+bool has_attribute(const Handle& file, const std::string& object, const std::string& name) {
+  const htri_t found = H5Aexists_by_name(file.id(), object.c_str(), name.c_str(), H5P_DEFAULT);
+  if (found < 0) throw Hdf5Error("look for attribute " + name + " of " + object + ": " + hdf5_message());
+  return found > 0;
+}
+
 void make_scale(const Handle& file, const std::string& scale, const std::string& label) {
   Handle set(H5Dopen2(file.id(), scale.c_str(), H5P_DEFAULT), H5Dclose, "open " + scale);
   check(H5DSset_scale(set.id(), label.c_str()), "make " + scale + " a dimension scale");

@@ -140,7 +140,7 @@ bool read_more(int fd, std::string& buffer, const std::string& path) {
 std::uint64_t stream_records(int fd, const std::string& path, const JournalVisitor& visitor, std::uint64_t& records,
                              std::uint64_t& damaged) {
   std::string buffer;
-  size_t at = 0;  // parse position in buffer
+  size_t at = 0;                       // parse position in buffer
   std::uint64_t offset = kHeaderSize;  // file offset of buffer[at]
   std::uint64_t good_end = kHeaderSize;
   std::uint64_t damage_start = 0;

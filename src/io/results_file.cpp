@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
+#include <memory>
 
 #include "attnsweep/io/hdf5.hpp"
+#include "attnsweep/io/journal.hpp"
 #include "attnsweep_git_commit.h"  // generated at build time
 
 #ifndef ATTNSWEEP_VERSION
@@ -47,6 +49,16 @@ void fsync_path(const std::string& path) {
   const int error = errno;
   ::close(fd);
   if (status != 0) throw IoError("cannot flush " + path + " to disk: " + std::strerror(error));
+}
+
+// CRC-32 of the error texts with their cell indices, in cell order.
+std::uint32_t errors_crc(const std::map<std::int64_t, std::string>& errors) {
+  std::uint32_t crc = 0;
+  for (const auto& [cell, text] : errors) {
+    crc = crc32(&cell, sizeof cell, crc);
+    crc = crc32(text.data(), text.size(), crc);
+  }
+  return crc;
 }
 
 std::string free_space_note(const std::string& folder) {
@@ -191,6 +203,11 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
       h::write_string(meta, "config_hash", hash);
       h::write_string(meta, "build", build_description());
     }
+    // CRC-32 of every text, so that a flipped byte in the config is caught like one in an array.
+    const std::string config_text = config.canonical_text();
+    h::set_attribute(file, "/meta/config", "crc32",
+                     static_cast<std::int64_t>(crc32(config_text.data(), config_text.size())));
+    h::set_attribute(file, "/cells/error", "crc32", static_cast<std::int64_t>(errors_crc(state.error)));
     for (int a = 0; a < 4; ++a) h::make_scale(file, std::string("/grid/") + kAxes[a], kAxes[a]);
     for (const char* array : kArrays) {
       for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, std::string("/grid/") + kAxes[a], a);
@@ -243,6 +260,11 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
                        std::to_string(kSchemaVersion) + ")");
     }
     header_.config_text = h::read_string(file_, "/meta/config");
+    if (h::has_attribute(file_, "/meta/config", "crc32") &&
+        h::get_int_attribute(file_, "/meta/config", "crc32") !=
+            static_cast<std::int64_t>(crc32(header_.config_text.data(), header_.config_text.size()))) {
+      throw CorruptFile(path + ": /meta/config fails its CRC-32 checksum (the file is damaged)");
+    }
     header_.config = parse_config(header_.config_text, {}, path + ":/meta/config");
     header_.config_hash = header_.config.hash();
     const SweepConfig& c = header_.config;
@@ -252,6 +274,17 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
     for (const char* array : kArrays) {
       if (!h::exists(file_, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
       if (h::dataset_shape(file_, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
+    }
+    // The axes must be the config's, value for value (bitwise).
+    const auto axis_differs = [](const auto& stored, const auto& configured) {
+      return stored.size() != configured.size() ||
+             std::memcmp(stored.data(), configured.data(), stored.size() * sizeof(stored[0])) != 0;
+    };
+    const std::vector<std::int64_t> d(c.d.begin(), c.d.end()), n(c.n.begin(), c.n.end());
+    if (axis_differs(h::read_doubles(file_, "/grid/rho"), c.rho) ||
+        axis_differs(h::read_doubles(file_, "/grid/gamma"), c.gamma) ||
+        axis_differs(h::read_int64(file_, "/grid/d"), d) || axis_differs(h::read_int64(file_, "/grid/n"), n)) {
+      throw CorruptFile(path + ": the /grid axes do not match /meta/config (the file is damaged)");
     }
     header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
     header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
@@ -293,12 +326,19 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
       for (size_t k = 0; k < errors.size(); ++k) {
         if (!errors[k].empty()) s.error[static_cast<std::int64_t>(k)] = errors[k];
       }
+      // The texts' checksum covers the whole grid: checked when the whole grid is read.
+      if (box.size() == whole().size() && h::has_attribute(file_, "/cells/error", "crc32") &&
+          h::get_int_attribute(file_, "/cells/error", "crc32") != static_cast<std::int64_t>(errors_crc(s.error))) {
+        throw CorruptFile(path_ + ": /cells/error fails its CRC-32 checksum (the file is damaged)");
+      }
     }
   } catch (const h::Hdf5Error& e) {
-    throw InputError(path_ + ": " + e.what());
+    // The file opened and its layout checked out: a read that fails is a damaged chunk
+    // (Fletcher-32) or a damaged structure.
+    throw CorruptFile(path_ + ": " + e.what() + " (the file is damaged)");
   }
   for (auto v : s.status) {
-    if (v > 2) throw InputError(path_ + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
+    if (v > 2) throw CorruptFile(path_ + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
   }
   return s;
 }
@@ -324,7 +364,13 @@ ResultsFile read_results_file(const std::string& path) {
 
 std::vector<std::string> verify_results_file(const std::string& path) {
   std::vector<std::string> problems;
-  const ResultsReader reader(path);  // schema, shapes, config
+  std::unique_ptr<ResultsReader> opened;
+  try {
+    opened = std::make_unique<ResultsReader>(path);  // schema, shapes, config, axes, text checksums
+  } catch (const CorruptFile& e) {
+    return {e.what()};
+  }
+  const ResultsReader& reader = *opened;
   const ResultsFile& f = reader.header();
   try {
     h5::Handle file = h5::open_file_readonly(path);
@@ -341,23 +387,36 @@ std::vector<std::string> verify_results_file(const std::string& path) {
     problems.push_back(e.what());
   }
   // Slab by slab along rho (Fletcher-32 is checked on every chunk read), in bounded memory.
-  reader.for_each_slab(ResultsReader::kAll, [&](std::int64_t first, const SweepState& s) {
-    for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k) {
-      const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
-      const auto i = static_cast<size_t>(k);
-      const std::int64_t cell = first + k;
-      const bool finite = std::isfinite(s.lambda_mean[i]) && std::isfinite(s.eta_mean[i]);
-      if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
-        problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
+  std::map<std::int64_t, std::string> errors;
+  try {
+    reader.for_each_slab(ResultsReader::kAll, [&](std::int64_t first, const SweepState& s) {
+      for (const auto& [k, text] : s.error) errors[first + k] = text;
+      for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k) {
+        const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
+        const auto i = static_cast<size_t>(k);
+        const std::int64_t cell = first + k;
+        const bool finite = std::isfinite(s.lambda_mean[i]) && std::isfinite(s.eta_mean[i]);
+        if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
+          problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
+        }
+        if (st != CellStatus::done && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
+          problems.push_back("cell " + std::to_string(cell) + " is " + status_name(st) + " but has values");
+        }
+        if (st == CellStatus::failed && s.error_of(k).empty()) {
+          problems.push_back("cell " + std::to_string(cell) + " is failed without an error text");
+        }
       }
-      if (st != CellStatus::done && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
-        problems.push_back("cell " + std::to_string(cell) + " is " + status_name(st) + " but has values");
-      }
-      if (st == CellStatus::failed && s.error_of(k).empty()) {
-        problems.push_back("cell " + std::to_string(cell) + " is failed without an error text");
-      }
+    });
+    h5::Handle file = h5::open_file_readonly(path);
+    if (h5::has_attribute(file, "/cells/error", "crc32") &&
+        h5::get_int_attribute(file, "/cells/error", "crc32") != static_cast<std::int64_t>(errors_crc(errors))) {
+      problems.push_back("/cells/error fails its CRC-32 checksum");
     }
-  });
+  } catch (const CorruptFile& e) {
+    problems.push_back(e.what());
+  } catch (const h5::Hdf5Error& e) {
+    problems.push_back(e.what());
+  }
   return problems;
 }
 

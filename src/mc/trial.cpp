@@ -22,8 +22,12 @@ void validate(const CellParams& c) {
     fail("gamma must be finite and >= 0 (got " + std::to_string(c.gamma) + ")");
   if (c.d < 1) fail("d must be >= 1 (got " + std::to_string(c.d) + ")");
   if (c.n < 2) fail("n must be >= 2 (got " + std::to_string(c.n) + ")");
-  if (c.trials < 1) fail("trials must be >= 1 (got " + std::to_string(c.trials) + ")");
-  if (c.probes < 1) fail("probes must be >= 1 (got " + std::to_string(c.probes) + ")");
+  if (c.d > kMaxDimension) fail("d must be <= " + std::to_string(kMaxDimension) + " (got " + std::to_string(c.d) + ")");
+  if (c.n > kMaxTokens) fail("n must be <= " + std::to_string(kMaxTokens) + " (got " + std::to_string(c.n) + ")");
+  if (c.trials < 1 || c.trials > kMaxTrials)
+    fail("trials must be in [1, " + std::to_string(kMaxTrials) + "] (got " + std::to_string(c.trials) + ")");
+  if (c.probes < 1 || c.probes > kMaxProbes)
+    fail("probes must be in [1, " + std::to_string(kMaxProbes) + "] (got " + std::to_string(c.probes) + ")");
   if (!std::isfinite(c.alpha)) fail("alpha must be finite");
   if (c.geometry == Geometry::simplex && c.d < c.n + 1) {
     fail("simplex geometry needs d >= n + 1 (got d = " + std::to_string(c.d) + ", n = " + std::to_string(c.n) + ")");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -12,6 +13,12 @@ Environment::Environment(int& argc, char**& argv) {
   int provided = 0;
   check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // Rank 0 computes and writes in threads of its own while its main thread calls MPI.
+  if (provided < MPI_THREAD_FUNNELED) {
+    abort_all("this MPI library grants thread level " + std::to_string(provided) +
+                  ", attnsweep needs MPI_THREAD_FUNNELED (" + std::to_string(MPI_THREAD_FUNNELED) + ")",
+              3);
+  }
   check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
 }
@@ -39,8 +46,18 @@ void abort_all(const std::string& message, int code) {
   std::_Exit(code);
 }
 
+namespace {
+// MPI counts are int: a message of 2 GiB or more cannot be sent in one call.
+int message_count(const std::string& bytes) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    throw std::length_error("message of " + std::to_string(bytes.size()) + " bytes exceeds MPI's int count");
+  }
+  return static_cast<int>(bytes.size());
+}
+}  // namespace
+
 void send_bytes(const std::string& bytes, int dest, int tag) {
-  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD), "MPI_Send");
+  check(MPI_Send(bytes.data(), message_count(bytes), MPI_BYTE, dest, tag, MPI_COMM_WORLD), "MPI_Send");
 }
 
 bool message_waiting(int& source, int& tag) {
@@ -73,7 +90,7 @@ Outbox::~Outbox() {
 void Outbox::post(std::string bytes, int dest, int tag) {
   pending_.push_back({std::move(bytes), MPI_REQUEST_NULL});
   Pending& p = pending_.back();
-  check(MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &p.request),
+  check(MPI_Isend(p.bytes.data(), message_count(p.bytes), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &p.request),
         "MPI_Isend");
 }
 
@@ -94,7 +111,7 @@ void Outbox::drain() {
 }
 
 void broadcast(std::string& text, int root) {
-  int size = static_cast<int>(text.size());
+  int size = message_count(text);
   check(MPI_Bcast(&size, 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Bcast");
   text.resize(static_cast<size_t>(size));
   check(MPI_Bcast(text.data(), size, MPI_CHAR, root, MPI_COMM_WORLD), "MPI_Bcast");

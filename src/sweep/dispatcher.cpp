@@ -28,8 +28,10 @@ Dispatcher::Dispatcher(std::vector<Task> tasks, std::vector<int> depth, double t
 bool Dispatcher::head_fits(double now) const {
   if (queue_.empty()) return false;
   if (time_limit_ <= 0) return true;
-  // The estimate is a guess: leave half of it again as a margin.
-  return now + queue_.front().estimated_seconds * 1.5 < time_limit_;
+  const double estimate = queue_.front().estimated_seconds;
+  // The estimate is a guess: leave half of it again as a margin. The run's first task needs
+  // only to fit without it, so that a limit that fits one task always makes progress.
+  return now + estimate * 1.5 < time_limit_ || (!assigned_any_ && now + estimate < time_limit_);
 }
 
 std::optional<Task> Dispatcher::assign(int worker, double now) {
@@ -37,6 +39,7 @@ std::optional<Task> Dispatcher::assign(int worker, double now) {
   if (stopping() || in_flight_.at(w) >= depth_[w] || !head_fits(now)) return std::nullopt;
   Task task = std::move(queue_.front());
   queue_.pop_front();
+  assigned_any_ = true;
   ++in_flight_[w];
   ++in_flight_total_;
   return task;

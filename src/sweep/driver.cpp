@@ -56,7 +56,6 @@ std::string duration_text(double seconds) {
   return buf;
 }
 
-
 bool file_exists(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0;
@@ -119,8 +118,17 @@ Prepared check_inputs(const RunOptions& options) {
   p.journal_path = p.output + ".journal";
   io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
-  if (file_exists(p.output) && io::ResultsReader(p.output).header().config_hash != p.config.hash()) {
-    throw io::InputError(p.output + " holds a sweep with another config; use another --output or the original config");
+  if (file_exists(p.output)) {
+    if (io::ResultsReader(p.output).header().config_hash != p.config.hash()) {
+      throw io::InputError(p.output +
+                           " holds a sweep with another config; use another --output or the original config");
+    }
+    // Resume only from a sound file (what `verify` checks); the journal alone can rebuild it.
+    const std::vector<std::string> problems = io::verify_results_file(p.output);
+    if (!problems.empty()) {
+      throw io::InputError(p.output + " fails verification (" + problems.front() +
+                           "); move it away and rerun: the state is rebuilt from " + p.journal_path);
+    }
   }
   const std::uint64_t journal_hash = file_exists(p.journal_path) ? io::Journal::read(p.journal_path, {}) : 0;
   if (journal_hash != io::Journal::kNoHash && journal_hash != p.config.hash()) {
@@ -247,9 +255,11 @@ class Master {
       leave_if_orphaned();
       bool active = receive(workers, by_rank, dispatcher);
       if (stop_signal() != 0) dispatcher.request_stop(StopReason::signal);
-      dispatcher.update(seconds_since(start_));
+      // The time limit counts from the command's start (MPI start-up and calibration included).
+      const double now = seconds_since(options_.started);
+      dispatcher.update(now);
       for (size_t w = 0; w < workers.size() && !dispatcher.stopping(); ++w) {
-        while (auto task = dispatcher.assign(static_cast<int>(w), seconds_since(start_))) {
+        while (auto task = dispatcher.assign(static_cast<int>(w), now)) {
           workers[w]->submit(*task);
           active = true;
         }
@@ -444,6 +454,7 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   // Every node must hold one trial of the largest cell in each of its computing slots.
   const std::vector<parallel::NodeShare> nodes = parallel::gather_nodes(available_memory_bytes());
   if (const int verdict = agree([&] {
+        (void)injected_failures(grid.size());  // a malformed list is refused here, not on a worker
         check_nodes_fit(nodes, grid, mpi.size());
         open_state(prepared, options, grid);
       });
@@ -459,7 +470,8 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   }
   const CostModel cost = CostModel::calibrate();
   const int workers = (mpi.size() - 1) + (mpi.size() <= kLocalWorkerMaxRanks ? 1 : 0);
-  std::vector<Task> tasks = plan_tasks(grid, prepared.cells, cost, workers);
+  const double max_task = options.time_limit > 0 ? options.time_limit / 4 : kMaxTaskSeconds;
+  std::vector<Task> tasks = plan_tasks(grid, prepared.cells, cost, workers, max_task);
   const auto cells_to_run = static_cast<std::int64_t>(prepared.cells.size());
   RunStore store(grid, prepared.output, std::move(prepared.state), std::move(prepared.partials),
                  std::move(prepared.journal), prepared.cells, options.snapshot_every);

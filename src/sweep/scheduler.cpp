@@ -7,7 +7,7 @@
 namespace attnsweep::sweep {
 
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
-                             int workers) {
+                             int workers, double max_task_seconds) {
   const auto trials = static_cast<std::uint64_t>(grid.config().trials);
   const auto shape = grid.shape();
   // A trial's cost depends on (d, n) only: computed once per pair, not once per cell.
@@ -25,7 +25,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
     total += cost_of_dn[static_cast<size_t>(c.d * shape[3] + c.n)] * static_cast<double>(trials);
   }
   std::sort(keyed.begin(), keyed.end());
-  const double target = std::min(total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds);
+  const double target = std::min({total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds, max_task_seconds});
 
   std::vector<Task> tasks;
   std::vector<std::int64_t> members;

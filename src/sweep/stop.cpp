@@ -28,6 +28,19 @@ void install_stop_handlers() {
   for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaction(s, &action, nullptr);
 }
 
+void release_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaction(s, &action, nullptr);
+  if (const int signal = stop_signal(); signal != 0) std::raise(signal);  // one that came early
+}
+
+// Installed before main(), as soon as the program is loaded: mpirun forwards a stop signal to
+// ranks that may still be starting, and a rank without a handler would die of it (exit 138)
+// instead of stopping cleanly. Commands that are not `run` release them at once (main).
+__attribute__((constructor)) static void install_stop_handlers_at_load() { install_stop_handlers(); }
+
 void remember_launcher() { g_launcher = ::getppid(); }
 
 void leave_if_orphaned() {

@@ -1,23 +1,33 @@
 #include "attnsweep/sweep/task_runner.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <sstream>
 
+#include "attnsweep/io/config.hpp"
 #include "attnsweep/mc/trial.hpp"
 
 namespace attnsweep::sweep {
 
-std::set<std::int64_t> injected_failures() {
+std::set<std::int64_t> injected_failures(std::int64_t grid_size) {
   std::set<std::int64_t> cells;
   const char* text = std::getenv("ATTNSWEEP_INJECT_FAILURE");
   if (!text) return cells;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    if (!item.empty()) cells.insert(std::stoll(item));
+    if (item.empty()) continue;
+    char* end = nullptr;
+    errno = 0;
+    const long long cell = std::strtoll(item.c_str(), &end, 10);
+    if (*end != '\0' || errno == ERANGE || cell < 0 || cell >= grid_size) {
+      throw io::InputError("ATTNSWEEP_INJECT_FAILURE: '" + item.substr(0, 40) + "' is not a cell index in [0, " +
+                           std::to_string(grid_size) + ")");
+    }
+    cells.insert(cell);
   }
   return cells;
 }

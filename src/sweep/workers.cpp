@@ -23,7 +23,7 @@ constexpr auto kIdleSleepMost = std::chrono::microseconds(16000);
 
 // ------------------------------------------------------------------ LocalWorker
 LocalWorker::LocalWorker(const Grid& grid)
-    : grid_(grid), inject_(injected_failures()), thread_([this](std::stop_token stop) { loop(stop); }) {}
+    : grid_(grid), inject_(injected_failures(grid.size())), thread_([this](std::stop_token stop) { loop(stop); }) {}
 
 LocalWorker::~LocalWorker() {
   abandon_ = true;
@@ -127,7 +127,7 @@ WorkerMessages WorkerMessages::pump(const std::vector<RemoteWorker*>& by_rank) {
 
 // ------------------------------------------------------------------ worker rank
 int run_worker_rank(const Grid& grid) {
-  const auto inject = injected_failures();
+  const auto inject = injected_failures(grid.size());
   std::deque<Task> queue;
   bool stop_received = false, signal_reported = false;
   auto idle_sleep = kIdleSleepFirst;

@@ -23,6 +23,16 @@ struct IoError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Resource caps: far above any real sweep, low enough that a mistyped value is refused in
+// milliseconds instead of exhausting memory. (10^8 cells need about 10 GB on rank 0.)
+inline constexpr std::int64_t kMaxCells = 100'000'000;
+inline constexpr size_t kMaxAxisValues = 1'000'000;
+inline constexpr long kMaxConfigBytes = 1 << 20;
+using mc::kMaxDimension;
+using mc::kMaxProbes;
+using mc::kMaxTokens;
+using mc::kMaxTrials;
+
 enum class GammaScale { absolute, critical };
 
 struct SweepConfig {

@@ -88,6 +88,7 @@ void set_attribute(const Handle& file, const std::string& object, const std::str
 void set_attribute(const Handle& file, const std::string& object, const std::string& name, std::int64_t value);
 std::string get_string_attribute(const Handle& file, const std::string& object, const std::string& name);
 std::int64_t get_int_attribute(const Handle& file, const std::string& object, const std::string& name);
+bool has_attribute(const Handle& file, const std::string& object, const std::string& name);
 
 // Marks `scale` as a dimension scale named `label` and attaches it to dimension `dim` of `dataset`.
 void make_scale(const Handle& file, const std::string& scale, const std::string& label);

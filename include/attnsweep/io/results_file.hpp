@@ -15,6 +15,13 @@ namespace attnsweep::io {
 
 inline constexpr std::int64_t kSchemaVersion = 1;
 
+// An attnsweep output whose contents fail a check: a checksum (Fletcher-32 on the arrays,
+// CRC-32 on the texts), or axes that disagree with the stored config. `verify` reports it
+// (exit 1); the other commands refuse the file (exit 2).
+struct CorruptFile : InputError {
+  using InputError::InputError;
+};
+
 enum class CellStatus : std::uint8_t { missing = 0, done = 1, failed = 2 };
 const char* status_name(CellStatus status);
 CellStatus parse_status(const std::string& text);  // throws InputError

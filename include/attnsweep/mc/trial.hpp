@@ -27,6 +27,12 @@ struct CellParams {
   std::uint64_t seed = 0;
 };
 
+// Caps of a cell's parameters (far above any real use; a mistyped value is refused at once).
+inline constexpr long kMaxTrials = 1'000'000;
+inline constexpr long kMaxProbes = 10'000;
+inline constexpr long kMaxDimension = 1'000'000;
+inline constexpr long kMaxTokens = 100'000'000;
+
 // Throws std::invalid_argument naming the first out-of-range parameter.
 void validate(const CellParams& cell);
 

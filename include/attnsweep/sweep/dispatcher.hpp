@@ -54,6 +54,7 @@ class Dispatcher {
   std::deque<Task> queue_;
   std::vector<int> depth_, in_flight_;
   int in_flight_total_ = 0;
+  bool assigned_any_ = false;
   double time_limit_;
   int max_attempts_;
   StopReason stop_reason_ = StopReason::none;

@@ -9,6 +9,7 @@
 //   sweep/messages     the byte codec of the messages (shared with the journal)
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,16 +21,17 @@ namespace attnsweep::sweep {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailedCells = 1;
 inline constexpr int kExitBadInput = 2;
-inline constexpr int kExitIoError = 74;   // disk full, read/write error (sysexits' EX_IOERR)
-inline constexpr int kExitInternal = 3;   // a bug: an unexpected exception
+inline constexpr int kExitIoError = 74;  // disk full, read/write error (sysexits' EX_IOERR)
+inline constexpr int kExitInternal = 3;  // a bug: an unexpected exception
 inline constexpr int kExitStopped = 75;
 
 struct RunOptions {
   std::string config_path;
   std::vector<std::string> overrides;
-  std::string output;          // empty: the config's output.file
-  bool retry_failed = false;   // recompute cells whose status is failed
-  double time_limit = 0;       // seconds; 0 = none
+  std::string output;         // empty: the config's output.file
+  bool retry_failed = false;  // recompute cells whose status is failed
+  double time_limit = 0;      // seconds since `started`; 0 = none
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // the command's start
   double snapshot_every = 30;  // least seconds between HDF5 snapshots while running
   long slice_index = 0;        // run only cells [size * k / N, size * (k + 1) / N) of the flat index
   long slice_count = 1;        // (independent slices of one sweep, merged with `attnsweep merge`)

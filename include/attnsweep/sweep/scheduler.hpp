@@ -33,7 +33,9 @@ constexpr double kMaxTaskSeconds = 60;
 // is one trial of one cell. Every trial of every cell is in exactly one task. Order:
 // estimated cost descending, then first cell, then first trial (deterministic).
 constexpr size_t kMaxCellsPerTask = 4096;
+// `max_task_seconds` lowers the cap (a run under --time-limit L uses L / 4, so that tasks fit
+// in the budget and every run makes progress).
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
-                             int workers);
+                             int workers, double max_task_seconds = kMaxTaskSeconds);
 
 }  // namespace attnsweep::sweep

@@ -14,6 +14,9 @@ int stop_signal();
 // Installs the handlers (SA_RESTART). Call as early as possible: before MPI_Init, so that a
 // signal in a rank's first moments is a clean stop, not a kill.
 void install_stop_handlers();
+// Back to the default dispositions (a signal then ends the process), re-raising one that
+// arrived while the handlers were installed. For every command but `run`.
+void release_stop_handlers();
 // For tests: forget a received signal.
 void clear_stop_signal();
 

@@ -29,8 +29,9 @@ struct TaskResult {
 };
 
 // Cells listed in ATTNSWEEP_INJECT_FAILURE (comma-separated flat indices) throw on every
-// attempt: a testing aid for the failure paths.
-std::set<std::int64_t> injected_failures();
+// attempt: a testing aid for the failure paths. Throws io::InputError for an item that is not a
+// flat index of the grid (checked by rank 0 before a sweep starts).
+std::set<std::int64_t> injected_failures(std::int64_t grid_size);
 
 // Runs one task trial by trial, asking `should_stop` between trials (a stop abandons the
 // rest of the task). Never throws for a cell's failure: an exception, a non-finite value or
