@@ -108,13 +108,27 @@ struct Prepared {
   std::unique_ptr<io::Journal> journal;
 };
 
+// The file a path names: symlinks followed, also one whose target does not exist yet (a
+// dangling link is where the user wants the file), folders canonical.
+std::string real_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path at(path);
+  std::error_code error;
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(at, error)); ++hops) {
+    const fs::path target = fs::read_symlink(at, error);
+    if (error) break;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+  }
+  return fs::weakly_canonical(at, error).string();
+}
+
 Prepared check_inputs(const RunOptions& options) {
   Prepared p;
   p.config = io::load_config(options.config_path, options.overrides);
   p.output = options.output.empty() ? p.config.output : options.output;
   // The real file behind the name: a symlinked output stays a symlink (its target is what is
   // replaced), and two names of one file share one journal, so one run locks out the other.
-  p.output = std::filesystem::weakly_canonical(p.output).string();
+  p.output = real_path(p.output);
   p.journal_path = p.output + ".journal";
   io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
