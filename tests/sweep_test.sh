@@ -43,9 +43,10 @@ write_medium_config
 
 # The PID of MPI rank $2 of the job whose command line contains $1.
 rank_pid() {
-  for pid in $(pgrep -f -- "$1"); do
-    if tr '\0' '\n' < /proc/$pid/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo $pid
+  local candidate
+  for candidate in $(pgrep -f -- "$1"); do
+    if tr '\0' '\n' < /proc/$candidate/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      echo $candidate
       return 0
     fi
   done
