@@ -39,26 +39,28 @@ std::uint64_t stream_id(long d, long n) {
 }
 
 std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
-                                              std::uint64_t trial, std::vector<std::string>& errors) {
-  const model::Matrix X = [&] {
-    if (cell.geometry == Geometry::simplex) return simplex_tokens(cell.n, cell.d, cell.rho);
+                                              std::uint64_t trial, std::vector<std::string>& errors,
+                                              TrialWorkspace& w) {
+  if (cell.geometry == Geometry::simplex) {
+    simplex_tokens(cell.n, cell.d, cell.rho, w.X);
+  } else {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::tokens);
-    return gaussian_tokens(cell.n, cell.d, cell.rho, stream);
-  }();
-  const model::NormalizedTokens tokens = model::normalize(X);
-  model::Matrix probes;
+    gaussian_tokens(cell.n, cell.d, cell.rho, stream, w.X);
+  }
+  model::normalize(w.X, w.tokens);
   if (cell.jacobian == JacobianMethod::hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
-    probes = rademacher_probes(cell.n, cell.d, cell.probes, stream);
+    rademacher_probes(cell.n, cell.d, cell.probes, stream, w.probes);
   }
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
   for (size_t k = 0; k < gammas.size(); ++k) {
     try {
-      const model::ForwardPass f = model::forward(tokens, X, gammas[k], cell.alpha);
-      results[k].lambda = model::angle_ratio(f);
-      const double norm2 = cell.jacobian == JacobianMethod::exact ? model::jacobian_norm2_exact(f)
-                                                                  : model::jacobian_norm2_hutchinson(f, probes);
+      model::forward(w.tokens, w.X, gammas[k], cell.alpha, w.pass);
+      results[k].lambda = model::angle_ratio(w.pass, w.scratch);
+      const double norm2 = cell.jacobian == JacobianMethod::exact
+                               ? model::jacobian_norm2_exact(w.pass, w.scratch)
+                               : model::jacobian_norm2_hutchinson(w.pass, w.probes, w.scratch);
       results[k].eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
     } catch (const std::exception& e) {
       errors[k] = e.what();
@@ -67,16 +69,30 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   return results;
 }
 
-TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
+std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
+                                              std::uint64_t trial, std::vector<std::string>& errors) {
+  TrialWorkspace workspace;
+  return run_trial_over_gamma(cell, gammas, trial, errors, workspace);
+}
+
+namespace {
+TrialResult run_trial(const CellParams& cell, std::uint64_t trial, TrialWorkspace& workspace) {
   std::vector<std::string> errors;
-  const TrialResult result = run_trial_over_gamma(cell, {cell.gamma}, trial, errors).front();
+  const TrialResult result = run_trial_over_gamma(cell, {cell.gamma}, trial, errors, workspace).front();
   if (!errors.front().empty()) throw std::runtime_error(errors.front());
   return result;
 }
+}  // namespace
+
+TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
+  TrialWorkspace workspace;
+  return run_trial(cell, trial, workspace);
+}
 
 CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count) {
+  TrialWorkspace workspace;
   CellSamples samples;
-  for (std::uint64_t t = first; t < first + count; ++t) samples.add(t, run_trial(cell, t));
+  for (std::uint64_t t = first; t < first + count; ++t) samples.add(t, run_trial(cell, t, workspace));
   return samples;
 }
 

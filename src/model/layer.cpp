@@ -29,40 +29,52 @@ Vector inverse_row_norms(const MatrixRef& X, const char* what) {
 
 double attention_scale(double gamma, Index n) { return gamma * std::log(static_cast<double>(n)); }
 
-Matrix row_softmax(const MatrixRef& S, double beta) {
-  Matrix A(S.rows(), S.cols());
+void row_softmax(const MatrixRef& S, double beta, Matrix& A) {
+  A.resize(S.rows(), S.cols());
   for (Index i = 0; i < S.rows(); ++i) {
     const double row_max = S.row(i).maxCoeff();
     A.row(i) = ((S.row(i).array() - row_max) * beta).exp().matrix();
     A.row(i) /= A.row(i).sum();
   }
+}
+
+Matrix row_softmax(const MatrixRef& S, double beta) {
+  Matrix A;
+  row_softmax(S, beta, A);
   return A;
 }
 
-NormalizedTokens normalize(const MatrixRef& X) {
+void normalize(const MatrixRef& X, NormalizedTokens& t) {
   if (X.rows() < 1 || X.cols() < 1) throw std::invalid_argument("forward: empty token matrix");
-  NormalizedTokens t;
   const Vector inv_norms = inverse_row_norms(X, "input token");
   t.norms = inv_norms.cwiseInverse();
   t.Y = inv_norms.asDiagonal() * X;
   t.G.noalias() = t.Y * t.Y.transpose();
+}
+
+NormalizedTokens normalize(const MatrixRef& X) {
+  NormalizedTokens t;
+  normalize(X, t);
   return t;
 }
 
-ForwardPass forward(const NormalizedTokens& tokens, const MatrixRef& X, double gamma, double alpha) {
-  ForwardPass f;
+void forward(const NormalizedTokens& tokens, const MatrixRef& X, double gamma, double alpha, ForwardPass& f) {
+  f.input = &tokens;
+  f.owned_input.reset();
   f.beta = attention_scale(gamma, X.rows());
   f.alpha = alpha;
-  f.norms = tokens.norms;
-  f.Y = tokens.Y;
-  f.G = tokens.G;
-  f.A = row_softmax(f.G, f.beta);
-  f.Xbar.noalias() = f.A * f.Y;
+  row_softmax(tokens.G, f.beta, f.A);
+  f.Xbar.noalias() = f.A * tokens.Y;
   f.Xout = f.Xbar + alpha * X;
-  return f;
 }
 
-ForwardPass forward(const MatrixRef& X, double gamma, double alpha) { return forward(normalize(X), X, gamma, alpha); }
+ForwardPass forward(const MatrixRef& X, double gamma, double alpha) {
+  auto tokens = std::make_shared<NormalizedTokens>(normalize(X));
+  ForwardPass f;
+  forward(*tokens, X, gamma, alpha, f);
+  f.owned_input = std::move(tokens);  // f.input still points at it (it lives on the heap)
+  return f;
+}
 
 double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
                         double cosine) {
@@ -71,16 +83,19 @@ double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eig
   return 0.5 * (u - v).squaredNorm();
 }
 
-double angle_ratio(const ForwardPass& f) {
-  const Index n = f.Y.rows();
-  const Matrix Yout = inverse_row_norms(f.Xout, "output token").asDiagonal() * f.Xout;
-  Matrix Gout;
+double angle_ratio(const ForwardPass& f, Scratch& scratch) {
+  const Matrix& Y = f.Y();
+  const Matrix& G = f.G();
+  const Index n = Y.rows();
+  Matrix& Yout = scratch.Yout;
+  Matrix& Gout = scratch.Gout;
+  Yout = inverse_row_norms(f.Xout, "output token").asDiagonal() * f.Xout;
   Gout.noalias() = Yout * Yout.transpose();
   double sum = 0;
   long long pairs = 0;
   for (Index i = 0; i < n; ++i) {
     for (Index j = i + 1; j < n; ++j) {
-      const double before = one_minus_cosine(f.Y.row(i), f.Y.row(j), f.G(i, j));
+      const double before = one_minus_cosine(Y.row(i), Y.row(j), G(i, j));
       if (before == 0) continue;  // identical input directions: no angle to compare
       const double after = one_minus_cosine(Yout.row(i), Yout.row(j), Gout(i, j));
       sum += after / before;
@@ -90,30 +105,41 @@ double angle_ratio(const ForwardPass& f) {
   return pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
 }
 
-Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
-  const Index n = f.Y.rows(), d = f.Y.cols();
+double angle_ratio(const ForwardPass& f) {
+  Scratch scratch;
+  return angle_ratio(f, scratch);
+}
+
+const Matrix& jacobian_vector_products(const ForwardPass& f, const MatrixRef& V, Scratch& scratch) {
+  const Matrix& Y = f.Y();
+  const Index n = Y.rows(), d = Y.cols();
   if (V.rows() != n || V.cols() % d != 0 || V.cols() == 0) {
     throw std::invalid_argument("jacobian_vector_products: directions must be n x (m d)");
   }
   const Index m = V.cols() / d;
-  const Vector inv_norms = f.norms.cwiseInverse();
+  scratch.inv_norms = f.norms().cwiseInverse();
+  const Vector& inv_norms = scratch.inv_norms;
 
   // dy_i = (v_i - <v_i, y_i> y_i) / |x_i|, kept in two layouts so that both
   // products below are single GEMMs over all probes.
-  Matrix dY_stacked(m * n, d);  // block k = rows [k n, (k+1) n)
-  Matrix dY_side(n, m * d);     // block k = columns [k d, (k+1) d)
+  Matrix& dY_stacked = scratch.dY_stacked;  // block k = rows [k n, (k+1) n)
+  Matrix& dY_side = scratch.dY_side;        // block k = columns [k d, (k+1) d)
+  dY_stacked.resize(m * n, d);
+  dY_side.resize(n, m * d);
   for (Index k = 0; k < m; ++k) {
     const auto Vk = V.middleCols(k * d, d);
-    const Vector radial = (Vk.array() * f.Y.array()).rowwise().sum();
-    dY_stacked.middleRows(k * n, n) = inv_norms.asDiagonal() * (Vk - radial.asDiagonal() * f.Y);
+    scratch.radial = (Vk.array() * Y.array()).rowwise().sum();
+    dY_stacked.middleRows(k * n, n) = inv_norms.asDiagonal() * (Vk - scratch.radial.asDiagonal() * Y);
     dY_side.middleCols(k * d, d) = dY_stacked.middleRows(k * n, n);
   }
 
   // Block k of Q is Y dY_k^T; dS_k = beta (Q_k + Q_k^T).
-  Matrix Q;
-  Q.noalias() = f.Y * dY_stacked.transpose();
-  Matrix dA(m * n, n);
-  Matrix S(n, n);  // Q_k + Q_k^T, formed tile by tile so the transposed reads stay in cache
+  Matrix& Q = scratch.Q;
+  Q.noalias() = Y * dY_stacked.transpose();
+  Matrix& dA = scratch.dA;
+  Matrix& S = scratch.S;  // Q_k + Q_k^T, formed tile by tile so the transposed reads stay in cache
+  dA.resize(m * n, n);
+  S.resize(n, n);
   constexpr Index kTile = 32;
   for (Index k = 0; k < m; ++k) {
     const auto Qk = Q.middleCols(k * n, n);
@@ -133,70 +159,85 @@ Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
     }
   }
 
-  Matrix out;
-  out.noalias() = f.A * dY_side;  // A dY for all probes
-  Matrix dAY;
-  dAY.noalias() = dA * f.Y;  // dA Y for all probes
+  Matrix& out = scratch.jvp;
+  out.noalias() = f.A * dY_side;   // A dY for all probes
+  scratch.dAY.noalias() = dA * Y;  // dA Y for all probes
   for (Index k = 0; k < m; ++k) {
-    out.middleCols(k * d, d) += dAY.middleRows(k * n, n) + f.alpha * V.middleCols(k * d, d);
+    out.middleCols(k * d, d) += scratch.dAY.middleRows(k * n, n) + f.alpha * V.middleCols(k * d, d);
   }
   return out;
 }
 
+Matrix jacobian_vector_products(const ForwardPass& f, const MatrixRef& V) {
+  Scratch scratch;
+  return jacobian_vector_products(f, V, scratch);
+}
+
+double jacobian_norm2_hutchinson(const ForwardPass& f, const MatrixRef& V, Scratch& scratch) {
+  const Index m = V.cols() / f.Y().cols();
+  return jacobian_vector_products(f, V, scratch).squaredNorm() / static_cast<double>(m);
+}
+
 double jacobian_norm2_hutchinson(const ForwardPass& f, const MatrixRef& V) {
-  const Index m = V.cols() / f.Y.cols();
-  return jacobian_vector_products(f, V).squaredNorm() / static_cast<double>(m);
+  Scratch scratch;
+  return jacobian_norm2_hutchinson(f, V, scratch);
 }
 
 namespace {
-// T1_i = || sum_l A_il y_l y_l^T ||_F^2 for every row i, by the cheaper of two routes.
-Vector quartic_term(const ForwardPass& f) {
-  const Index n = f.Y.rows(), d = f.Y.cols();
+// T1_i = || sum_l A_il y_l y_l^T ||_F^2 for every row i, by the cheaper of two routes, into scratch.T1.
+void quartic_term(const ForwardPass& f, Scratch& scratch) {
+  const Matrix& Y = f.Y();
+  const Index n = Y.rows(), d = Y.cols();
   const Index packed = d * (d + 1) / 2;
   if (packed < n) {
     // Pack y_l y_l^T's upper triangle (off-diagonal entries times sqrt 2), so that
     // T1_i = |(A P)_i|^2: cost n^2 d(d+1)/2.
-    Matrix P(n, packed);
+    Matrix& P = scratch.P;
+    P.resize(n, packed);
     for (Index l = 0; l < n; ++l) {
       Index c = 0;
       for (Index a = 0; a < d; ++a) {
-        P(l, c++) = f.Y(l, a) * f.Y(l, a);
-        for (Index b = a + 1; b < d; ++b) P(l, c++) = std::sqrt(2.0) * f.Y(l, a) * f.Y(l, b);
+        P(l, c++) = Y(l, a) * Y(l, a);
+        for (Index b = a + 1; b < d; ++b) P(l, c++) = std::sqrt(2.0) * Y(l, a) * Y(l, b);
       }
     }
-    Matrix AP;
-    AP.noalias() = f.A * P;
-    return AP.rowwise().squaredNorm();
+    scratch.AP.noalias() = f.A * P;
+    scratch.T1 = scratch.AP.rowwise().squaredNorm();
+    return;
   }
   // T1_i = a_i^T (G o G) a_i: cost n^3.
-  const Matrix G2 = f.G.cwiseProduct(f.G);
-  Matrix AG2;
-  AG2.noalias() = f.A * G2;
-  return AG2.cwiseProduct(f.A).rowwise().sum();
+  scratch.G2 = f.G().cwiseProduct(f.G());
+  scratch.AG2.noalias() = f.A * scratch.G2;
+  scratch.T1 = scratch.AG2.cwiseProduct(f.A).rowwise().sum();
 }
 }  // namespace
 
-double jacobian_norm2_exact(const ForwardPass& f) {
-  const Index n = f.Y.rows();
-  const double d = static_cast<double>(f.Y.cols());
+double jacobian_norm2_exact(const ForwardPass& f, Scratch& scratch) {
+  const Matrix& Y = f.Y();
+  const Matrix& G = f.G();
+  const Index n = Y.rows();
+  const double d = static_cast<double>(Y.cols());
   const double beta = f.beta, alpha = f.alpha;
-  const Vector inv_norms = f.norms.cwiseInverse();
+  scratch.inv_norms = f.norms().cwiseInverse();
+  const Vector& inv_norms = scratch.inv_norms;
 
-  Matrix H;
-  H.noalias() = f.Xbar * f.Y.transpose();  // H_il = <y_l, xbar_i>
-  const Vector s = f.Xbar.rowwise().squaredNorm();
-  const Matrix W = f.A.cwiseProduct(f.G);  // w = a o g, row by row
-  Matrix WY;
-  WY.noalias() = W * f.Y;
-  const Vector T2 = WY.rowwise().squaredNorm();  // w^T G w = |sum_l w_l y_l|^2
-  const Vector T1 = quartic_term(f);
+  Matrix& H = scratch.H;
+  H.noalias() = f.Xbar * Y.transpose();  // H_il = <y_l, xbar_i>
+  scratch.s = f.Xbar.rowwise().squaredNorm();
+  const Vector& s = scratch.s;
+  scratch.W = f.A.cwiseProduct(G);  // w = a o g, row by row
+  scratch.WY.noalias() = scratch.W * Y;
+  scratch.T2 = scratch.WY.rowwise().squaredNorm();  // w^T G w = |sum_l w_l y_l|^2
+  const Vector& T2 = scratch.T2;
+  quartic_term(f, scratch);
+  const Vector& T1 = scratch.T1;
 
   double total = 0;
   for (Index i = 0; i < n; ++i) {
     const double h_i = H(i, i), s_i = s(i);
     double off = 0, trace_CP = 0, ag = 0, ahg = 0, ah2 = 0;
     for (Index l = 0; l < n; ++l) {
-      const double a = f.A(i, l), g = f.G(i, l), hl = H(i, l);
+      const double a = f.A(i, l), g = G(i, l), hl = H(i, l);
       trace_CP += a * ((1 - hl) - g * (g - h_i));
       ag += a * g;
       ahg += a * hl * g;
@@ -215,8 +256,13 @@ double jacobian_norm2_exact(const ForwardPass& f) {
   return total;
 }
 
+double jacobian_norm2_exact(const ForwardPass& f) {
+  Scratch scratch;
+  return jacobian_norm2_exact(f, scratch);
+}
+
 Matrix dense_jacobian(const ForwardPass& f) {
-  const Index n = f.Y.rows(), d = f.Y.cols(), nd = n * d;
+  const Index n = f.Y().rows(), d = f.Y().cols(), nd = n * d;
   Matrix J(nd, nd);
   // One unit direction per column of J; all nd stacked in one batched JVP.
   Matrix V = Matrix::Zero(n, nd * d);

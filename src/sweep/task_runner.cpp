@@ -34,6 +34,12 @@ std::set<std::int64_t> injected_failures(std::int64_t grid_size) {
 
 TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
                     const std::function<bool()>& should_stop) {
+  mc::TrialWorkspace workspace;
+  return run_task(grid, task, inject, should_stop, workspace);
+}
+
+TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
+                    const std::function<bool()>& should_stop, mc::TrialWorkspace& workspace) {
   TaskResult result;
   result.task = task;
   const auto start = std::chrono::steady_clock::now();
@@ -74,7 +80,7 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
           gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
         }
         if (live.empty()) break;
-        const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors);
+        const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors, workspace);
         for (size_t j = 0; j < live.size(); ++j) {
           CellOutcome& outcome = result.outcomes[live[j]];
           const mc::TrialResult& r = values[j];

@@ -39,7 +39,8 @@ void LocalWorker::loop(std::stop_token stop) {
       const Task task = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      TaskResult result = run_task(grid_, task, inject_, [this] { return abandon_.load(); });
+      TaskResult result = run_task(
+          grid_, task, inject_, [this] { return abandon_.load(); }, workspace_);
       lock.lock();
       done_.push_back(std::move(result));
     }
@@ -128,6 +129,7 @@ WorkerMessages WorkerMessages::pump(const std::vector<RemoteWorker*>& by_rank) {
 // ------------------------------------------------------------------ worker rank
 int run_worker_rank(const Grid& grid) {
   const auto inject = injected_failures(grid.size());
+  mc::TrialWorkspace workspace;  // kept across tasks: a trial allocates nothing large
   std::deque<Task> queue;
   bool stop_received = false, signal_reported = false;
   auto idle_sleep = kIdleSleepFirst;
@@ -177,7 +179,8 @@ int run_worker_rank(const Grid& grid) {
     idle_sleep = kIdleSleepFirst;
     const Task task = std::move(queue.front());
     queue.pop_front();
-    const TaskResult result = run_task(grid, task, inject, [&] { return stop_signal() != 0 || master_said_stop(); });
+    const TaskResult result = run_task(
+        grid, task, inject, [&] { return stop_signal() != 0 || master_said_stop(); }, workspace);
     parallel::send_bytes(encode(result), 0, kTagResult);
   }
 }

@@ -43,6 +43,16 @@ void validate(const CellParams& cell);
 // of a sweep bitwise.
 std::uint64_t stream_id(long d, long n);
 
+// Every large matrix a trial needs, kept by a worker across trials, gammas and tasks: after the
+// first trial of a given size a trial allocates nothing large (no page faults, no zeroing of
+// fresh memory; at n = 1024 that was a third of a trial's time).
+struct TrialWorkspace {
+  model::Matrix X, probes;
+  model::NormalizedTokens tokens;
+  model::ForwardPass pass;
+  model::Scratch scratch;
+};
+
 TrialResult run_trial(const CellParams& cell, std::uint64_t trial);
 
 // One trial of several cells that differ only in gamma: the tokens, their Gram matrix and
@@ -50,9 +60,12 @@ TrialResult run_trial(const CellParams& cell, std::uint64_t trial);
 // run_trial(cell with gamma = gammas[k], trial) gives. A throwing gamma does not stop the
 // others: its message is in errors[k] (empty when it succeeded).
 std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
+                                              std::uint64_t trial, std::vector<std::string>& errors,
+                                              TrialWorkspace& workspace);
+std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
                                               std::uint64_t trial, std::vector<std::string>& errors);
 
-// Trials [first, first + count) of the cell.
+// Trials [first, first + count) of the cell (one workspace for all of them).
 CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count);
 
 // Peak bytes one trial of this cell allocates (the dominant n x n and n x d matrices).

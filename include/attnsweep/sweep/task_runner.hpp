@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attnsweep/mc/samples.hpp"
+#include "attnsweep/mc/trial.hpp"
 #include "attnsweep/sweep/grid.hpp"
 #include "attnsweep/sweep/scheduler.hpp"
 
@@ -36,6 +37,9 @@ std::set<std::int64_t> injected_failures(std::int64_t grid_size);
 // Runs one task trial by trial, asking `should_stop` between trials (a stop abandons the
 // rest of the task). Never throws for a cell's failure: an exception, a non-finite value or
 // an injected failure fails only the cells it concerns, with the message.
+// `workspace` is the worker's, kept across its tasks (a trial then allocates nothing large).
+TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
+                    const std::function<bool()>& should_stop, mc::TrialWorkspace& workspace);
 TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int64_t>& inject,
                     const std::function<bool()>& should_stop);
 

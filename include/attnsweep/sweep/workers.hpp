@@ -46,6 +46,7 @@ class LocalWorker final : public Worker {
 
   const Grid& grid_;
   const std::set<std::int64_t> inject_;
+  mc::TrialWorkspace workspace_;  // used by the thread only
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
   std::deque<Task> queue_;
