@@ -63,3 +63,25 @@ wait_gone() {
   done
   return 1
 }
+# The PID of MPI rank $2 of the job whose command line contains $1 (waits up to 10 s for it).
+rank_pid() {
+  local candidate
+  for _ in $(seq 1000); do
+    for candidate in $(pgrep -f -- "$1"); do
+      if tr '\0' '\n' < /proc/$candidate/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+        echo $candidate
+        return 0
+      fi
+    done
+    sleep 0.01
+  done
+  return 1
+}
+# Waits at most $2 seconds for process $1 (a child started with setsid or &) to end; if it does
+# not, records "$3: hang" and kills it with its process group.
+wait_bounded() {
+  timeout "$2" tail --pid="$1" -f /dev/null && return 0
+  fail "$3: hang"
+  kill -9 -- -"$1" 2> /dev/null || kill -9 "$1" 2> /dev/null
+  return 1
+}

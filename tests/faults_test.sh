@@ -30,33 +30,6 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 mpi() { local p=$1; shift; mpiexec -n "$p" "$BIN" "$@"; }
 write_medium_config
 
-# The PID of MPI rank $2 of the job whose command line contains $1 (waits up to 10 s).
-rank_pid() {
-  local candidate
-  for _ in $(seq 1000); do
-    for candidate in $(pgrep -f -- "$1"); do
-      if tr '\0' '\n' < /proc/$candidate/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-        echo $candidate
-        return 0
-      fi
-    done
-    sleep 0.01
-  done
-  return 1
-}
-# Runs "$@" and checks: exit code $1, at most one line from attnsweep on stderr, no abort.
-expect_exit() {
-  local want=$1 what=$2; shift 2
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  if [ $rc = "$want" ] && [ "$(grep -c '^attnsweep' err.txt)" -le 1 ] &&
-    ! grep '^attnsweep' err.txt | grep -q -i 'terminate\|abort\|core dumped'; then
-    ok "$what -> $rc: $(grep -m1 '^attnsweep' err.txt)"
-  else
-    fail "$what: exit $rc (want $want): $(head -3 err.txt)"
-  fi
-}
-
 case "$SCENARIO" in
 enospc)
   mkdir fs
@@ -76,10 +49,7 @@ enospc)
   pid=$!
   wait_for_records fs/o.h5.journal 3 || fail "mid-run: no progress"
   fill
-  if ! timeout 120 tail --pid=$pid -f /dev/null; then
-    fail "mid-run: the run hung on a full disk"
-    kill -9 $pid
-  fi
+  wait_bounded $pid 120 "mid-run: the run hung on a full disk"
   wait $pid
   rc=$?
   [ $rc = 74 ] && grep -q 'I/O error: .*fs/o.h5' log.txt && ok "full mid-run: exit 74: $(grep -m1 -o 'I/O error: [^(]*' log.txt)" ||
@@ -248,10 +218,7 @@ earlysignal)
     mpiexec -n 2 "$BIN" run --config medium.ini --output e.h5 > log.txt 2>&1 &
     pid=$!
     target=$(rank_pid "--output e.h5" $rank) && kill -USR1 "$target"
-    if ! timeout 60 tail --pid=$pid -f /dev/null; then
-      fail "USR1 to rank $rank at birth: hang"
-      kill -9 $pid
-    fi
+    wait_bounded $pid 60 "USR1 to rank $rank at birth"
     wait $pid
     rc=$?
     [ $rc = 75 ] && grep -q 'stopped early (signal)' log.txt && ok "USR1 to rank $rank at its birth: clean stop, 75" ||
@@ -268,10 +235,7 @@ earlysignal)
     rank_pid "--output e.h5" 1 > /dev/null || fail "rank 1 never started"
     sleep $delay
     kill -USR1 $pid
-    if ! timeout 60 tail --pid=$pid -f /dev/null; then
-      fail "USR1 at $delay s: hang"
-      kill -9 $pid
-    fi
+    wait_bounded $pid 60 "USR1 at $delay s"
     wait $pid
     rc=$?
     [ $rc = 75 ] && ok "USR1 to mpirun at $delay s: exit 75" || fail "USR1 to mpirun at $delay s: exit $rc: $(grep -m2 attnsweep log.txt)"

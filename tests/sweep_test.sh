@@ -41,18 +41,6 @@ seed   = 7
 INI
 write_medium_config
 
-# The PID of MPI rank $2 of the job whose command line contains $1.
-rank_pid() {
-  local candidate
-  for candidate in $(pgrep -f -- "$1"); do
-    if tr '\0' '\n' < /proc/$candidate/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo $candidate
-      return 0
-    fi
-  done
-  return 1
-}
-
 case "$SCENARIO" in
 determinism)
   for p in 1 2 3; do
@@ -234,7 +222,7 @@ killworker)
   wait_for_records w.h5.journal 5 || fail "no progress"
   worker=$(pgrep -f "attnsweep.* run --config medium.ini --output w.h5" | sort -n | tail -1)
   [ -n "$worker" ] && kill -9 "$worker"
-  timeout 60 tail --pid=$pid -f /dev/null || { fail "job hung after a worker died"; kill -9 -- -$pid; }
+  wait_bounded $pid 60 "job after a worker died"
   wait $pid
   rc=$?
   [ $rc != 0 ] && ok "job ended ($rc) after a worker was killed" || fail "job exited 0 after a worker was killed"
@@ -250,10 +238,7 @@ signalworker)
     wait_for_records sw.h5.journal 3 || fail "$signal: no progress"
     worker=$(rank_pid "--output sw.h5" 2) || fail "$signal: rank 2 not found"
     kill -$signal "$worker"
-    if ! timeout 60 tail --pid=$pid -f /dev/null; then
-      fail "$signal to one worker: the job hung"
-      kill -9 -- -$pid
-    fi
+    wait_bounded $pid 60 "$signal to one worker: the job hung"
     wait $pid
     rc=$?
     [ $rc = 75 ] && ok "$signal to worker rank 2 only: every rank stopped, exit 75" || fail "$signal to one worker: exit $rc"
