@@ -85,3 +85,9 @@ wait_bounded() {
   kill -9 -- -"$1" 2> /dev/null || kill -9 "$1" 2> /dev/null
   return 1
 }
+# A helper that does not exist (a typo, a missing definition) must fail the scenario, not pass it
+# silently: bash calls this for every command it cannot find.
+command_not_found_handle() {
+  fail "command not found: $1"
+  return 127
+}
