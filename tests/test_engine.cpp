@@ -151,7 +151,9 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
       for (std::int64_t cell : t.cells) {
         const auto c = grid.coordinates(cell);
         const std::tuple<long, long, long> key{c.rho, c.d, c.n};
-        if (key != previous) ASSERT_TRUE(runs.insert(key).second) << "group split inside a task";
+        if (key != previous) {
+          ASSERT_TRUE(runs.insert(key).second) << "group split inside a task";
+        }
         previous = key;
       }
       if (runs.size() > 1) {
@@ -466,7 +468,9 @@ TEST(ResultsFile, BoxReadsEqualTheWholeFileAndChunksStayBounded) {
     const io::CellRecord want = state.record(cell), got = part.record(k);
     EXPECT_EQ(static_cast<int>(got.status), static_cast<int>(want.status)) << cell;
     EXPECT_EQ(std::isnan(got.lambda_mean), std::isnan(want.lambda_mean)) << cell;
-    if (!std::isnan(want.lambda_mean)) EXPECT_EQ(got.lambda_mean, want.lambda_mean) << cell;
+    if (!std::isnan(want.lambda_mean)) {
+      EXPECT_EQ(got.lambda_mean, want.lambda_mean) << cell;
+    }
   }
   io::CellBox one;
   one.start = {0, 0, 2, 0};  // flat index 4: the failed cell
