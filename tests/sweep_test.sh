@@ -60,6 +60,10 @@ determinism)
   json=$("$BIN" cell --rho 0.6 --gamma 1.5 --d 24 --n 48 --trials 3 --seed 7 --format json)
   lam=$(echo "$json" | sed 's/.*"lambda_mean": \([^,]*\),.*/\1/')
   [ "$(echo "$row" | cut -d, -f8)" = "$lam" ] && ok "cell reproduces sweep cell 17" || fail "cell gives $lam, sweep row $row"
+  # The exact-simplex theory only where a simplex exists (d >= n + 1).
+  echo "$json" | grep -q '"simplex": null' && ok "cell: no simplex theory at d = 24 < n + 1 = 49" || fail "simplex theory at d < n + 1: $json"
+  "$BIN" cell --rho 0.6 --gamma 1.5 --d 49 --n 48 --trials 1 --format json | grep -q '"simplex": {"lambda": 0\.' &&
+    ok "cell: simplex theory at d = 49 = n + 1" || fail "no simplex theory at d = n + 1"
   mpi 2 run --config small.ini --output p2.h5 > again.txt 2>&1 || fail "rerun of a finished sweep exited $?"
   grep -q '0 to run' again.txt && ok "rerun of a finished sweep computes nothing" || fail "rerun recomputed: $(head -1 again.txt)"
   ;;

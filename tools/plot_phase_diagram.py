@@ -116,6 +116,8 @@ def transitions(data):
 
 
 def heat_maps(data, quantity, label, out, plt, figure):
+    from matplotlib import colors
+
     rho, gammas = data["rho"], gamma_grid(data)
     for jn, n in enumerate(data["n"]):
         nd = len(data["d"])
@@ -123,13 +125,20 @@ def heat_maps(data, quantity, label, out, plt, figure):
         for jd, d in enumerate(data["d"]):
             ax = axes[0, jd]
             values = np.ma.masked_invalid(data[quantity][:, :, jd, jn].T)
-            # eta's supercritical value is (1 - 1/d)/q <= ~1; at small d it is heavy-tailed
-            # (E[1/|x|^2] is infinite at d = 2), so the scale saturates at 1.5 instead of
-            # letting one extreme cell wash out the map.
-            vmax = 1.0 if quantity == "lambda" else 1.5
+            if quantity == "lambda":
+                norm, bar_label = colors.Normalize(vmin=0, vmax=1), label
+            else:
+                # eta spans decades: about 0 below the curve, (1 - 1/d) above it at large d, and at
+                # small d it is heavy-tailed (E[1/|x|^2] is infinite at d = 2: values of 2-9 are
+                # common). A log scale per panel, from 1e-3 to the panel's largest value, keeps
+                # the structure of every panel visible.
+                finite = values.compressed()
+                top = max(1.0, float(finite.max())) if finite.size else 1.0
+                values = np.ma.masked_less_equal(values, 0)
+                norm, bar_label = colors.LogNorm(vmin=1e-3, vmax=top, clip=True), label + " (log scale)"
             mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
-                                 shading="nearest", cmap="viridis", vmin=0, vmax=vmax)
-            fig.colorbar(mesh, ax=ax, label=label + (" (saturates at 1.5)" if quantity == "eta" else ""))
+                                 shading="nearest", cmap="viridis", norm=norm)
+            fig.colorbar(mesh, ax=ax, label=bar_label)
             curve_rho = np.linspace(rho.min(), rho.max(), 200)
             ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
             ax.set_ylim(gammas.min(), gammas.max())
@@ -137,7 +146,8 @@ def heat_maps(data, quantity, label, out, plt, figure):
             ax.set_ylabel(r"$\gamma$")
             ax.set_title(f"{label}: d = {d}, n = {n}")
             ax.legend(loc="upper left", fontsize=8)
-        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = gamma ln n")
+        caption = "" if figure == 1 else "; log colour scale per panel (eta is heavy-tailed at small d)"
+        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = gamma ln n{caption}")
         fig.tight_layout()
         path = os.path.join(out, f"figure{figure}_n{n}.png")
         fig.savefig(path, dpi=90)
@@ -160,12 +170,15 @@ def collapse_plots(data, out, plt):
                     ax.fill_between(kappa, m - 2 * np.nan_to_num(se), m + 2 * np.nan_to_num(se), color=colour, alpha=0.15)
             kmax = float(np.nanmax(gammas * (1 - rho[:, None])))
             kk = np.linspace(0, kmax, 400)
-            for r, style in ((float(rho[len(rho) // 2]), "k--"),):
-                theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d)) for k in kk])
-                ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-                ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-            ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="n -> inf limit")
-            ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="n -> inf limit (1 - 1/d)")
+            # The exact-simplex curve only where a simplex of n directions exists (d >= n + 1);
+            # elsewhere it is a formula outside its assumptions, and only the limits are drawn.
+            if d >= n + 1:
+                for r, style in ((float(rho[len(rho) // 2]), "k--"),):
+                    theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d)) for k in kk])
+                    ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+                    ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+            ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
+            ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
                 ax.axvline(1.0, color="grey", lw=0.8)
                 ax.set_xlim(0, min(kmax, 3.0))  # the transition lives near kappa = 1
@@ -175,7 +188,8 @@ def collapse_plots(data, out, plt):
             top = np.nanpercentile(data["eta"][:, :, jd, jn], 98) if np.isfinite(data["eta"][:, :, jd, jn]).any() else 1
             ax_e.set_ylim(0, max(1.2, 1.1 * top))
             ax_l.set_ylim(-0.02, 1.05)
-            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n} (shading: +- 2 standard errors)")
+            note = "" if d >= n + 1 else "; no simplex theory: d < n + 1"
+            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n} (shading: +- 2 standard errors{note})")
             fig.tight_layout()
             path = os.path.join(out, f"collapse_d{d}_n{n}.png")
             fig.savefig(path, dpi=90)

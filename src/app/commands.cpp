@@ -149,21 +149,29 @@ int cell_command(const std::vector<std::string>& args) {
   const auto simplex =
       model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n), static_cast<double>(cell.d), cell.alpha);
   const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
+  // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
+  // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
+  const bool simplex_exists = cell.d >= cell.n + 1;
+  std::string simplex_json = "null";
+  if (simplex_exists) {
+    simplex_json = "{\"lambda\": " + json_number(simplex.lambda) + ", \"eta\": " + json_number(simplex.eta) +
+                   ", \"rho_out\": " + json_number(simplex.rho_out) + ", \"self_weight\": " + json_number(simplex.p) +
+                   "}";
+  }
 
   if (format == "json") {
     std::printf(
         "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
         "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
         "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-        "\"theory\": {\"simplex\": {\"lambda\": %s, \"eta\": %s, \"rho_out\": %s, \"self_weight\": %s}, "
+        "\"theory\": {\"simplex\": %s, "
         "\"limit\": {\"regime\": \"%s\", \"kappa\": %s, \"lambda\": %s, \"eta\": %s, \"cosine_out\": %s, "
         "\"gamma_critical\": %s}}}\n",
         json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
         mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
         static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
         json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-        json_number(seconds).c_str(), json_number(simplex.lambda).c_str(), json_number(simplex.eta).c_str(),
-        json_number(simplex.rho_out).c_str(), json_number(simplex.p).c_str(), model::regime_name(limit.regime),
+        json_number(seconds).c_str(), simplex_json.c_str(), model::regime_name(limit.regime),
         json_number(limit.kappa).c_str(), json_number(limit.lambda).c_str(), json_number(limit.eta).c_str(),
         json_number(limit.cosine_out).c_str(), json_number(model::critical_gamma(cell.rho)).c_str());
     return 0;
@@ -176,9 +184,17 @@ int cell_command(const std::vector<std::string>& args) {
       cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
       cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
   std::printf("  %-8s %14s %12s %16s %12s\n", "", "measured", "stderr", "simplex theory", "n -> inf");
-  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "lambda", lambda.mean, lambda.std_error, simplex.lambda,
-              limit.lambda);
-  std::printf("  %-8s %14.6g %12.3g %16.6g %12.6g\n", "eta", eta.mean, eta.std_error, simplex.eta, limit.eta);
+  const auto theory_text = [simplex_exists](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return simplex_exists ? std::string(buf) : std::string("n/a");
+  };
+  std::printf("  %-8s %14.6g %12.3g %16s %12.6g\n", "lambda", lambda.mean, lambda.std_error,
+              theory_text(simplex.lambda).c_str(), limit.lambda);
+  std::printf("  %-8s %14.6g %12.3g %16s %12.6g\n", "eta", eta.mean, eta.std_error, theory_text(simplex.eta).c_str(),
+              limit.eta);
+  if (!simplex_exists)
+    std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
   return 0;
 }
 
