@@ -91,3 +91,12 @@ command_not_found_handle() {
   fail "command not found: $1"
   return 127
 }
+# kill -9 of a whole job at once: the launcher's process group ($1, started with setsid) and every
+# rank whose command line contains $2 (Open MPI gives each rank a process group of its own); then
+# waits until they are gone.
+kill_job() {
+  pkill -9 -f -- "$2" 2> /dev/null
+  kill -9 -- -"$1" 2> /dev/null
+  wait "$1" 2> /dev/null
+  wait_gone "$2" || fail "killed ranks still alive"
+}

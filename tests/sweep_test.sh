@@ -159,10 +159,7 @@ INI
   setsid mpiexec -n 2 "$BIN" run --config trials.ini --output midkill.h5 > kill.log 2>&1 &
   pid=$!
   wait_for_records midkill.h5.journal 6 trials || fail "no trials journaled"
-  pkill -9 -f -- "--output midkill.h5" 2>/dev/null
-  kill -9 -- -$pid 2>/dev/null
-  wait $pid 2>/dev/null
-  wait_gone "--output midkill.h5" || fail "killed ranks still alive"
+  kill_job $pid "--output midkill.h5"
   before=$(journal_counts midkill.h5.journal)
   mpi 2 run --config trials.ini --output midkill.h5 > resume2.log 2>&1 || fail "resume after kill -9 exited $?"
   restored=$(sed -n 's/.*\] \([0-9]*\) finished trials of unfinished cells restored.*/\1/p' resume2.log)
@@ -181,10 +178,7 @@ kill9)
     wait_for_records k.h5.journal $records || fail "no progress"
     # The whole job at once: mpirun's process group and its ranks (Open MPI gives each
     # rank a process group of its own).
-    pkill -9 -f -- "--output k.h5" 2>/dev/null
-    kill -9 -- -$pid 2>/dev/null
-    wait $pid 2>/dev/null
-    wait_gone "--output k.h5" || fail "killed ranks still alive"
+    kill_job $pid "--output k.h5"
     mpi 2 run --config medium.ini --output k.h5 > log2.txt 2>&1 || fail "kill -9 at $records records: resume exited $?: $(grep -m2 attnsweep log2.txt)"
     cmp -s <(results k.h5) <(results ref.h5) && ok "kill -9 at $records records then resume equals uninterrupted ($(grep -o '[0-9]* to run' log2.txt))" || fail "kill -9 at $records records: differs"
   done
@@ -269,10 +263,7 @@ INI
   pid=$!
   # About a third of the cells (77 bytes a record) journaled, then kill -9 the whole job.
   for _ in $(seq 600); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
-  pkill -9 -f -- "--output k.h5" 2>/dev/null
-  kill -9 -- -$pid 2>/dev/null
-  wait $pid 2>/dev/null
-  wait_gone "--output k.h5" || fail "killed ranks still alive"
+  kill_job $pid "--output k.h5"
   set -- $(journal_counts k.h5.journal)
   [ "$1" -gt 1000 ] && [ "$1" -lt 100000 ] && ok "killed with $1 of 100000 cells journaled" || fail "kill point: $1 cells journaled"
   mpi 2 run --config big.ini --output k.h5 > log2.txt 2>&1 || fail "resume exited $?"

@@ -354,6 +354,20 @@ void Journal::append(const TrialsRecord& record) {
   commit(batch);
 }
 
+std::uint64_t Journal::read_hash(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
+  try {
+    const std::uint64_t size = file_size_of(fd);
+    const std::uint64_t hash = size < kHeaderSize && header_is_torn(fd, size) ? kNoHash : check_header(fd, path, size);
+    ::close(fd);
+    return hash;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 std::uint64_t Journal::read(const std::string& path, const JournalVisitor& visitor) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));

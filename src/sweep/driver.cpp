@@ -144,7 +144,7 @@ Prepared check_inputs(const RunOptions& options) {
                            "); move it away and rerun: the state is rebuilt from " + p.journal_path);
     }
   }
-  const std::uint64_t journal_hash = file_exists(p.journal_path) ? io::Journal::read(p.journal_path, {}) : 0;
+  const std::uint64_t journal_hash = file_exists(p.journal_path) ? io::Journal::read_hash(p.journal_path) : 0;
   if (journal_hash != io::Journal::kNoHash && journal_hash != p.config.hash()) {
     throw io::InputError(p.journal_path +
                          " belongs to a sweep with another config; use another --output or the original config");

@@ -86,6 +86,8 @@ class Journal {
   // kNoHash for a journal that holds nothing yet (empty, or a header cut short).
   static constexpr std::uint64_t kNoHash = 0;
   static std::uint64_t read(const std::string& path, const JournalVisitor& visitor);
+  // The config hash in a journal's header only (kNoHash for an empty or torn header).
+  static std::uint64_t read_hash(const std::string& path);
 
  private:
   std::string path_;
