@@ -169,7 +169,19 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     ASSERT_EQ(seen.size(), cells.size());
     for (const auto& [cell, trials] : seen)
       for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
-    for (size_t i = 1; i < tasks.size(); ++i) ASSERT_GE(tasks[i - 1].estimated_seconds, tasks[i].estimated_seconds);
+    // Largest groups first, and the pieces of one group (rho, d, n) next to each other.
+    std::vector<std::pair<std::tuple<long, long, long>, double>> runs_in_order;  // (group, its total estimate)
+    for (const auto& t : tasks) {
+      const auto c = grid.coordinates(t.cells.front());
+      const std::tuple<long, long, long> key{c.rho, c.d, c.n};
+      if (runs_in_order.empty() || runs_in_order.back().first != key) runs_in_order.push_back({key, 0.0});
+      runs_in_order.back().second += t.estimated_seconds;
+    }
+    std::set<std::tuple<long, long, long>> distinct;
+    for (const auto& [key, total] : runs_in_order)
+      ASSERT_TRUE(distinct.insert(key).second) << "a group's pieces are apart";
+    for (size_t i = 1; i < runs_in_order.size(); ++i)
+      ASSERT_GE(runs_in_order[i - 1].second * (1 + 1e-12), runs_in_order[i].second) << "not largest first";
     if (workers == 1) {  // gammas stay grouped (the cap splits only the trials of big groups)
       for (const auto& t : tasks) EXPECT_EQ(t.cells.size() % 40u, 0u);
     }

@@ -28,11 +28,17 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
   const double target = std::min({total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds, max_task_seconds});
 
   std::vector<Task> tasks;
+  std::vector<double> group_cost_of;   // per task: the cost of the whole group it is a piece of
+  std::vector<std::int64_t> group_of;  // per task: its group's first cell
   std::vector<std::int64_t> members;
   // Whole groups (all trials) far below the target collect here until the pack reaches it.
   Task pack{{}, 0, trials, 0};
   const auto close_pack = [&] {
-    if (!pack.cells.empty()) tasks.push_back(std::move(pack));
+    if (!pack.cells.empty()) {
+      group_cost_of.push_back(pack.estimated_seconds);
+      group_of.push_back(pack.cells.front());
+      tasks.push_back(std::move(pack));
+    }
     pack = Task{{}, 0, trials, 0};
   };
   for (size_t begin = 0; begin < keyed.size();) {
@@ -72,16 +78,27 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
       for (std::uint64_t c = 0; c < trial_chunks; ++c) {
         const std::uint64_t first = trials * c / trial_chunks, last = trials * (c + 1) / trial_chunks;
         tasks.push_back({part, first, last - first, part_cost * static_cast<double>(last - first)});
+        group_cost_of.push_back(group_cost);
+        group_of.push_back(members.front());
       }
     }
   }
   close_pack();
-  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
-    if (a.estimated_seconds != b.estimated_seconds) return a.estimated_seconds > b.estimated_seconds;
-    if (a.cells.front() != b.cells.front()) return a.cells.front() < b.cells.front();
-    return a.first_trial < b.first_trial;
+  // Largest groups first (balance: the last tasks are small), and the pieces of one group
+  // together, so that its cells finish, reach the journal and show in snapshots as soon as they
+  // can rather than all at the end of the sweep.
+  std::vector<size_t> order(tasks.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (group_cost_of[a] != group_cost_of[b]) return group_cost_of[a] > group_cost_of[b];
+    if (group_of[a] != group_of[b]) return group_of[a] < group_of[b];
+    if (tasks[a].cells.front() != tasks[b].cells.front()) return tasks[a].cells.front() < tasks[b].cells.front();
+    return tasks[a].first_trial < tasks[b].first_trial;
   });
-  return tasks;
+  std::vector<Task> ordered;
+  ordered.reserve(tasks.size());
+  for (size_t k : order) ordered.push_back(std::move(tasks[k]));
+  return ordered;
 }
 
 }  // namespace attnsweep::sweep

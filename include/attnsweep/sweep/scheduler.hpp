@@ -30,8 +30,9 @@ constexpr double kMaxTaskSeconds = 60;
 // and then into runs of gammas, so that the last tasks to finish are short and no worker
 // idles at the end; consecutive whole groups far below the target are packed into one task
 // up to the target (and at most kMaxCellsPerTask cells). A task exceeds the cap only if it
-// is one trial of one cell. Every trial of every cell is in exactly one task. Order:
-// estimated cost descending, then first cell, then first trial (deterministic).
+// is one trial of one cell. Every trial of every cell is in exactly one task. Order: the
+// estimated cost of the whole group a task is a piece of, descending, then first cell, then
+// first trial (deterministic): big groups first, and a group's pieces together.
 constexpr size_t kMaxCellsPerTask = 4096;
 // `max_task_seconds` lowers the cap (a run under --time-limit L uses L / 4, so that tasks fit
 // in the budget and every run makes progress).
