@@ -26,7 +26,7 @@ Matrix random_matrix(long rows, long cols, std::uint64_t seed) {
   return M;
 }
 
-// Reference layer written from MODEL.md section 1 with plain loops, no shared code path.
+// Reference layer written from include/attnsweep/model/MODEL.md section 1 with plain loops, no shared code path.
 Matrix reference_layer(const Matrix& X, double gamma, double alpha) {
   const long n = X.rows(), d = X.cols();
   const double beta = gamma * std::log(static_cast<double>(n));
@@ -149,7 +149,7 @@ TEST(Theory, LimitsApproachedAsNGrows) {
   }
   // Critical: lambda -> 1/(1 + 3 rho). eta -> (1 - 1/d)/4 needs d >> (ln n)^2 as well: at fixed
   // d the exact finite-n eta carries terms of order beta/d and beta^2/d that grow with ln n
-  // (MODEL.md's limit table is the d -> infinity reading of Theorem 2.4; see README).
+  // (the limit table of include/attnsweep/model/MODEL.md section 5 needs d to grow with n; see README).
   const auto limit = model::limit_theory(rho, 1 / (1 - rho), d);
   EXPECT_EQ(limit.regime, model::Regime::critical);
   const auto t = model::simplex_theory(rho, 1 / (1 - rho), 1e12, d, 0.0);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A straightforward NumPy implementation of one attnsweep trial, for the benchmark comparison.
 
-Same arithmetic as the C++ kernel (MODEL.md sections 1 and 3): Gaussian tokens, pre-LN, row
+Same arithmetic as the C++ kernel (include/attnsweep/model/MODEL.md sections 1 and 3): Gaussian tokens, pre-LN, row
 softmax, lambda over all pairs, Hutchinson eta with stacked Rademacher probes. Single thread:
 run it with OPENBLAS_NUM_THREADS=1 (tools/bench.sh does). Prints the best time of a few repeats.
 

@@ -29,7 +29,7 @@ def fail(message):
 
 
 def simplex_theory(rho, gamma, n, d):
-    """Exact finite-n lambda and eta for the simplex geometry, alpha = 0, q = 1 (MODEL.md s. 5)."""
+    """Exact finite-n lambda and eta for the simplex geometry, alpha = 0, q = 1 (include/attnsweep/model/MODEL.md s. 5)."""
     beta = gamma * math.log(n)
     e = math.exp(-beta * (1 - rho))
     denom = 1 + (n - 1) * e

@@ -1,4 +1,4 @@
-// Token geometries of MODEL.md section 2.
+// Token geometries of model/MODEL.md section 2.
 #pragma once
 
 #include <string>

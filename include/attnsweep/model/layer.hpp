@@ -66,7 +66,7 @@ struct Scratch {
 Matrix row_softmax(const MatrixRef& S, double beta);
 void row_softmax(const MatrixRef& S, double beta, Matrix& out);  // into out's storage
 
-// lambda of MODEL.md eq. (3.2): mean over pairs i < j of (1 - <y'_i,y'_j>) / (1 - <y_i,y_j>).
+// lambda of MODEL.md section 3 (the paper's eq. 3.2): mean over pairs i < j of (1 - <y'_i,y'_j>) / (1 - <y_i,y_j>).
 // 1 - cos is taken from |y_i - y_j|^2 / 2 wherever 1 - cos is small, so near-duplicate
 // tokens (common at d = 2) keep full relative accuracy instead of giving 0/0 or inf.
 // Pairs whose input directions are bitwise identical carry no angle and are skipped;
