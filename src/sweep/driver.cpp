@@ -133,7 +133,17 @@ Prepared check_inputs(const RunOptions& options) {
   io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
   if (file_exists(p.output)) {
-    if (io::ResultsReader(p.output).header().config_hash != p.config.hash()) {
+    // An unreadable output is never overwritten; say how to go on.
+    const std::string hint = file_exists(p.journal_path)
+                                 ? "; move it away and rerun: the state is rebuilt from " + p.journal_path
+                                 : "; move it away or choose another --output";
+    std::uint64_t stored_hash = 0;
+    try {
+      stored_hash = io::ResultsReader(p.output).header().config_hash;
+    } catch (const io::InputError& e) {
+      throw io::InputError(e.what() + hint);
+    }
+    if (stored_hash != p.config.hash()) {
       throw io::InputError(p.output +
                            " holds a sweep with another config; use another --output or the original config");
     }
