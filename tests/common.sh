@@ -100,3 +100,12 @@ kill_job() {
   wait "$1" 2> /dev/null
   wait_gone "$2" || fail "killed ranks still alive"
 }
+# Resumes the medium sweep in $1 on 2 ranks and checks it is bitwise the uninterrupted ref.h5
+# ($2 names the case in the messages).
+resume_equals_reference() {
+  if ! mpiexec -n 2 "$BIN" run --config medium.ini --output "$1" > log2.txt 2>&1; then
+    fail "$2: resume exited $?: $(grep -m2 attnsweep log2.txt)"
+    return 1
+  fi
+  cmp -s <(results "$1") <(results ref.h5) && ok "$2: resume equals uninterrupted" || fail "$2: resumed differs"
+}

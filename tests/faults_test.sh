@@ -70,9 +70,7 @@ enospc)
     fail "full mid-run: exit $rc: $(grep -m2 attnsweep log.txt)"
   ls fs | grep -q '\.tmp\.' && fail "mid-run: a snapshot temporary was left"
   rm fs/filler
-  mpi 2 run --config medium.ini --output fs/o.h5 > log2.txt 2>&1 || fail "resume after freeing space exited $?"
-  cmp -s <(results fs/o.h5) <(results ref.h5) && ok "full mid-run, space freed, resumed: equals uninterrupted" ||
-    fail "full mid-run: resumed results differ"
+  resume_equals_reference fs/o.h5 "full mid-run, space freed"
   # Full during merge: exit 74, no crash, nothing left.
   rm -f fs/o.h5.journal fs/o.h5
   fill
@@ -237,8 +235,7 @@ earlysignal)
     rc=$?
     [ $rc = 75 ] && grep -q 'stopped early (signal)' log.txt && ok "USR1 to rank $rank at its birth: clean stop, 75" ||
       fail "USR1 to rank $rank at birth: exit $rc: $(grep -m2 attnsweep log.txt)"
-    mpi 2 run --config medium.ini --output e.h5 > log2.txt 2>&1 || fail "resume exited $?"
-    cmp -s <(results e.h5) <(results ref.h5) || fail "rank $rank: resumed results differ"
+    resume_equals_reference e.h5 "USR1 to rank $rank at birth"
   done
   # To mpirun, at several moments of the run's first second once it is running (during its own
   # start-up mpirun may drop the signal or die of it, exit 138: not attnsweep's; README).
@@ -254,8 +251,7 @@ earlysignal)
     wait $pid
     rc=$?
     [ $rc = 75 ] && ok "USR1 to mpirun at $delay s: exit 75" || fail "USR1 to mpirun at $delay s: exit $rc: $(grep -m2 attnsweep log.txt)"
-    mpi 2 run --config medium.ini --output e.h5 > log2.txt 2>&1 || fail "resume after $delay s exited $?"
-    cmp -s <(results e.h5) <(results ref.h5) || fail "$delay s: resumed results differ"
+    resume_equals_reference e.h5 "USR1 at $delay s"
   done
   ;;
 *)

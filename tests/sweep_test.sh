@@ -197,8 +197,7 @@ orphans)
   else
     ok "ranks left by themselves after their launcher was killed"
   fi
-  mpi 2 run --config medium.ini --output o.h5 > log2.txt 2>&1 || fail "resume exited $?"
-  cmp -s <(results o.h5) <(results ref.h5) && ok "resume after launcher loss equals uninterrupted" || fail "differs"
+  resume_equals_reference o.h5 "after launcher loss"
   ;;
 timelimit)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
@@ -210,8 +209,7 @@ timelimit)
   [ $took -le 20 ] || fail "time limit 1 s took ${took} s"
   "$BIN" status t.h5 | grep -q ' 0 missing' && fail "time limit left nothing missing (sweep too short?)"
   "$BIN" verify t.h5 > /dev/null || fail "not consistent after the time limit"
-  mpi 2 run --config medium.ini --output t.h5 > log2.txt 2>&1 || fail "resume exited $?"
-  cmp -s <(results t.h5) <(results ref.h5) && ok "time-limited run resumed equals uninterrupted" || fail "differs"
+  resume_equals_reference t.h5 "time-limited run"
   ;;
 killworker)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
@@ -224,8 +222,7 @@ killworker)
   wait $pid
   rc=$?
   [ $rc != 0 ] && ok "job ended ($rc) after a worker was killed" || fail "job exited 0 after a worker was killed"
-  mpi 2 run --config medium.ini --output w.h5 > log2.txt 2>&1 || fail "resume exited $?"
-  cmp -s <(results w.h5) <(results ref.h5) && ok "resume after worker loss equals uninterrupted" || fail "differs after worker loss"
+  resume_equals_reference w.h5 "after worker loss"
   ;;
 signalworker)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
@@ -242,8 +239,7 @@ signalworker)
     [ $rc = 75 ] && ok "$signal to worker rank 2 only: every rank stopped, exit 75" || fail "$signal to one worker: exit $rc"
     grep -q "a worker rank received signal" log.txt || fail "$signal: rank 0 did not report the worker's signal"
     "$BIN" verify sw.h5 > /dev/null 2>&1 || fail "$signal: file not consistent after the stop"
-    mpi 2 run --config medium.ini --output sw.h5 > log2.txt 2>&1 || fail "$signal: resume exited $?"
-    cmp -s <(results sw.h5) <(results ref.h5) && ok "$signal: resume equals uninterrupted" || fail "$signal: resumed differs"
+    resume_equals_reference sw.h5 "$signal to one worker"
   done
   ;;
 kill9big)
