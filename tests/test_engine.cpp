@@ -556,10 +556,23 @@ TEST(Dispatcher, StopsOnSignalTimeLimitAndABudgetThatCannotFit) {
     EXPECT_EQ(d.stop_reason(), sw::StopReason::time_limit);
   }
   {
-    // The run's first task needs only to fit, without the margin: 8 s of work in a 10 s limit.
+    // The run's first task needs only to fit in the budget, without the margin: 8 s of work in a
+    // 10 s limit, even when start-up already took 3 s.
     sw::Dispatcher d({{{0}, 0, 1, 8.0}, {{1}, 0, 1, 8.0}}, {2}, 10, 2);
-    EXPECT_TRUE(d.assign(0, 0).has_value());
-    EXPECT_FALSE(d.assign(0, 0).has_value());  // the second needs the margin: 8 x 1.5 > 10
+    d.update(3);
+    EXPECT_FALSE(d.stopping());
+    EXPECT_TRUE(d.assign(0, 3).has_value());
+    EXPECT_FALSE(d.assign(0, 3).has_value());  // the second needs the margin: 3 + 8 x 1.5 > 10
+  }
+  {
+    // Start-up used the whole budget: the first task still runs, then the limit stops the run.
+    sw::Dispatcher d({{{0}, 0, 1, 2.0}, {{1}, 0, 1, 2.0}}, {1}, 10, 2);
+    d.update(11);
+    EXPECT_FALSE(d.stopping());
+    EXPECT_TRUE(d.assign(0, 11).has_value());
+    d.returned(0);
+    d.update(13);
+    EXPECT_EQ(d.stop_reason(), sw::StopReason::time_limit);
   }
   {
     // 100 s of work under a 60 s limit: never assigned; with nothing in flight, a budget stop.

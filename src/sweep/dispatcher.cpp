@@ -29,9 +29,11 @@ bool Dispatcher::head_fits(double now) const {
   if (queue_.empty()) return false;
   if (time_limit_ <= 0) return true;
   const double estimate = queue_.front().estimated_seconds;
-  // The estimate is a guess: leave half of it again as a margin. The run's first task needs
-  // only to fit without it, so that a limit that fits one task always makes progress.
-  return now + estimate * 1.5 < time_limit_ || (!assigned_any_ && now + estimate < time_limit_);
+  // The run's first task starts if it fits in the whole budget, however long start-up took (a
+  // loaded machine, a big resume), so that every run whose limit fits one task makes progress.
+  if (!assigned_any_) return estimate < time_limit_;
+  // After that the estimate is a guess: leave half of it again as a margin.
+  return now + estimate * 1.5 < time_limit_;
 }
 
 std::optional<Task> Dispatcher::assign(int worker, double now) {
@@ -64,7 +66,7 @@ void Dispatcher::request_stop(StopReason reason) {
 }
 
 void Dispatcher::update(double now) {
-  if (time_limit_ > 0 && now >= time_limit_) request_stop(StopReason::time_limit);
+  if (time_limit_ > 0 && now >= time_limit_ && assigned_any_) request_stop(StopReason::time_limit);
   if (!stopping() && in_flight_total_ == 0 && !queue_.empty() && !head_fits(now)) request_stop(StopReason::budget);
 }
 

@@ -37,7 +37,8 @@ class Dispatcher {
   bool retry_failed_cell(std::int64_t cell, const Task& from, double estimated_seconds, int attempts);
 
   void request_stop(StopReason reason);  // the first reason wins
-  // Time passes: the time limit, and a queue whose head can never fit.
+  // Time passes: the time limit (once a task has been assigned: a run's first task always gets
+  // its chance), and a queue whose head can never fit.
   void update(double now);
 
   bool stopping() const { return stop_reason_ != StopReason::none; }
