@@ -77,6 +77,19 @@ rank_pid() {
   done
   return 1
 }
+# Like rank_pid, but waits until the rank catches USR1 (bit 10 of SigCgt in /proc/PID/status):
+# its handlers are installed when the program is loaded, so before that (while the dynamic loader
+# runs) a signal gets the kernel's default action, which no program can change.
+rank_pid_handling() {
+  local pid mask
+  pid=$(rank_pid "$1" "$2") || return 1
+  for _ in $(seq 1000); do
+    mask=$(awk '/^SigCgt:/ {print $2}' /proc/$pid/status 2> /dev/null) || return 1
+    [ -n "$mask" ] && (((0x$mask >> 9) & 1)) && echo $pid && return 0
+    sleep 0.005
+  done
+  return 1
+}
 # Waits at most $2 seconds for process $1 (a child started with setsid or &) to end; if it does
 # not, records "$3: hang" and kills it with its process group.
 wait_bounded() {

@@ -224,12 +224,13 @@ paths)
   ;;
 earlysignal)
   mpi 1 run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
-  # At a rank's birth (its handlers are installed when the program is loaded, before MPI starts).
+  # At a rank's birth: as soon as its handlers are installed, when the program is loaded, before
+  # MPI starts (before that the dynamic loader runs and the kernel's default action applies).
   for rank in 0 1; do
     rm -f e.h5 e.h5.journal
     mpiexec -n 2 "$BIN" run --config medium.ini --output e.h5 > log.txt 2>&1 &
     pid=$!
-    target=$(rank_pid "--output e.h5" $rank) && kill -USR1 "$target"
+    target=$(rank_pid_handling "--output e.h5" $rank) && kill -USR1 "$target"
     wait_bounded $pid 60 "USR1 to rank $rank at birth"
     wait $pid
     rc=$?
