@@ -8,7 +8,8 @@
 
 #include "attnsweep/mc/rng.hpp"
 #include "attnsweep/mc/tokens.hpp"
-#include "attnsweep/model/layer.hpp"
+#include "attnsweep/model/dense.hpp"
+#include "attnsweep/model/kernel.hpp"
 #include "attnsweep/model/theory.hpp"
 
 using attnsweep::mc::Purpose;
@@ -48,7 +49,7 @@ Matrix reference_layer(const Matrix& X, double gamma, double alpha) {
 
 TEST(Layer, ForwardMatchesLoopReference) {
   const Matrix X = random_matrix(9, 4, 1);
-  const auto f = model::forward(X, 1.7, 0.3);
+  const auto f = model::dense::forward(X, 1.7, 0.3);
   EXPECT_LT((f.Xout - reference_layer(X, 1.7, 0.3)).cwiseAbs().maxCoeff(), 1e-13);
   // Softmax rows sum to one.
   EXPECT_LT((f.A.rowwise().sum().array() - 1).abs().maxCoeff(), 1e-14);
@@ -56,7 +57,7 @@ TEST(Layer, ForwardMatchesLoopReference) {
 
 TEST(Layer, SoftmaxStableAtLargeBeta) {
   const Matrix X = random_matrix(64, 8, 2);
-  const auto f = model::forward(X, 200.0 / std::log(64.0), 0.0);  // beta = 200
+  const auto f = model::dense::forward(X, 200.0 / std::log(64.0), 0.0);  // beta = 200
   EXPECT_NEAR(f.beta, 200.0, 1e-12);
   EXPECT_TRUE(f.A.allFinite());
   EXPECT_TRUE(f.Xout.allFinite());
@@ -70,8 +71,8 @@ TEST(Layer, JvpMatchesCentralDifferences) {
     const Matrix X = random_matrix(n, d, 3 + n);
     const Matrix V = random_matrix(n, 2 * d, 7 + d);  // two stacked directions
     const double gamma = 1.3;
-    const auto f = model::forward(X, gamma, alpha);
-    const Matrix JV = model::jacobian_vector_products(f, V);
+    const auto f = model::dense::forward(X, gamma, alpha);
+    const Matrix JV = model::dense::jacobian_vector_products(f, V);
     for (long k = 0; k < 2; ++k) {
       const Matrix Vk = V.middleCols(k * d, d);
       const double h = 1e-5;
@@ -88,27 +89,27 @@ TEST(Layer, ExactJacobianNormMatchesDenseJacobian) {
   for (auto [n, d, alpha, gamma] : {std::tuple{12L, 2L, 0.0, 1.5}, std::tuple{10L, 3L, 0.7, 2.5},
                                     std::tuple{6L, 5L, 0.4, 0.8}, std::tuple{3L, 8L, -1.1, 4.0}}) {
     const Matrix X = random_matrix(n, d, 11 + n + d);
-    const auto f = model::forward(X, gamma, alpha);
-    const double dense = model::dense_jacobian(f).squaredNorm();
-    EXPECT_NEAR(model::jacobian_norm2_exact(f), dense, 1e-11 * dense) << "n=" << n << " d=" << d;
+    const auto f = model::dense::forward(X, gamma, alpha);
+    const double dense = model::dense::dense_jacobian(f).squaredNorm();
+    EXPECT_NEAR(model::dense::jacobian_norm2_exact(f), dense, 1e-11 * dense) << "n=" << n << " d=" << d;
   }
 }
 
 TEST(Layer, HutchinsonMeanMatchesExactNorm) {
   const long n = 10, d = 4, m = 4000;
   const Matrix X = random_matrix(n, d, 21);
-  const auto f = model::forward(X, 2.0, 0.5);
+  const auto f = model::dense::forward(X, 2.0, 0.5);
   RandomStream stream(5, 1, 0, Purpose::probes);
   const Matrix V = mc::rademacher_probes(n, d, m, stream);
-  const Matrix JV = model::jacobian_vector_products(f, V);
+  const Matrix JV = model::dense::jacobian_vector_products(f, V);
   std::vector<double> per_probe(m);
   for (long k = 0; k < m; ++k) per_probe[k] = JV.middleCols(k * d, d).squaredNorm();
   const double mean = std::accumulate(per_probe.begin(), per_probe.end(), 0.0) / m;
   double var = 0;
   for (double v : per_probe) var += (v - mean) * (v - mean);
   const double se = std::sqrt(var / (m - 1) / m);
-  EXPECT_NEAR(model::jacobian_norm2_hutchinson(f, V), mean, 1e-9 * mean);
-  EXPECT_NEAR(mean, model::jacobian_norm2_exact(f), 5 * se);  // 5 standard errors
+  EXPECT_NEAR(model::dense::jacobian_norm2_hutchinson(f, V), mean, 1e-9 * mean);
+  EXPECT_NEAR(mean, model::dense::jacobian_norm2_exact(f), 5 * se);  // 5 standard errors
 }
 
 TEST(Layer, SimplexMatchesClosedForms) {
@@ -117,12 +118,12 @@ TEST(Layer, SimplexMatchesClosedForms) {
         std::tuple{20L, 0.1, 0.7, 0.4}, std::tuple{12L, 0.6, 3.5, 1.2}}) {
     for (long d : {n + 1, n + 5}) {
       const Matrix X = mc::simplex_tokens(n, d, rho);
-      const auto f = model::forward(X, gamma, alpha);
+      const auto f = model::dense::forward(X, gamma, alpha);
       const auto theory = model::simplex_theory(rho, gamma, n, d, alpha);
-      const double eta = model::jacobian_norm2_exact(f) / (n * d);
+      const double eta = model::dense::jacobian_norm2_exact(f) / (n * d);
       EXPECT_NEAR(eta, theory.eta, 1e-9 * theory.eta) << "n=" << n << " rho=" << rho << " gamma=" << gamma;
       if (alpha == 0) {
-        EXPECT_NEAR(model::angle_ratio(f), theory.lambda, 1e-9 * theory.lambda);
+        EXPECT_NEAR(model::dense::angle_ratio(f), theory.lambda, 1e-9 * theory.lambda);
       }
       // Output cosines and norms against rho' and q'.
       const Matrix Yout = f.Xout.rowwise().normalized();
@@ -167,20 +168,20 @@ TEST(Invariance, PermutingTokensPermutesOutputs) {
   Eigen::PermutationMatrix<Eigen::Dynamic> P(n);
   P.setIdentity();
   for (long i = 0; i < n; ++i) std::swap(P.indices()[i], P.indices()[(7 * i + 3) % n]);
-  const auto f = model::forward(X, 1.4, 0.3);
-  const auto fp = model::forward(P * X, 1.4, 0.3);
+  const auto f = model::dense::forward(X, 1.4, 0.3);
+  const auto fp = model::dense::forward(P * X, 1.4, 0.3);
   EXPECT_LT((fp.Xout - P * f.Xout).cwiseAbs().maxCoeff(), 1e-13);
-  EXPECT_NEAR(model::angle_ratio(fp), model::angle_ratio(f), 1e-13);
-  EXPECT_NEAR(model::jacobian_norm2_exact(fp), model::jacobian_norm2_exact(f), 1e-11);
+  EXPECT_NEAR(model::dense::angle_ratio(fp), model::dense::angle_ratio(f), 1e-13);
+  EXPECT_NEAR(model::dense::jacobian_norm2_exact(fp), model::dense::jacobian_norm2_exact(f), 1e-11);
 }
 
 TEST(Invariance, ScalingTokensLeavesLambdaUnchanged) {
   const Matrix X = random_matrix(13, 6, 41);
   const Matrix scales = random_matrix(13, 1, 42).cwiseAbs().array() + 0.1;
   const Matrix Xs = scales.col(0).asDiagonal() * X;
-  const auto f = model::forward(X, 2.2, 0.0);
-  const auto fs = model::forward(Xs, 2.2, 0.0);
-  EXPECT_NEAR(model::angle_ratio(fs), model::angle_ratio(f), 1e-12);
+  const auto f = model::dense::forward(X, 2.2, 0.0);
+  const auto fs = model::dense::forward(Xs, 2.2, 0.0);
+  EXPECT_NEAR(model::dense::angle_ratio(fs), model::dense::angle_ratio(f), 1e-12);
 }
 
 TEST(Lambda, FiniteAndAccurateForNearDuplicateTokens) {
@@ -188,8 +189,8 @@ TEST(Lambda, FiniteAndAccurateForNearDuplicateTokens) {
   Matrix X(3, 2);
   const double eps = 1e-9;
   X << 1, 0, std::cos(eps), std::sin(eps), 0, 1;
-  const auto f = model::forward(X, 1.0, 0.0);
-  const double lambda = model::angle_ratio(f);
+  const auto f = model::dense::forward(X, 1.0, 0.0);
+  const double lambda = model::dense::angle_ratio(f);
   EXPECT_TRUE(std::isfinite(lambda));
   EXPECT_GT(lambda, 0);
   // The near pair's ratio equals the ratio of small angles squared, which we can compute
@@ -208,8 +209,8 @@ TEST(Lambda, FiniteAtDimensionTwoLargeN) {
   RandomStream stream(2025, 7, 0, Purpose::tokens);
   const Matrix X = mc::gaussian_tokens(n, d, 0.5, stream);
   for (double gamma : {0.5, 2.0, 8.0}) {
-    const auto f = model::forward(X, gamma, 0.0);
-    const double lambda = model::angle_ratio(f);
+    const auto f = model::dense::forward(X, gamma, 0.0);
+    const double lambda = model::dense::angle_ratio(f);
     EXPECT_TRUE(std::isfinite(lambda)) << "gamma=" << gamma;
     EXPECT_GE(lambda, 0);
   }

@@ -29,6 +29,8 @@ void validate(const CellParams& c) {
   if (c.probes < 1 || c.probes > kMaxProbes)
     fail("probes must be in [1, " + std::to_string(kMaxProbes) + "] (got " + std::to_string(c.probes) + ")");
   if (!std::isfinite(c.alpha)) fail("alpha must be finite");
+  if (c.threads < 1 || c.threads > kMaxThreads)
+    fail("threads must be in [1, " + std::to_string(kMaxThreads) + "] (got " + std::to_string(c.threads) + ")");
   if (c.geometry == Geometry::simplex && c.d < c.n + 1) {
     fail("simplex geometry needs d >= n + 1 (got d = " + std::to_string(c.d) + ", n = " + std::to_string(c.n) + ")");
   }
@@ -47,21 +49,22 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::tokens);
     gaussian_tokens(cell.n, cell.d, cell.rho, stream, w.X);
   }
-  model::normalize(w.X, w.tokens);
+  w.layer.set_threads(cell.threads);
+  w.layer.set_tokens(w.X);
   if (cell.jacobian == JacobianMethod::hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
     rademacher_probes(cell.n, cell.d, cell.probes, stream, w.probes);
+    w.layer.set_probes(w.probes);
   }
+  const auto method =
+      cell.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
   for (size_t k = 0; k < gammas.size(); ++k) {
     try {
-      model::forward(w.tokens, w.X, gammas[k], cell.alpha, w.pass);
-      results[k].lambda = model::angle_ratio(w.pass, w.scratch);
-      const double norm2 = cell.jacobian == JacobianMethod::exact
-                               ? model::jacobian_norm2_exact(w.pass, w.scratch)
-                               : model::jacobian_norm2_hutchinson(w.pass, w.probes, w.scratch);
-      results[k].eta = norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
+      const model::Observables observed = w.layer.evaluate(gammas[k], cell.alpha, method);
+      results[k].lambda = observed.lambda;
+      results[k].eta = observed.jacobian_norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
     } catch (const std::exception& e) {
       errors[k] = e.what();
     }
@@ -96,26 +99,23 @@ CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_
   return samples;
 }
 
+namespace {
+model::KernelCost cost_of(const CellParams& c) {
+  const auto method =
+      c.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
+  return model::kernel_cost(c.n, c.d, c.probes, method, c.threads);
+}
+}  // namespace
+
 double trial_memory_bytes(const CellParams& c) {
   const double n = static_cast<double>(c.n), d = static_cast<double>(c.d);
-  // Forward: X, Y, Xbar, Xout (n x d) and G, A, Gout (n x n).
-  double doubles = 4 * n * d + 3 * n * n;
-  if (c.jacobian == JacobianMethod::exact) {
-    const double packed = d * (d + 1) / 2;
-    doubles += 3 * n * n + 2 * n * d + (packed < n ? 2 * n * packed : 2 * n * n);
-  } else {
-    const double m = static_cast<double>(c.probes);
-    doubles += 2 * m * n * n + 5 * m * n * d;  // Q, dA; dY twice, V, out, dA Y
-  }
-  return 8 * doubles;
+  const double drawn = n * d * (1 + (c.jacobian == JacobianMethod::hutchinson ? static_cast<double>(c.probes) : 0));
+  return cost_of(c).bytes + 8 * drawn;
 }
 
 double trial_flops(const CellParams& c) {
-  const double n = static_cast<double>(c.n), d = static_cast<double>(c.d);
-  const double forward = 6 * n * n * d;
-  if (c.jacobian == JacobianMethod::hutchinson) return forward + 6 * n * n * d * static_cast<double>(c.probes);
-  const double packed = d * (d + 1) / 2;
-  return forward + 4 * n * n * d + 2 * n * n * std::min(n, packed);
+  const model::KernelCost cost = cost_of(c);
+  return cost.flops_per_gamma + cost.flops_per_draw;
 }
 
 }  // namespace attnsweep::mc

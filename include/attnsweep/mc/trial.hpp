@@ -7,6 +7,7 @@
 
 #include "attnsweep/mc/samples.hpp"
 #include "attnsweep/mc/tokens.hpp"
+#include "attnsweep/model/kernel.hpp"
 
 namespace attnsweep::mc {
 
@@ -25,6 +26,7 @@ struct CellParams {
   JacobianMethod jacobian = JacobianMethod::exact;
   double alpha = 0;
   std::uint64_t seed = 0;
+  int threads = 1;  // threads on one trial (results do not depend on it)
 };
 
 // Caps of a cell's parameters (far above any real use; a mistyped value is refused at once).
@@ -32,6 +34,7 @@ inline constexpr long kMaxTrials = 1'000'000;
 inline constexpr long kMaxProbes = 10'000;
 inline constexpr long kMaxDimension = 1'000'000;
 inline constexpr long kMaxTokens = 100'000'000;
+inline constexpr int kMaxThreads = 1024;
 
 // Throws std::invalid_argument naming the first out-of-range parameter.
 void validate(const CellParams& cell);
@@ -45,12 +48,11 @@ std::uint64_t stream_id(long d, long n);
 
 // Every large matrix a trial needs, kept by a worker across trials, gammas and tasks: after the
 // first trial of a given size a trial allocates nothing large (no page faults, no zeroing of
-// fresh memory; at n = 1024 that was a third of a trial's time).
+// fresh memory; at n = 1024 that was a third of a trial's time). The kernel's thread team lives
+// here too, started once.
 struct TrialWorkspace {
   model::Matrix X, probes;
-  model::NormalizedTokens tokens;
-  model::ForwardPass pass;
-  model::Scratch scratch;
+  model::TiledLayer layer;
 };
 
 TrialResult run_trial(const CellParams& cell, std::uint64_t trial);
@@ -68,12 +70,13 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
 // Trials [first, first + count) of the cell (one workspace for all of them).
 CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count);
 
-// Peak bytes one trial of this cell allocates (the dominant n x n and n x d matrices).
+// Peak bytes one trial of this cell holds (model::kernel_cost with the cell's threads, plus the
+// drawn tokens and probes).
 double trial_memory_bytes(const CellParams& cell);
 
-// Floating-point operations of one trial, counted as the benchmark reports them:
-// forward 6 n^2 d (three n x n x d products) plus, per Hutchinson probe, 6 n^2 d;
-// the exact method costs 4 n^2 d plus the quartic term.
+// Floating-point operations of one trial (one gamma, one token draw), from model::kernel_cost:
+// the products the kernel multiplies (forward 4-6 n^2 d, lambda 1-2 n^2 d, 8 n^2 d per
+// Hutchinson probe, exact 4 n^2 d plus the quartic term).
 double trial_flops(const CellParams& cell);
 
 }  // namespace attnsweep::mc

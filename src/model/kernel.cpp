@@ -1,0 +1,450 @@
+#include "attnsweep/model/kernel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace attnsweep::model {
+
+using Eigen::Index;
+
+namespace {
+// Rows of an n-column matrix (times `copies`) that fit in `bytes`, in whole blocks.
+Index cached_rows(Index n, Index copies, Index block, std::size_t bytes) {
+  const Index rows = static_cast<Index>(bytes / (sizeof(double) * static_cast<std::size_t>(n * copies)));
+  return std::min(n, rows / block * block);
+}
+std::size_t rows_bytes(Index rows, Index n, Index copies) {
+  return sizeof(double) * static_cast<std::size_t>(rows * n * copies);
+}
+
+Index packed_width(Index d) { return d * (d + 1) / 2; }
+
+// Columns of the quartic factor handled per GEMM: wide enough for GEMM speed, narrow enough
+// that a thread's recomputed chunk (n x width) stays a few MB.
+Index quartic_chunk_cols(Index n, Index width) {
+  const Index cols = std::max<Index>(64, (Index{4} << 20) / (static_cast<Index>(sizeof(double)) * n));
+  return std::min(width, cols);
+}
+
+// Columns of the quartic factor (of `width`) that fit in `bytes`, in whole chunks.
+Index cached_quartic_cols(Index n, Index width, std::size_t bytes) {
+  const Index chunk = quartic_chunk_cols(n, width);
+  const Index cols = static_cast<Index>(bytes / (sizeof(double) * static_cast<std::size_t>(n)));
+  return std::min(width, cols / chunk * chunk);
+}
+
+struct QuarticCost {
+  double per_gamma = 0, per_draw = 0;
+};
+QuarticCost quartic_cost(QuarticRoute route, Index n_, Index d_, Index block, std::size_t bytes) {
+  const double n = static_cast<double>(n_), d = static_cast<double>(d_);
+  const double blocks = std::ceil(n / static_cast<double>(block));
+  if (route == QuarticRoute::packed) {
+    const Index width = packed_width(d_);
+    const double cached = static_cast<double>(cached_quartic_cols(n_, width, bytes));
+    // Recomputing a factor entry costs about what two multiply-adds of the GEMM do (it is a store).
+    return {2 * n * n * static_cast<double>(width) + 4 * blocks * n * (static_cast<double>(width) - cached),
+            2 * n * cached};
+  }
+  const double cached = static_cast<double>(cached_quartic_cols(n_, n_, bytes));
+  return {2 * n * n * n + blocks * 2 * n * d * (n - cached), 2 * n * d * cached};
+}
+}  // namespace
+
+Index kernel_block_rows(Index n) { return std::min<Index>(n, 256); }
+
+namespace {
+QuarticRoute cheaper_route(Index n, Index d, Index block, std::size_t bytes) {
+  const auto packed = quartic_cost(QuarticRoute::packed, n, d, block, bytes);
+  const auto gram = quartic_cost(QuarticRoute::gram, n, d, block, bytes);
+  return packed.per_gamma <= gram.per_gamma ? QuarticRoute::packed : QuarticRoute::gram;
+}
+}  // namespace
+
+QuarticRoute quartic_route(Index n, Index d) {
+  const Index block = kernel_block_rows(n);
+  const std::size_t left = kKernelCacheBytes - rows_bytes(cached_rows(n, 1, block, kKernelCacheBytes), n, 1);
+  return cheaper_route(n, d, block, left);
+}
+
+KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads) {
+  const double n = static_cast<double>(n_), d = static_cast<double>(d_), m = static_cast<double>(probes_);
+  const Index block_ = kernel_block_rows(n_);
+  const double block = static_cast<double>(block_);
+  // The cache is handed out as the kernel does: Gram rows, then the probes' Q rows, then the
+  // quartic factor.
+  std::size_t budget = kKernelCacheBytes;
+  const Index gram_rows_ = cached_rows(n_, 1, block_, budget);
+  budget -= rows_bytes(gram_rows_, n_, 1);
+  const double gram_rows = static_cast<double>(gram_rows_);
+  KernelCost cost;
+  // Forward: the Gram rows not cached, A Y. Lambda: the upper triangles of G (where not cached)
+  // and of G' (n^2 d each).
+  cost.flops_per_gamma = 2 * (n - gram_rows) * n * d + 2 * n * n * d + n * n * d + n * n * d * (1 - gram_rows / n);
+  cost.flops_per_draw = 2 * gram_rows * n * d;
+  // Per thread: Gram rows, softmax rows, the product rows, plus per method; per trial: X, Y, X',
+  // its directions (4 n d) and the caches.
+  double thread_doubles = 3 * block * n + 2 * block * d;
+  double trial_doubles = 4 * n * d + gram_rows * n;
+  if (method == JacobianNorm::hutchinson) {
+    const Index probe_rows_ = cached_rows(n_, probes_, block_, budget);
+    const double q_rows = static_cast<double>(probe_rows_);
+    // A probe: S = Y_B dy^T + dy_B Y^T (each 2 n^2 d, the part from cached Q rows free after a
+    // fill of 2 q n d), then A dy and (A o S) Y (2 n^2 d each).
+    cost.flops_per_gamma += m * (2 * (n - q_rows) * n * d + 2 * n * (n - q_rows) * d + 4 * n * n * d);
+    cost.flops_per_draw += m * 2 * q_rows * n * d;
+    thread_doubles += block * m * d;
+    trial_doubles += 3 * n * m * d + m * q_rows * n;  // V, dy, J V; the Q cache
+  } else if (method == JacobianNorm::exact) {
+    const QuarticRoute route = cheaper_route(n_, d_, block_, budget);
+    const auto quartic = quartic_cost(route, n_, d_, block_, budget);
+    cost.flops_per_gamma += 4 * n * n * d + quartic.per_gamma;
+    cost.flops_per_draw += quartic.per_draw;
+    const Index width = route == QuarticRoute::packed ? packed_width(d_) : n_;
+    const double chunk = static_cast<double>(quartic_chunk_cols(n_, width));
+    thread_doubles += block * n + n * chunk + block * chunk + block * d;
+    trial_doubles += n * static_cast<double>(cached_quartic_cols(n_, width, budget));
+  }
+  cost.bytes = sizeof(double) * (trial_doubles + std::max(1, threads) * thread_doubles);
+  return cost;
+}
+
+// A thread's matrices for one block, sized on first use and kept (B x n unless noted).
+struct TiledLayer::BlockScratch {
+  Matrix G, A, S, W;     // Gram rows, softmax rows, products (S or H), A o G
+  Matrix xbar, WY, out;  // B x d, B x d, B x m d
+  Matrix factor, tile;   // a recomputed quartic chunk (n x C) and A times it (B x C)
+  Vector T1;
+};
+
+TiledLayer::TiledLayer(int threads) { set_threads(threads); }
+TiledLayer::~TiledLayer() = default;
+
+void TiledLayer::set_threads(int threads) {
+  threads = std::max(1, threads);
+  if (team_ && team_->size() == threads) return;
+  team_ = std::make_unique<ThreadTeam>(threads);
+  scratch_.resize(static_cast<size_t>(threads));
+}
+
+int TiledLayer::threads() const { return team_->size(); }
+
+void TiledLayer::set_block_rows(Index rows) {
+  block_rows_setting_ = std::max<Index>(0, rows);
+  rebuild_caches();
+}
+
+void TiledLayer::set_cache_bytes(std::size_t bytes) {
+  cache_bytes_ = bytes;
+  rebuild_caches();
+}
+
+void TiledLayer::rebuild_caches() {
+  if (Y_.rows() > 0) fill_gram_cache();
+  if (probe_count_ > 0) fill_probe_cache();
+  quartic_ready_ = false;
+}
+
+std::size_t TiledLayer::cache_left() const {
+  const std::size_t used =
+      rows_bytes(gram_cache_.rows(), gram_cache_.cols(), 1) + rows_bytes(probe_cache_.rows(), probe_cache_.cols(), 1);
+  return used >= cache_bytes_ ? 0 : cache_bytes_ - used;
+}
+
+Index TiledLayer::rows_per_block() const {
+  const Index n = Y_.rows();
+  return block_rows_setting_ > 0 ? std::min(n, block_rows_setting_) : kernel_block_rows(n);
+}
+
+Index TiledLayer::block_count() const {
+  const Index block = rows_per_block();
+  return (Y_.rows() + block - 1) / block;
+}
+
+void TiledLayer::set_tokens(const MatrixRef& X) {
+  if (X.rows() < 1 || X.cols() < 1) throw std::invalid_argument("forward: empty token matrix");
+  inv_norms_ = inverse_row_norms(X, "input token");
+  X_ = X;
+  Y_ = inv_norms_.asDiagonal() * X;
+  probe_count_ = 0;
+  probe_cache_.resize(0, 0);
+  quartic_ready_ = false;
+  fill_gram_cache();
+}
+
+void TiledLayer::fill_gram_cache() {
+  const Index n = Y_.rows(), block = rows_per_block();
+  gram_cache_.resize(cached_rows(n, 1, block, cache_bytes_), n);
+  team_->run((gram_cache_.rows() + block - 1) / block, [&](std::int64_t b, int) {
+    const Index first = b * block, rows = std::min(block, gram_cache_.rows() - first);
+    gram_cache_.middleRows(first, rows).noalias() = Y_.middleRows(first, rows) * Y_.transpose();
+  });
+}
+
+void TiledLayer::set_probes(const MatrixRef& V) {
+  const Index n = Y_.rows(), d = Y_.cols();
+  if (n == 0) throw std::logic_error("set_probes before set_tokens");
+  if (V.rows() != n || V.cols() % d != 0 || V.cols() == 0) {
+    throw std::invalid_argument("jacobian_vector_products: directions must be n x (m d)");
+  }
+  probe_count_ = V.cols() / d;
+  probes_ = V;
+  // dy_i = (v_i - <v_i, y_i> y_i) / |x_i|, the direction's effect on y_i (MODEL.md section 4).
+  dY_.resize(n, V.cols());
+  for (Index k = 0; k < probe_count_; ++k) {
+    const auto Vk = V.middleCols(k * d, d);
+    const Vector radial = (Vk.array() * Y_.array()).rowwise().sum();
+    dY_.middleCols(k * d, d) = inv_norms_.asDiagonal() * (Vk - radial.asDiagonal() * Y_);
+  }
+  quartic_ready_ = false;
+  fill_probe_cache();
+}
+
+// Rows [0, q) of Q_k = Y dy_k^T for every probe k (probe k's rows at [k q, (k + 1) q)): a block
+// reads its own rows of Q_k and, transposed, its columns of the cached rows, so that the part
+// of S = Q_k + Q_k^T inside the cache is multiplied once per draw instead of twice per gamma.
+void TiledLayer::fill_probe_cache() {
+  const Index n = Y_.rows(), d = Y_.cols(), block = rows_per_block(), m = probe_count_;
+  probe_cache_.resize(0, 0);
+  const Index rows = cached_rows(n, m, block, cache_left());
+  probe_rows_ = rows;
+  probe_cache_.resize(m * rows, n);
+  const Index blocks = (rows + block - 1) / block;
+  team_->run(m * blocks, [&](std::int64_t item, int) {
+    const Index k = item / blocks, first = (item % blocks) * block, count = std::min(block, rows - first);
+    probe_cache_.middleRows(k * rows + first, count).noalias() =
+        Y_.middleRows(first, count) * dY_.middleCols(k * d, d).transpose();
+  });
+}
+
+MatrixRef TiledLayer::gram_rows(Index first, Index rows, BlockScratch& s) const {
+  if (first + rows <= gram_cache_.rows()) return gram_cache_.middleRows(first, rows);
+  s.G.resize(rows_per_block(), Y_.rows());
+  s.G.topRows(rows).noalias() = Y_.middleRows(first, rows) * Y_.transpose();
+  return s.G.topRows(rows);
+}
+
+void TiledLayer::fill_quartic_cache() {
+  const Index n = Y_.rows(), d = Y_.cols();
+  const std::size_t budget = cache_left();
+  quartic_route_ = cheaper_route(n, d, rows_per_block(), budget);
+  const Index width = quartic_route_ == QuarticRoute::packed ? packed_width(d) : n;
+  if (quartic_route_ == QuarticRoute::packed) {
+    packed_pairs_.clear();
+    for (int a = 0; a < d; ++a)
+      for (int b = a; b < d; ++b) packed_pairs_.emplace_back(a, b);
+  }
+  const Index chunk = quartic_chunk_cols(n, width);
+  quartic_cache_.resize(n, cached_quartic_cols(n, width, budget));
+  const Index cached = quartic_cache_.cols();
+  team_->run((cached + chunk - 1) / chunk, [&](std::int64_t c, int member) {
+    const Index first = c * chunk, cols = std::min(chunk, cached - first);
+    BlockScratch& s = scratch_[static_cast<size_t>(member)];
+    s.factor.resize(n, chunk);
+    auto factor = s.factor.leftCols(cols);
+    if (quartic_route_ == QuarticRoute::packed) {
+      for (Index l = 0; l < n; ++l)
+        for (Index j = 0; j < cols; ++j) {
+          const auto [a, b] = packed_pairs_[static_cast<size_t>(first + j)];
+          factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
+        }
+    } else {
+      factor.noalias() = Y_ * Y_.middleRows(first, cols).transpose();
+      factor = factor.cwiseProduct(factor);
+    }
+    quartic_cache_.middleCols(first, cols) = factor;
+  });
+  quartic_ready_ = true;
+}
+
+// T1 of MODEL.md section 4 for rows [first, first + rows): s.T1(r) = ||sum_l A_rl y_l y_l^T||_F^2,
+// chunk by chunk of the factor (cached chunks read, the others recomputed into s.factor).
+void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
+  const Index n = Y_.rows();
+  const auto A = s.A.topRows(rows);
+  const Index width = quartic_route_ == QuarticRoute::packed ? static_cast<Index>(packed_pairs_.size()) : n;
+  const Index chunk = quartic_chunk_cols(n, width), cached = quartic_cache_.cols();
+  s.T1.setZero(rows);
+  s.tile.resize(rows_per_block(), chunk);
+  for (Index c0 = 0; c0 < width; c0 += chunk) {
+    const Index cols = std::min(chunk, width - c0);
+    auto tile = s.tile.topLeftCorner(rows, cols);
+    if (c0 + cols <= cached) {
+      tile.noalias() = A * quartic_cache_.middleCols(c0, cols);
+    } else {
+      s.factor.resize(n, chunk);
+      auto factor = s.factor.leftCols(cols);
+      if (quartic_route_ == QuarticRoute::packed) {
+        for (Index l = 0; l < n; ++l)
+          for (Index j = 0; j < cols; ++j) {
+            const auto [a, b] = packed_pairs_[static_cast<size_t>(c0 + j)];
+            factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
+          }
+      } else {
+        factor.noalias() = Y_ * Y_.middleRows(c0, cols).transpose();
+        factor = factor.cwiseProduct(factor);
+      }
+      tile.noalias() = A * factor;
+    }
+    if (quartic_route_ == QuarticRoute::packed) {
+      s.T1 += tile.rowwise().squaredNorm();  // T1_i = |(A P)_i|^2
+    } else {
+      s.T1 += tile.cwiseProduct(A.middleCols(c0, cols)).rowwise().sum();  // T1_i = a_i^T (G o G) a_i
+    }
+  }
+}
+
+double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm method) {
+  const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block();
+  const Index first = block * B, rows = std::min(B, n - first);
+  const MatrixRef G = gram_rows(first, rows, s);
+  s.A.resize(B, n);
+  auto A = s.A.topRows(rows);
+  // Row softmax of beta G with the row maximum subtracted: beta in the hundreds cannot overflow.
+  for (Index r = 0; r < rows; ++r) {
+    const double row_max = G.row(r).maxCoeff();
+    A.row(r) = ((G.row(r).array() - row_max) * beta_).exp().matrix();
+    A.row(r) /= A.row(r).sum();
+  }
+  s.xbar.resize(B, d);
+  auto xbar = s.xbar.topRows(rows);
+  xbar.noalias() = A * Y_;
+  output_.middleRows(first, rows) = xbar + alpha_ * X_.middleRows(first, rows);
+
+  if (method == JacobianNorm::hutchinson) {
+    const Index m = probe_count_;
+    s.out.resize(B, m * d);
+    s.S.resize(B, n);
+    auto out = s.out.topRows(rows);
+    auto S = s.S.topRows(rows);
+    out.noalias() = A * dY_;  // A dy for every probe in one product
+    for (Index k = 0; k < m; ++k) {
+      const auto dYk = dY_.middleCols(k * d, d);
+      // dS = beta (<y_i, dy_j> + <dy_i, y_j>); dA = A o (dS - rowsum(A o dS)) (MODEL.md section 4).
+      const Index q = probe_rows_;
+      if (first + rows <= q) {
+        S = probe_cache_.middleRows(k * q + first, rows);
+      } else {
+        S.noalias() = Y_.middleRows(first, rows) * dYk.transpose();
+      }
+      S.leftCols(q) += probe_cache_.block(k * q, first, q, rows).transpose();
+      S.rightCols(n - q).noalias() += dYk.middleRows(first, rows) * Y_.bottomRows(n - q).transpose();
+      for (Index r = 0; r < rows; ++r) {
+        auto row = S.row(r);
+        row = beta_ * A.row(r).cwiseProduct(row);
+        const double weighted = row.sum();
+        row -= weighted * A.row(r);
+      }
+      auto out_k = out.middleCols(k * d, d);
+      out_k.noalias() += S * Y_;
+      out_k += alpha_ * probes_.block(first, k * d, rows, d);
+    }
+    jvp_.middleRows(first, rows) = out;
+    return out.squaredNorm();
+  }
+  if (method != JacobianNorm::exact) return 0;
+
+  // Exact ||J||_F^2, MODEL.md section 4, row by row of this block.
+  const double dd = static_cast<double>(d), beta = beta_, alpha = alpha_;
+  s.S.resize(B, n);
+  s.W.resize(B, n);
+  s.WY.resize(B, d);
+  auto H = s.S.topRows(rows);
+  H.noalias() = xbar * Y_.transpose();  // H_il = <y_l, xbar_i>
+  auto W = s.W.topRows(rows);
+  W = A.cwiseProduct(G);  // w = a o g
+  auto WY = s.WY.topRows(rows);
+  WY.noalias() = W * Y_;  // w^T G w = |sum_l w_l y_l|^2
+  quartic_block(rows, s);
+  double total = 0;
+  for (Index r = 0; r < rows; ++r) {
+    const Index i = first + r;
+    const double h_i = H(r, i), s_i = xbar.row(r).squaredNorm(), T2 = WY.row(r).squaredNorm();
+    double off = 0, trace_CP = 0, ag = 0, ahg = 0, ah2 = 0;
+    for (Index l = 0; l < n; ++l) {
+      const double a = A(r, l), g = G(r, l), hl = H(r, l);
+      trace_CP += a * ((1 - hl) - g * (g - h_i));
+      ag += a * g;
+      ahg += a * hl * g;
+      ah2 += a * hl * hl;
+      if (l == i) continue;
+      const double scaled = a * inv_norms_(l);
+      off += scaled * scaled *
+             ((dd - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) + beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
+    }
+    const double CP2 = s.T1(r) - T2 - 2 * ah2 + 2 * ahg * ag + s_i * s_i - s_i * ag * ag;
+    const double a_ii = A(r, i), inv_r = inv_norms_(i);
+    const double diag = (a_ii * a_ii * (dd - 1) + 2 * a_ii * beta * trace_CP + beta * beta * CP2) * inv_r * inv_r +
+                        2 * alpha * (a_ii * (dd - 1) + beta * trace_CP) * inv_r + alpha * alpha * dd;
+    total += diag + off;
+  }
+  return total;
+}
+
+// Lambda's pairs i < j with i in this block: the upper triangle of G and G' only.
+double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs) {
+  const Index n = Y_.rows(), B = rows_per_block();
+  const Index first = block * B, rows = std::min(B, n - first), cols = n - first;
+  const bool cached = first + rows <= gram_cache_.rows();
+  if (!cached) {
+    s.G.resize(B, n);
+    s.G.topLeftCorner(rows, cols).noalias() = Y_.middleRows(first, rows) * Y_.bottomRows(cols).transpose();
+  }
+  const MatrixRef G =
+      cached ? MatrixRef(gram_cache_.block(first, first, rows, cols)) : MatrixRef(s.G.topLeftCorner(rows, cols));
+  s.S.resize(B, n);
+  auto Gout = s.S.topLeftCorner(rows, cols);
+  Gout.noalias() = output_dirs_.middleRows(first, rows) * output_dirs_.bottomRows(cols).transpose();
+  double sum = 0;
+  pairs = 0;
+  for (Index r = 0; r < rows; ++r) {
+    const Index i = first + r;
+    for (Index j = i + 1; j < n; ++j) {
+      const double before = one_minus_cosine(Y_.row(i), Y_.row(j), G(r, j - first));
+      if (before == 0) continue;  // identical input directions: no angle to compare
+      const double after = one_minus_cosine(output_dirs_.row(i), output_dirs_.row(j), Gout(r, j - first));
+      sum += after / before;
+      ++pairs;
+    }
+  }
+  return sum;
+}
+
+Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method) {
+  const Index n = Y_.rows(), d = Y_.cols();
+  if (n == 0) throw std::logic_error("evaluate before set_tokens");
+  if (method == JacobianNorm::hutchinson && probe_count_ == 0) throw std::logic_error("hutchinson without probes");
+  if (method == JacobianNorm::exact && !quartic_ready_) fill_quartic_cache();
+  beta_ = attention_scale(gamma, n);
+  alpha_ = alpha;
+  output_.resize(n, d);
+  if (method == JacobianNorm::hutchinson) jvp_.resize(n, probe_count_ * d);
+  const Index blocks = block_count();
+  block_sums_.assign(static_cast<size_t>(blocks), 0.0);
+  block_pairs_.assign(static_cast<size_t>(blocks), 0);
+
+  team_->run(blocks, [&](std::int64_t b, int member) {
+    block_sums_[static_cast<size_t>(b)] = forward_block(b, scratch_[static_cast<size_t>(member)], method);
+  });
+  Observables result;
+  for (const double partial : block_sums_) result.jacobian_norm2 += partial;  // in block order
+  if (method == JacobianNorm::hutchinson) result.jacobian_norm2 /= static_cast<double>(probe_count_);
+
+  output_dirs_ = inverse_row_norms(output_, "output token").asDiagonal() * output_;
+  team_->run(blocks, [&](std::int64_t b, int member) {
+    block_sums_[static_cast<size_t>(b)] =
+        angle_block(b, scratch_[static_cast<size_t>(member)], block_pairs_[static_cast<size_t>(b)]);
+  });
+  double sum = 0;
+  long long pairs = 0;
+  for (Index b = 0; b < blocks; ++b) {
+    sum += block_sums_[static_cast<size_t>(b)];
+    pairs += block_pairs_[static_cast<size_t>(b)];
+  }
+  result.lambda = pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+}  // namespace attnsweep::model
