@@ -268,11 +268,12 @@ INI
   "$BIN" verify k.h5 > /dev/null || fail "verify after resume"
   ;;
 memory)
-  # n such that one exact trial (d = 2) takes about 40% of this machine's available memory:
+  # n such that one exact trial at d = 65536 takes about 40% of this machine's available memory
+  # (the tiled kernel holds five n x d matrices, plus its bounded cache and block scratch):
   # 1 computing slot fits, 3 (two workers and rank 0's thread on one node) do not.
   avail=$(awk '/MemAvailable/ {print $2 * 1024}' /proc/meminfo)
-  n=$(/usr/bin/python3 -c "import math; print(int(math.sqrt(0.4 * $avail / (8 * 6.2))))")
-  printf '[grid]\nrho = 0.5\ngamma = 1\nd = 2\nn = %s\n[mc]\ntrials = 1\n' "$n" > mem.ini
+  n=$(/usr/bin/python3 -c "print(int(0.4 * $avail / (8 * 5 * 65536)))")
+  printf '[grid]\nrho = 0.5\ngamma = 1\nd = 65536\nn = %s\n[mc]\ntrials = 1\n' "$n" > mem.ini
   start=$(date +%s)
   mpi 3 run --config mem.ini --output mem.h5 > out.txt 2> err.txt
   rc=$?
@@ -280,7 +281,7 @@ memory)
   # One line from attnsweep (mpiexec adds its own banner about a rank's non-zero exit).
   [ "$(grep -c '^attnsweep' err.txt)" = 1 ] || fail "memory: want one line, got: $(cat err.txt)"
   grep '^attnsweep' err.txt | grep -q -i 'terminate\|abort\|core' && fail "memory: abort in $(cat err.txt)"
-  grep -q "largest cell (d = 2, n = $n).*3 computing ranks.*at most 2 computing ranks per node" err.txt &&
+  grep -q "largest cell (d = 65536, n = $n).*3 computing ranks.*at most 2 computing ranks per node" err.txt &&
     ok "message: $(cat err.txt)" || fail "memory message: $(cat err.txt)"
   [ ! -e mem.h5 ] && [ ! -e mem.h5.journal ] && ok "no file created" || fail "a refused run left files behind"
   "$BIN" plan --config mem.ini --ranks-per-node 3 > plan.txt 2>&1 || fail "plan exited $?"
@@ -326,7 +327,7 @@ badinput)
   check 2 "cell simplex too small" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --geometry simplex
   check 2 "cell bad format" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --format xml
   check 2 "cell too big for memory" "$BIN" cell --rho 0.5 --gamma 1 --d 100000 --n 200000
-  check 2 "sweep too big for memory" "$BIN" run --config small.ini --output big.h5 grid.n=300000
+  check 2 "sweep too big for memory" "$BIN" run --config small.ini --output big.h5 grid.n=300000 grid.d=100000
   check 2 "status of missing file" "$BIN" status nothere.h5
   check 2 "status of empty file" "$BIN" status empty.ini
   check 2 "status of non-HDF5" "$BIN" status fake.h5

@@ -113,6 +113,7 @@ int cell_command(const std::vector<std::string>& args) {
       "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
       "seed", po::value(&seed)->default_value(2025), "random seed")(
       "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
+      "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
       "format", po::value(&format)->default_value("table"), "table | json");
   parse(args, desc);
   try {
@@ -277,14 +278,21 @@ int plan_command(const std::vector<std::string>& args) {
   const auto shape = grid.shape();
   const double cells_per_dn = static_cast<double>(shape[0] * shape[1]);
   double total = 0, largest_trial = 0, peak_memory = 0;
+  struct PairCost {
+    long d, n;
+    double seconds, bytes;
+  };
+  std::vector<PairCost> pairs;
   for (long d = 0; d < shape[2]; ++d)
     for (long n = 0; n < shape[3]; ++n) {
       const auto cell = grid.cell(grid.flat({0, 0, d, n}));
-      const double t = cost.trial_seconds(cell);
+      const double t = cost.trial_seconds(cell);  // core-seconds
       total += t * static_cast<double>(config.trials) * cells_per_dn;
       largest_trial = std::max(largest_trial, t);
       peak_memory = std::max(peak_memory, mc::trial_memory_bytes(cell));
+      pairs.push_back({cell.d, cell.n, t, mc::trial_memory_bytes(cell)});
     }
+  std::sort(pairs.begin(), pairs.end(), [](const PairCost& a, const PairCost& b) { return a.seconds > b.seconds; });
   std::printf("plan for %s\n", config_path.c_str());
   std::printf("  grid: %zu rho x %zu gamma x %zu d x %zu n = %lld cells, %ld trials each (%lld trials)\n",
               config.rho.size(), config.gamma.size(), config.d.size(), config.n.size(),
@@ -294,6 +302,34 @@ int plan_command(const std::vector<std::string>& args) {
       total, total / 3600, largest_trial, peak_memory / (1 << 30));
   std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
               cost.seconds_per_pair);
+  // The costliest (d, n): where the time goes, and for the exact method what it costs against
+  // Hutchinson (its quartic term grows as n^2 d^2 or n^3; MODEL.md section 4).
+  std::printf("  costliest (d, n), one trial on one thread:\n");
+  std::printf("  %8s %8s %12s %12s %s\n", "d", "n", "trial [s]", "memory [GiB]", "jacobian");
+  for (size_t i = 0; i < std::min<size_t>(5, pairs.size()); ++i) {
+    const PairCost& p = pairs[i];
+    mc::CellParams cell = grid.cell(0);
+    cell.d = p.d;
+    cell.n = p.n;
+    std::string method = mc::jacobian_name(cell.jacobian);
+    mc::CellParams other = cell;
+    other.jacobian =
+        cell.jacobian == mc::JacobianMethod::exact ? mc::JacobianMethod::hutchinson : mc::JacobianMethod::exact;
+    char note[160];
+    if (cell.jacobian == mc::JacobianMethod::exact) {
+      std::snprintf(note, sizeof note, " (quartic term by %s; %.2fx the time of %ld Hutchinson probes)",
+                    model::quartic_route(cell.n, cell.d) == model::QuarticRoute::packed ? "packed products" : "G o G",
+                    p.seconds / cost.trial_seconds(other), cell.probes);
+    } else {
+      std::snprintf(note, sizeof note, " (%ld probes; exact would take %.2fx this)", cell.probes,
+                    cost.trial_seconds(other) / p.seconds);
+    }
+    std::printf("  %8ld %8ld %12.3g %12.3f %s%s\n", p.d, p.n, p.seconds, p.bytes / (1 << 30), method.c_str(), note);
+  }
+  if (config.threads > 1) {
+    std::printf("  %d threads per rank on each trial (run.threads): a trial's wall time about 1/%d of the above\n",
+                config.threads, config.threads);
+  }
   {
     // Rank 0's node: the master's state, and a computing slot per rank (rank 0's own thread on
     // small jobs); other nodes: a slot per rank.
@@ -306,15 +342,17 @@ int plan_command(const std::vector<std::string>& args) {
         ranks_per_node, master_node / (1 << 30), sweep::master_memory_bytes(grid.size()) / (1 << 30),
         other_node / (1 << 30), sweep::available_memory_bytes() / (1 << 30));
   }
+  const double threads = static_cast<double>(config.threads);
+  largest_trial /= threads;  // wall time of the longest trial, its threads all on it
   std::printf("  %8s %14s\n", "ranks", "wall time");
   int suggested = 0;
   double suggested_wall = 0;
   for (int ranks : {1, 2, 4, 8, 16, 32, 64, 128, 256}) {
     const int workers = ranks <= 8 ? ranks : ranks - 1;
     // Trials are the smallest unit a cell splits into: the wall cannot drop below one.
-    const double wall = std::max(total / workers * 1.05, largest_trial) + 5;
+    const double wall = std::max(total / (workers * threads) * 1.05, largest_trial) + 5;
     std::printf("  %8d %14.0f s\n", ranks, wall);
-    if (!suggested && (wall < 3600 || ranks == 256 || total / workers < 20 * largest_trial)) {
+    if (!suggested && (wall < 3600 || ranks == 256 || total / (workers * threads) < 20 * largest_trial)) {
       suggested = ranks;
       suggested_wall = wall;
     }

@@ -73,7 +73,8 @@ double tidy(double v) {
 }
 
 struct Keys {
-  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, seed, max_attempts, file;
+  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, seed, max_attempts, threads,
+      file;
 };
 
 po::options_description describe(Keys& k) {
@@ -86,7 +87,8 @@ po::options_description describe(Keys& k) {
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
       "run.max-attempts", po::value(&k.max_attempts)->default_value("2"))(
-      "output.file", po::value(&k.file)->default_value("attnsweep.h5"));
+      "run.threads", po::value(&k.threads)->default_value("1"))("output.file",
+                                                                po::value(&k.file)->default_value("attnsweep.h5"));
   return desc;
 }
 
@@ -269,6 +271,10 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   c.seed = static_cast<std::uint64_t>(seed);
   c.max_attempts = parse_integer("run.max-attempts", k.max_attempts);
   require(c.max_attempts >= 1 && c.max_attempts <= 100, "run.max-attempts", c.max_attempts, "must be in [1, 100]");
+  const long threads = parse_integer("run.threads", k.threads);
+  require(threads >= 1 && threads <= mc::kMaxThreads, "run.threads", threads,
+          "must be in [1, " + std::to_string(mc::kMaxThreads) + "]");
+  c.threads = static_cast<int>(threads);
   c.output = trim(k.file);
   require(!c.output.empty(), "output.file", "''", "must not be empty");
   if (c.geometry == mc::Geometry::simplex) {

@@ -48,12 +48,13 @@ QuarticCost quartic_cost(QuarticRoute route, Index n_, Index d_, Index block, st
     return {2 * n * n * static_cast<double>(width) + 4 * blocks * n * (static_cast<double>(width) - cached),
             2 * n * cached};
   }
-  const double cached = static_cast<double>(cached_quartic_cols(n_, n_, bytes));
+  // Columns of G o G come free from the quartic cache or, as rows of G, from the Gram cache
+  // (which the budget filled first); the rest are recomputed per block.
+  const double gram_rows = static_cast<double>(cached_rows(n_, 1, block, kKernelCacheBytes));
+  const double cached = std::max(static_cast<double>(cached_quartic_cols(n_, n_, bytes)), gram_rows);
   return {2 * n * n * n + blocks * 2 * n * d * (n - cached), 2 * n * d * cached};
 }
 }  // namespace
-
-Index kernel_block_rows(Index n) { return std::min<Index>(n, 256); }
 
 namespace {
 QuarticRoute cheaper_route(Index n, Index d, Index block, std::size_t bytes) {
@@ -63,15 +64,46 @@ QuarticRoute cheaper_route(Index n, Index d, Index block, std::size_t bytes) {
 }
 }  // namespace
 
+namespace {
+constexpr Index kBaseBlockRows = 128;
+// A thread's block matrices (about 4 of B x n) under this, when larger blocks save work.
+constexpr double kBlockScratchBytes = 128.0 * (1 << 20);
+}  // namespace
+
+namespace {
+// out += in^T, by 32 x 32 tiles so that the transposed reads stay in cache.
+void add_transposed(const Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>& in,
+                    Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> out) {
+  constexpr Index kTile = 32;
+  for (Index ib = 0; ib < out.rows(); ib += kTile)
+    for (Index jb = 0; jb < out.cols(); jb += kTile) {
+      const Index ie = std::min(out.rows(), ib + kTile), je = std::min(out.cols(), jb + kTile);
+      for (Index i = ib; i < ie; ++i)
+        for (Index j = jb; j < je; ++j) out(i, j) += in(j, i);
+    }
+}
+}  // namespace
+
+Index kernel_block_rows(Index n, Index d) {
+  const Index base = std::min(n, kBaseBlockRows);
+  // The exact method's G o G route recomputes (per block) the tiles of G o G the cache cannot
+  // hold, 2 n^2 d per block: larger blocks cut that by B, as long as there are >= 16 blocks for
+  // threads and the scratch stays bounded.
+  if (n <= 16 * kBaseBlockRows || cheaper_route(n, d, base, kKernelCacheBytes) == QuarticRoute::packed) return base;
+  const double by_memory = kBlockScratchBytes / (4.0 * sizeof(double) * static_cast<double>(n));
+  const Index rows = std::min<Index>(static_cast<Index>(by_memory), n / 16) / kBaseBlockRows * kBaseBlockRows;
+  return std::clamp<Index>(rows, kBaseBlockRows, 1024);
+}
+
 QuarticRoute quartic_route(Index n, Index d) {
-  const Index block = kernel_block_rows(n);
+  const Index block = kernel_block_rows(n, d);
   const std::size_t left = kKernelCacheBytes - rows_bytes(cached_rows(n, 1, block, kKernelCacheBytes), n, 1);
   return cheaper_route(n, d, block, left);
 }
 
 KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads) {
   const double n = static_cast<double>(n_), d = static_cast<double>(d_), m = static_cast<double>(probes_);
-  const Index block_ = kernel_block_rows(n_);
+  const Index block_ = kernel_block_rows(n_, d_);
   const double block = static_cast<double>(block_);
   // The cache is handed out as the kernel does: Gram rows, then the probes' Q rows, then the
   // quartic factor.
@@ -155,7 +187,7 @@ std::size_t TiledLayer::cache_left() const {
 
 Index TiledLayer::rows_per_block() const {
   const Index n = Y_.rows();
-  return block_rows_setting_ > 0 ? std::min(n, block_rows_setting_) : kernel_block_rows(n);
+  return block_rows_setting_ > 0 ? std::min(n, block_rows_setting_) : kernel_block_rows(n, Y_.cols());
 }
 
 Index TiledLayer::block_count() const {
@@ -250,6 +282,8 @@ void TiledLayer::fill_quartic_cache() {
           const auto [a, b] = packed_pairs_[static_cast<size_t>(first + j)];
           factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
         }
+    } else if (first + cols <= gram_cache_.rows()) {
+      factor = gram_cache_.middleRows(first, cols).transpose().cwiseAbs2();  // G is symmetric
     } else {
       factor.noalias() = Y_ * Y_.middleRows(first, cols).transpose();
       factor = factor.cwiseProduct(factor);
@@ -282,6 +316,9 @@ void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
             const auto [a, b] = packed_pairs_[static_cast<size_t>(c0 + j)];
             factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
           }
+      } else if (c0 + cols <= gram_cache_.rows()) {
+        // Columns of G are rows of G (symmetric): from the Gram cache, no product.
+        factor = gram_cache_.middleRows(c0, cols).transpose().cwiseAbs2();
       } else {
         factor.noalias() = Y_ * Y_.middleRows(c0, cols).transpose();
         factor = factor.cwiseProduct(factor);
@@ -329,7 +366,7 @@ double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm meth
       } else {
         S.noalias() = Y_.middleRows(first, rows) * dYk.transpose();
       }
-      S.leftCols(q) += probe_cache_.block(k * q, first, q, rows).transpose();
+      add_transposed(probe_cache_.block(k * q, first, q, rows), S.leftCols(q));
       S.rightCols(n - q).noalias() += dYk.middleRows(first, rows) * Y_.bottomRows(n - q).transpose();
       for (Index r = 0; r < rows; ++r) {
         auto row = S.row(r);

@@ -1,5 +1,6 @@
 #include "attnsweep/sweep/driver.hpp"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -448,6 +449,16 @@ class Master {
 
 }  // namespace
 
+namespace {
+// CPUs this process may run on (its affinity mask, which mpirun sets when it binds ranks).
+int cpus_of_this_rank() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1024;
+  return CPU_COUNT(&set);
+}
+}  // namespace
+
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   remember_launcher();
   // Rank 0 decides (config, output, memory, resume state) and broadcasts each verdict; the
@@ -469,7 +480,9 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   std::string config_text;
   if (const int verdict = agree([&] {
         prepared = check_inputs(options);
-        config_text = prepared.config.canonical_text();
+        // The canonical text is the sweep's identity; how a rank computes travels beside it.
+        config_text =
+            prepared.config.canonical_text() + "[run]\nthreads = " + std::to_string(prepared.config.threads) + "\n";
       });
       verdict != kExitOk)
     return verdict;
@@ -491,6 +504,12 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   if (options.slice_count > 1) {
     std::fprintf(stderr, "[attnsweep] slice %ld/%ld: cells [%lld, %lld)\n", options.slice_index, options.slice_count,
                  static_cast<long long>(prepared.first), static_cast<long long>(prepared.last));
+  }
+  if (const int cpus = cpus_of_this_rank(); grid.config().threads > cpus) {
+    std::fprintf(stderr,
+                 "[attnsweep] run.threads = %d but rank 0 may run on %d CPU(s) (its affinity): launch with "
+                 "mpirun --map-by slot:PE=%d (or --bind-to none) so that the threads get cores of their own\n",
+                 grid.config().threads, cpus, grid.config().threads);
   }
   const CostModel cost = CostModel::calibrate();
   const int workers = (mpi.size() - 1) + (mpi.size() <= kLocalWorkerMaxRanks ? 1 : 0);

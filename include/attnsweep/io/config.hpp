@@ -46,6 +46,7 @@ struct SweepConfig {
   double alpha = 0;
   std::uint64_t seed = 2025;
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
+  int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)
   std::string output = "attnsweep.h5";
 
   // The config normalised to one canonical INI text (every key, fixed order, values in

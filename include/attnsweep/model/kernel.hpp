@@ -31,8 +31,9 @@ struct Observables {
 // above it the rest is recomputed block by block.
 inline constexpr std::size_t kKernelCacheBytes = std::size_t{256} << 20;
 
-// Rows per block for n tokens (a function of n only, so that results do not depend on threads).
-Eigen::Index kernel_block_rows(Eigen::Index n);
+// Rows per block for n tokens of dimension d (a function of n and d only, so that results do
+// not depend on threads): 128, more for the exact method at large n and d (see kernel.cpp).
+Eigen::Index kernel_block_rows(Eigen::Index n, Eigen::Index d);
 
 // How the exact method's quartic term T1_i = ||sum_l A_il y_l y_l^T||_F^2 is computed: from the
 // packed outer products (n^2 d(d+1) flops) or from G o G (2 n^3 flops), whichever is cheaper
@@ -59,7 +60,7 @@ class TiledLayer {
   // Threads for the next evaluations (>= 1). Results do not depend on it.
   void set_threads(int threads);
   int threads() const;
-  // Rows per block; 0 (the default) takes kernel_block_rows(n). Tests use small blocks to cover
+  // Rows per block; 0 (the default) takes kernel_block_rows(n, d). Tests use small blocks to cover
   // partial and many blocks; results change with it only by rounding.
   void set_block_rows(Eigen::Index rows);
   // Bytes of cache (default kKernelCacheBytes); tests use 0 to check that caching changes nothing.
