@@ -200,8 +200,7 @@ void TiledLayer::set_tokens(const MatrixRef& X) {
   inv_norms_ = inverse_row_norms(X, "input token");
   X_ = X;
   Y_ = inv_norms_.asDiagonal() * X;
-  probe_count_ = 0;
-  probe_cache_.resize(0, 0);
+  probe_count_ = 0;  // the probe cache's memory is kept for the next draw's probes
   quartic_ready_ = false;
   fill_gram_cache();
 }
@@ -239,8 +238,8 @@ void TiledLayer::set_probes(const MatrixRef& V) {
 // of S = Q_k + Q_k^T inside the cache is multiplied once per draw instead of twice per gamma.
 void TiledLayer::fill_probe_cache() {
   const Index n = Y_.rows(), d = Y_.cols(), block = rows_per_block(), m = probe_count_;
-  probe_cache_.resize(0, 0);
-  const Index rows = cached_rows(n, m, block, cache_left());
+  const std::size_t gram_bytes = rows_bytes(gram_cache_.rows(), gram_cache_.cols(), 1);
+  const Index rows = cached_rows(n, m, block, gram_bytes >= cache_bytes_ ? 0 : cache_bytes_ - gram_bytes);
   probe_rows_ = rows;
   probe_cache_.resize(m * rows, n);
   const Index blocks = (rows + block - 1) / block;
@@ -300,12 +299,14 @@ void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
   const auto A = s.A.topRows(rows);
   const Index width = quartic_route_ == QuarticRoute::packed ? static_cast<Index>(packed_pairs_.size()) : n;
   const Index chunk = quartic_chunk_cols(n, width), cached = quartic_cache_.cols();
+  // Cached columns in spans of up to kCachedSpan (one wide product), the rest chunk by chunk.
+  constexpr Index kCachedSpan = 2048;
   s.T1.setZero(rows);
-  s.tile.resize(rows_per_block(), chunk);
-  for (Index c0 = 0; c0 < width; c0 += chunk) {
-    const Index cols = std::min(chunk, width - c0);
+  s.tile.resize(rows_per_block(), std::max(chunk, std::min(cached, kCachedSpan)));
+  for (Index c0 = 0; c0 < width;) {
+    const Index cols = c0 < cached ? std::min(kCachedSpan, cached - c0) : std::min(chunk, width - c0);
     auto tile = s.tile.topLeftCorner(rows, cols);
-    if (c0 + cols <= cached) {
+    if (c0 < cached) {
       tile.noalias() = A * quartic_cache_.middleCols(c0, cols);
     } else {
       s.factor.resize(n, chunk);
@@ -330,6 +331,7 @@ void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
     } else {
       s.T1 += tile.cwiseProduct(A.middleCols(c0, cols)).rowwise().sum();  // T1_i = a_i^T (G o G) a_i
     }
+    c0 += cols;
   }
 }
 
