@@ -164,7 +164,7 @@ PY
   for command in status query verify; do bounded "$command of a file declaring 10^9 cells" "$BIN" $command declare.h5; done
   # Two slices of one sweep whose copies of a cell disagree.
   cp keep.h5 other.h5
-  /usr/bin/python3 -c "import h5py; f = h5py.File('other.h5', 'r+'); m = f['results/lambda/mean']; v = m[0, 0, 0, 0]; m[0, 0, 0, 0] = v + 1e-3" || fail "edit"
+  /usr/bin/python3 -c "import h5py; f = h5py.File('other.h5', 'r+'); m = f['lambda_mean']; v = m[0, 0, 0, 0]; m[0, 0, 0, 0] = v + 1e-3" || fail "edit"
   bounded "merge of conflicting done values" "$BIN" merge merged.h5 keep.h5 other.h5
   [ ! -e merged.h5 ] || fail "merge wrote a file"
   cmp -s keep.h5 keep.orig && ok "keep.h5 untouched" || fail "keep.h5 changed"

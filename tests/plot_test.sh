@@ -40,8 +40,8 @@ for name in expected:
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{name} is a PNG")
 # Independent crossing: scan gamma upward for the first sign change of lambda - 1/(1 + 3 rho).
 with h5py.File("p.h5", "r") as f:
-    rho, gamma, ds = f["grid/rho"][()], f["grid/gamma"][()], f["grid/d"][()]
-    lam = f["results/lambda/mean"][()]
+    rho, gamma, ds = f["rho"][()], f["gamma"][()], f["d"][()]
+    lam = f["lambda_mean"][()]
 rows = list(csv.DictReader(open("plots/transition.csv")))
 check(len(rows) == len(rho) * len(ds), "one table row per (d, n, rho)")
 for row in rows:
@@ -53,6 +53,13 @@ for row in rows:
     same = (np.isnan(want) and np.isnan(got)) or abs(want - got) <= 1e-5 * max(1, abs(want))
     check(same, f"d={row['d']} rho={row['rho']}: crossing {got} vs direct {want}")
     check(abs(float(row["gamma_theory"]) - 1 / (1 - rho[i])) < 1e-5, "theory column is 1/(1 - rho)")
+# Bootstrap intervals (the file has per-trial values): ordered, and around the estimate.
+finite = [r for r in rows if r["gamma_crossing_low"] != "nan" and r["gamma_crossing_high"] != "nan"]
+check(len(finite) >= len(rows) // 2, f"{len(finite)} of {len(rows)} rows have a bootstrap interval")
+check(all(float(r["gamma_crossing_low"]) <= float(r["gamma_crossing_high"]) for r in finite), "low <= high")
+inside = sum(float(r["gamma_crossing_low"]) <= float(r["gamma_crossing"]) <= float(r["gamma_crossing_high"])
+             for r in finite)
+check(inside >= 0.8 * len(finite), f"the estimate lies in its interval in {inside} of {len(finite)} rows")
 sys.exit(1 if failures else 0)
 PY
 rc=$?

@@ -87,6 +87,15 @@ INI
       [ "$want" = "$got" ] && ok "gamma $g $field split = unsplit" || fail "gamma $g $field: split $got, unsplit $want"
     done
   done
+  # Threads on one trial (n = 300: three row blocks of the kernel) change no bit: the cell
+  # command with 1 and 3 threads, and the sweep with 2 threads per rank against 1.
+  one=$("$BIN" cell --rho 0.5 --gamma 2.5 --d 64 --n 300 --trials 2 --seed 5 --format json | sed 's/"seconds": [^,]*,//')
+  three=$("$BIN" cell --rho 0.5 --gamma 2.5 --d 64 --n 300 --trials 2 --seed 5 --threads 3 --format json | sed 's/"seconds": [^,]*,//')
+  [ "$one" = "$three" ] && ok "cell: 3 threads = 1 thread, bitwise" || fail "cell threads differ: $one / $three"
+  mpi 2 run --config big.ini --output threads.h5 run.threads=2 > log2.txt 2>&1 || fail "run.threads=2 exited $?"
+  results split.h5 > one.csv
+  results threads.h5 > two.csv
+  cmp -s one.csv two.csv && ok "sweep with run.threads=2 bitwise equal to 1 thread" || fail "run.threads=2 differs"
   ;;
 failures)
   ATTNSWEEP_INJECT_FAILURE=3,17 mpi 2 run --config small.ini --output f.h5 > log.txt 2>&1
@@ -325,8 +334,12 @@ badinput)
   check 2 "cell rho out of range" "$BIN" cell --rho 1 --gamma 1 --d 2 --n 8
   check 2 "cell non-numeric" "$BIN" cell --rho x --gamma 1 --d 2 --n 8
   check 2 "cell simplex too small" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --geometry simplex
+  check 2 "cell simplex with 3 trials" "$BIN" cell --rho 0.5 --gamma 1 --d 9 --n 8 --geometry simplex --trials 3
   check 2 "cell bad format" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --format xml
   check 2 "cell too big for memory" "$BIN" cell --rho 0.5 --gamma 1 --d 100000 --n 200000
+  check 2 "zero threads" "$BIN" run --config small.ini --output t0.h5 run.threads=0
+  check 2 "threads not an integer" "$BIN" run --config small.ini --output t0.h5 threads=two
+  check 2 "cell zero threads" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --threads 0
   check 2 "sweep too big for memory" "$BIN" run --config small.ini --output big.h5 grid.n=300000 grid.d=100000
   check 2 "status of missing file" "$BIN" status nothere.h5
   check 2 "status of empty file" "$BIN" status empty.ini

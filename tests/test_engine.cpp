@@ -118,6 +118,16 @@ TEST(Config, RejectsBadInputNamingKeyAndValue) {
       EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
     }
   }
+  // Simplex tokens are deterministic: one trial by default, more refused naming mc.trials.
+  const char* const kSimplex = "[grid]\nrho = 0.5\ngamma = 1\nd = 20\nn = 16\n[mc]\ngeometry = simplex\n";
+  EXPECT_EQ(io::parse_config(kSimplex, {}, "t").trials, 1);
+  EXPECT_EQ(io::parse_config(kSimplex, {"mc.geometry=gaussian"}, "t").trials, 8);
+  try {
+    io::parse_config(kSimplex, {"mc.trials=4"}, "t");
+    ADD_FAILURE() << "accepted simplex with 4 trials";
+  } catch (const io::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mc.trials"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(io::parse_config(std::string(kGood) + "[mc]\ncolour = red\n", {}, "t"), io::InputError);
   EXPECT_THROW(io::parse_config("[grid]\nrho = 0.5\n", {}, "t"), io::InputError);  // missing keys
   EXPECT_THROW(io::parse_config("garbage without sections = = =\n\x01\x02", {}, "t"), io::InputError);
@@ -307,9 +317,10 @@ TEST(ResultsFile, RoundTripLayoutAndScales) {
   {
     namespace h5 = io::h5;
     h5::Handle file = h5::open_file_readonly(path);
-    EXPECT_EQ(h5::dataset_shape(file, "/results/eta/mean"), (std::vector<std::int64_t>{2, 3, 2, 1}));
-    EXPECT_TRUE(h5::scale_attached(file, "/results/lambda/mean", "/grid/gamma", 1));
-    EXPECT_FALSE(h5::scale_attached(file, "/results/lambda/mean", "/grid/gamma", 0));
+    EXPECT_EQ(h5::get_int_attribute(file, "/", "schema_version"), 2);
+    EXPECT_EQ(h5::dataset_shape(file, "/eta_mean"), (std::vector<std::int64_t>{2, 3, 2, 1}));
+    EXPECT_TRUE(h5::scale_attached(file, "/lambda_mean", "/gamma", 1));
+    EXPECT_FALSE(h5::scale_attached(file, "/lambda_mean", "/gamma", 0));
   }
   std::remove(path.c_str());
 }
@@ -570,6 +581,8 @@ TEST(Dispatcher, StopsOnSignalTimeLimitAndABudgetThatCannotFit) {
     d.update(11);
     EXPECT_FALSE(d.stopping());
     EXPECT_TRUE(d.assign(0, 11).has_value());
+    d.update(12);  // in flight and within its estimate: not stopped, or the run would do nothing
+    EXPECT_FALSE(d.stopping());
     d.returned(0);
     d.update(13);
     EXPECT_EQ(d.stop_reason(), sw::StopReason::time_limit);

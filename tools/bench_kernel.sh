@@ -6,7 +6,7 @@
 # (--max-n N, --max-n-d512 N, --max-dense-n N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${BENCH_OUT:-bench}
+out=${BENCH_OUT:-jobs/kernel-bench}
 mkdir -p "$out"
 build/attnsweep_bench --scaling --csv "$out/kernel_scaling.csv" "$@" | tee "$out/kernel_scaling.txt"
 /usr/bin/python3 tools/plot_bench.py "$out/kernel_scaling.csv" "$out/kernel_scaling.png"

@@ -11,7 +11,9 @@ For each (d, n):
   DIR/collapse_d{d}_n{n}.png   lambda and eta against kappa, one line per rho (shaded +- 2 stderr),
                                exact-simplex theory at the same n, and the n -> infinity limits
 DIR/transition.csv (also printed): per (d, n, rho), the gamma where lambda first crosses the
-critical value 1/(1 + 3 rho), against the theory 1/(1 - rho).
+critical value 1/(1 + 3 rho), against the theory 1/(1 - rho), with a 95% bootstrap interval
+(2000 resamples of the trial indices, each trial's draws kept together across gamma: the cells
+of one (d, n) share their draws) when the file has per-trial values (schema 2).
 Exit code 2 with a one-line message for a file that is not an attnsweep output.
 """
 import argparse
@@ -75,21 +77,31 @@ def load(path):
     except OSError as e:
         fail(f"{path}: not a readable HDF5 file ({e})")
     with f:
-        for name in ("grid/rho", "grid/gamma", "grid/d", "grid/n", "results/lambda/mean", "results/eta/mean",
-                     "results/lambda/stderr", "results/eta/stderr", "cells/status"):
-            if name not in f:
-                fail(f"{path}: not an attnsweep output (no /{name})")
         if "schema_version" not in f.attrs:
             fail(f"{path}: not an attnsweep output (no schema_version attribute)")
-        scale = f["grid/gamma"].attrs.get("scale", b"absolute")
+        schema = int(f.attrs["schema_version"])
+        if schema not in LAYOUTS:
+            fail(f"{path}: schema version {schema} is not supported (this tool reads 1 and 2)")
+        where = LAYOUTS[schema]
+        for name in where.values():
+            if name not in f:
+                fail(f"{path}: not an attnsweep output (no /{name})")
+        scale = f[where["gamma"]].attrs.get("scale", b"absolute")
         scale = scale.decode() if isinstance(scale, bytes) else str(scale)
-        data = {
-            "rho": f["grid/rho"][()], "gamma": f["grid/gamma"][()], "d": f["grid/d"][()], "n": f["grid/n"][()],
-            "lambda": f["results/lambda/mean"][()], "lambda_se": f["results/lambda/stderr"][()],
-            "eta": f["results/eta/mean"][()], "eta_se": f["results/eta/stderr"][()],
-            "status": f["cells/status"][()], "critical_scale": scale.startswith("critical"),
-        }
+        data = {key: f[name][()] for key, name in where.items()}
+        data["critical_scale"] = scale.startswith("critical")
+        data["lambda_trial"] = f["lambda_trial"][()] if schema >= 2 and "lambda_trial" in f else None
     return data
+
+
+# Where each array lives: schema 2 (axes and arrays at the root, netCDF-4 readable) and 1 (0.1's).
+LAYOUTS = {
+    2: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
+        "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status"},
+    1: {"rho": "grid/rho", "gamma": "grid/gamma", "d": "grid/d", "n": "grid/n", "lambda": "results/lambda/mean",
+        "lambda_se": "results/lambda/stderr", "eta": "results/eta/mean", "eta_se": "results/eta/stderr",
+        "status": "cells/status"},
+}
 
 
 def gamma_grid(data):
@@ -100,18 +112,49 @@ def gamma_grid(data):
     return np.broadcast_to(g[None, :], (len(rho), len(g)))
 
 
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_crossings(gammas, trials, target, rng):
+    """Crossing gamma of the mean curve over resampled trial sets: trials is (gamma, trial); the
+    same resampled trial indices are used at every gamma (a trial's draws belong together)."""
+    count = trials.shape[1]
+    picks = rng.integers(0, count, size=(BOOTSTRAP_RESAMPLES, count))
+    curves = trials[:, picks].mean(axis=2).T  # (resample, gamma)
+    below, above = curves[:, :-1] < target, curves[:, 1:] >= target
+    rises = below & above
+    found = rises.any(axis=1)
+    k = rises.argmax(axis=1)
+    rows = np.arange(len(curves))
+    a, b = curves[rows, k], curves[rows, k + 1]
+    crossing = gammas[k] + (target - a) * (gammas[k + 1] - gammas[k]) / (b - a)
+    return np.where(found, crossing, np.nan)
+
+
 def transitions(data):
     rows = []
     gammas = gamma_grid(data)
+    trials = data.get("lambda_trial")
+    rng = np.random.default_rng(2025)  # fixed: the table is reproducible
     for jd, d in enumerate(data["d"]):
         for jn, n in enumerate(data["n"]):
             for i, rho in enumerate(data["rho"]):
                 target = 1 / (1 + 3 * rho)
                 crossing = first_crossing(gammas[i], data["lambda"][i, :, jd, jn], target)
                 theory = 1 / (1 - rho)
+                low = high = float("nan")
+                if trials is not None and trials.shape[-1] > 1:
+                    row = trials[i, :, jd, jn, :]
+                    if not np.isnan(row).any():
+                        boot = bootstrap_crossings(gammas[i], row, target, rng)
+                        # Resamples whose curve never crosses say the crossing may lie off the
+                        # grid: the interval is then open on that side (NaN), not made up.
+                        if np.isnan(boot).mean() <= 0.025:
+                            low, high = (float(v) for v in np.nanpercentile(boot, [2.5, 97.5]))
                 rows.append({"d": int(d), "n": int(n), "rho": float(rho), "lambda_critical": target,
-                             "gamma_crossing": crossing, "gamma_theory": theory,
-                             "relative_difference": (crossing - theory) / theory})
+                             "gamma_crossing": crossing, "gamma_crossing_low": low, "gamma_crossing_high": high,
+                             "gamma_theory": theory, "relative_difference": (crossing - theory) / theory,
+                             "relative_low": (low - theory) / theory, "relative_high": (high - theory) / theory})
     return rows
 
 
@@ -218,10 +261,13 @@ def main():
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    print(f"{'d':>5} {'n':>6} {'rho':>5} {'lambda_c':>9} {'gamma_cross':>12} {'1/(1-rho)':>10} {'rel.diff':>9}")
+    print(f"{'d':>5} {'n':>6} {'rho':>5} {'lambda_c':>9} {'gamma_cross':>12} {'95% interval':>19} "
+          f"{'1/(1-rho)':>10} {'rel.diff':>9} {'rel. interval':>17}")
     for r in rows:
         print(f"{r['d']:>5} {r['n']:>6} {r['rho']:>5.2f} {r['lambda_critical']:>9.4f} {r['gamma_crossing']:>12.4f} "
-              f"{r['gamma_theory']:>10.4f} {r['relative_difference']:>+9.3f}")
+              f"[{r['gamma_crossing_low']:>8.4f}, {r['gamma_crossing_high']:>8.4f}] "
+              f"{r['gamma_theory']:>10.4f} {r['relative_difference']:>+9.4f} "
+              f"[{r['relative_low']:>+7.4f}, {r['relative_high']:>+7.4f}]")
     print(f"wrote {path}")
     heat_maps(data, "lambda", r"lambda", args.out, plt, 1)
     heat_maps(data, "eta", r"eta", args.out, plt, 2)

@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libhdf5-dev hdf5-tools libboost-program-options-dev
   libgtest-dev libbenchmark-dev librandom123-dev
   python3 python3-h5py python3-matplotlib python3-numpy
+  python3-xarray python3-h5netcdf netcdf-bin
   slurmctld slurmd slurm-client munge
 )
 missing=()

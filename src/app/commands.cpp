@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "attnsweep/io/config.hpp"
@@ -107,7 +108,7 @@ int cell_command(const std::vector<std::string>& args) {
   desc.add_options()("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")(
       "gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n")(
       "d", po::value(&cell.d)->required(), "token dimension")("n", po::value(&cell.n)->required(), "number of tokens")(
-      "trials", po::value(&cell.trials)->default_value(8), "Monte-Carlo trials")(
+      "trials", po::value(&cell.trials), "Monte-Carlo trials (8; simplex geometry: 1, its only value)")(
       "probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")(
       "geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")(
       "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
@@ -115,9 +116,11 @@ int cell_command(const std::vector<std::string>& args) {
       "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
       "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
       "format", po::value(&format)->default_value("table"), "table | json");
-  parse(args, desc);
+  const po::variables_map given = parse(args, desc);
+  const bool vm_has_trials = given.count("trials") > 0;
   try {
     cell.geometry = mc::parse_geometry(geometry);
+    if (!vm_has_trials) cell.trials = cell.geometry == mc::Geometry::simplex ? 1 : 8;
     cell.jacobian = mc::parse_jacobian(jacobian);
     if (seed < 0) throw std::invalid_argument("seed must be >= 0");
     cell.seed = static_cast<std::uint64_t>(seed);
@@ -334,12 +337,12 @@ int plan_command(const std::vector<std::string>& args) {
     // Rank 0's node: the master's state, and a computing slot per rank (rank 0's own thread on
     // small jobs); other nodes: a slot per rank.
     const int slots = static_cast<int>(ranks_per_node);
-    const double master_node = sweep::node_memory_bytes(slots, peak_memory, true, grid.size());
-    const double other_node = sweep::node_memory_bytes(slots, peak_memory, false, grid.size());
+    const double master_node = sweep::node_memory_bytes(slots, peak_memory, true, grid.size(), config.trials);
+    const double other_node = sweep::node_memory_bytes(slots, peak_memory, false, grid.size(), config.trials);
     std::printf(
         "  memory per node at %ld ranks per node: %.2f GiB (rank 0's node, with the master's %.2f GiB), "
         "%.2f GiB (other nodes); this machine has %.1f GiB available\n",
-        ranks_per_node, master_node / (1 << 30), sweep::master_memory_bytes(grid.size()) / (1 << 30),
+        ranks_per_node, master_node / (1 << 30), sweep::master_memory_bytes(grid.size(), config.trials) / (1 << 30),
         other_node / (1 << 30), sweep::available_memory_bytes() / (1 << 30));
   }
   const double threads = static_cast<double>(config.threads);
@@ -409,17 +412,63 @@ int status_command(const std::vector<std::string>& args) {
 }
 
 // ------------------------------------------------------------------------------- query
+namespace {
+// `query --trials`: one row per trial of every done cell in the box that the filters keep.
+int print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::array<std::int64_t, 4>& shape,
+                 const std::set<long> (&keep)[4], const io::SweepState& cells, const std::string& format) {
+  if (format == "csv") std::printf("cell,rho,gamma,d,n,trial,lambda,eta\n");
+  if (format == "table")
+    std::printf("%7s %6s %8s %5s %6s %6s %14s %14s\n", "cell", "rho", "gamma", "d", "n", "trial", "lambda", "eta");
+  if (format == "json") std::printf("[");
+  long rows = 0, unknown = 0;
+  for (std::int64_t k = 0; k < box.size(); ++k) {
+    const std::int64_t i = box.flat_index(k, shape);
+    const auto c = grid.coordinates(i);
+    if ((!keep[0].empty() && !keep[0].count(c.rho)) || (!keep[1].empty() && !keep[1].count(c.gamma)) ||
+        (!keep[2].empty() && !keep[2].count(c.d)) || (!keep[3].empty() && !keep[3].count(c.n)))
+      continue;
+    const io::CellRecord r = cells.record(k);
+    if (r.status != io::CellStatus::done) continue;
+    if (r.trial_lambda.empty()) ++unknown;
+    const mc::CellParams p = grid.cell(i);
+    for (size_t t = 0; t < r.trial_lambda.size(); ++t, ++rows) {
+      if (format == "table") {
+        std::printf("%7lld %6g %8g %5ld %6ld %6zu %14.8g %14.8g\n", static_cast<long long>(i), p.rho, p.gamma, p.d, p.n,
+                    t, r.trial_lambda[t], r.trial_eta[t]);
+      } else if (format == "csv") {
+        std::printf("%lld,%s,%s,%ld,%ld,%zu,%s,%s\n", static_cast<long long>(i), io::format_real(p.rho).c_str(),
+                    io::format_real(p.gamma).c_str(), p.d, p.n, t, io::format_real(r.trial_lambda[t]).c_str(),
+                    io::format_real(r.trial_eta[t]).c_str());
+      } else {
+        std::printf(
+            "%s\n {\"cell\": %lld, \"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trial\": %zu, "
+            "\"lambda\": %s, \"eta\": %s}",
+            rows ? "," : "", static_cast<long long>(i), json_number(p.rho).c_str(), json_number(p.gamma).c_str(), p.d,
+            p.n, t, json_number(r.trial_lambda[t]).c_str(), json_number(r.trial_eta[t]).c_str());
+      }
+    }
+  }
+  if (format == "json") std::printf("%s]\n", rows ? "\n" : "");
+  if (unknown > 0) {
+    std::fprintf(stderr, "attnsweep: %ld done cells have no per-trial values (computed by attnsweep 0.1)\n", unknown);
+  }
+  return 0;
+}
+}  // namespace
+
 int query_command(const std::vector<std::string>& args) {
   std::string file, format = "table", status;
   std::vector<double> rho, gamma;
   std::vector<long> d, n;
+  bool per_trial = false;
   po::options_description desc("attnsweep query options");
   desc.add_options()("file", po::value(&file)->required(), "HDF5 output")(
       "rho", po::value(&rho)->multitoken(), "keep these rho values")("gamma", po::value(&gamma)->multitoken(),
                                                                      "keep these gamma axis values")(
       "d", po::value(&d)->multitoken(), "keep these d values")("n", po::value(&n)->multitoken(), "keep these n values")(
       "status", po::value(&status), "missing | done | failed")("format", po::value(&format)->default_value("table"),
-                                                               "table | csv | json");
+                                                               "table | csv | json")(
+      "trials", po::bool_switch(&per_trial), "one row per trial of the done cells (lambda and eta of each trial)");
   po::positional_options_description positional;
   positional.add("file", 1);
   parse(args, desc, &positional);
@@ -444,8 +493,14 @@ int query_command(const std::vector<std::string>& args) {
     box.start[a] = *keep[a].begin();
     box.count[a] = *keep[a].rbegin() - *keep[a].begin() + 1;
   }
-  const io::SweepState cells = reader.read(box);
+  if (per_trial && reader.trial_slots() == 0) {
+    throw InputError(file + " has no per-trial values (written by attnsweep 0.1, or a grid of over " +
+                     std::to_string(io::kMaxTrialValues) + " cells x trials)");
+  }
+  const unsigned fields = per_trial ? io::ResultsReader::kAll : io::ResultsReader::kAll & ~io::ResultsReader::kTrials;
+  const io::SweepState cells = reader.read(box, fields);
   const auto shape = reader.shape();
+  if (per_trial) return print_trials(grid, box, shape, keep, cells, format);
 
   const char* columns =
       "cell,rho,gamma,d,n,status,trials,lambda_mean,lambda_stderr,eta_mean,eta_stderr,seconds,attempts,error";
@@ -534,6 +589,7 @@ int merge_command(const std::vector<std::string>& args) {
     }
   }
   io::SweepState merged = files[0].state;
+  merged.keep_trials(static_cast<std::int32_t>(files[0].config.trials));
   for (size_t i = 1; i < files.size(); ++i) {
     for (std::int64_t c = 0; c < merged.size(); ++c) {
       const auto k = static_cast<size_t>(c);

@@ -81,8 +81,8 @@ po::options_description describe(Keys& k) {
   po::options_description desc;
   desc.add_options()("grid.rho", po::value(&k.rho)->required())("grid.gamma", po::value(&k.gamma)->required())(
       "grid.d", po::value(&k.d)->required())("grid.n", po::value(&k.n)->required())(
-      "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))(
-      "mc.trials", po::value(&k.trials)->default_value("8"))("mc.probes", po::value(&k.probes)->default_value("4"))(
+      "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))("mc.trials", po::value(&k.trials))(
+      "mc.probes", po::value(&k.probes)->default_value("4"))(
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
@@ -255,8 +255,10 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   const std::string scale = trim(k.gamma_scale);
   require(scale == "absolute" || scale == "critical", "grid.gamma-scale", scale, "must be absolute or critical");
   c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
-  c.trials = parse_integer("mc.trials", k.trials);
-  require(c.trials >= 1 && c.trials <= kMaxTrials, "mc.trials", c.trials, "must be in [1, 10^6]");
+  // Parsed after the geometry: simplex tokens are deterministic (the layer is rotation-equivariant,
+  // so a random rotation would change nothing but rounding), hence one trial by default and more
+  // refused; gaussian tokens default to 8 trials.
+  const bool trials_given = !k.trials.empty();
   c.probes = parse_integer("mc.probes", k.probes);
   require(c.probes >= 1 && c.probes <= kMaxProbes, "mc.probes", c.probes, "must be in [1, 10^4]");
   try {
@@ -265,6 +267,10 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   } catch (const std::invalid_argument& e) {
     throw InputError(std::string("mc.") + e.what());
   }
+  c.trials = trials_given ? parse_integer("mc.trials", k.trials) : (c.geometry == mc::Geometry::simplex ? 1 : 8);
+  require(c.trials >= 1 && c.trials <= kMaxTrials, "mc.trials", c.trials, "must be in [1, 10^6]");
+  require(c.geometry != mc::Geometry::simplex || c.trials == 1, "mc.trials", c.trials,
+          "must be 1 with simplex geometry (its tokens are deterministic: every trial would repeat the first)");
   c.alpha = parse_real("mc.alpha", k.alpha);
   const long seed = parse_integer("mc.seed", k.seed);
   require(seed >= 0, "mc.seed", seed, "must be >= 0");

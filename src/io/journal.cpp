@@ -48,6 +48,16 @@ std::string encode(const CellRecord& r) {
   w.put(r.seconds);
   w.put(r.attempts);
   w.put_text(std::string_view(r.error).substr(0, kMaxErrorText));
+  // Since 0.2: a done cell's per-trial values (count, then lambda and eta of each trial in
+  // trial order). A record of 0.1 ends before them and replays with the values unknown.
+  if (!r.trial_lambda.empty() && r.trial_lambda.size() == r.trial_eta.size() &&
+      r.trial_lambda.size() <= static_cast<size_t>(kMaxTrialSlots)) {
+    w.put(static_cast<std::uint32_t>(r.trial_lambda.size()));
+    for (size_t t = 0; t < r.trial_lambda.size(); ++t) {
+      w.put(r.trial_lambda[t]);
+      w.put(r.trial_eta[t]);
+    }
+  }
   return p;
 }
 
@@ -64,6 +74,18 @@ bool decode(std::string_view p, CellRecord& r) {
     r.seconds = in.get<double>();
     r.attempts = in.get<std::int32_t>();
     r.error = in.get_text();
+    r.trial_lambda.clear();
+    r.trial_eta.clear();
+    if (!in.at_end()) {
+      const auto count = in.get<std::uint32_t>();
+      if (in.remaining() != static_cast<size_t>(count) * 16) return false;
+      r.trial_lambda.resize(count);
+      r.trial_eta.resize(count);
+      for (std::uint32_t t = 0; t < count; ++t) {
+        r.trial_lambda[t] = in.get<double>();
+        r.trial_eta[t] = in.get<double>();
+      }
+    }
     if (status > 2 || !in.at_end()) return false;
     r.status = static_cast<CellStatus>(status);
     return true;

@@ -25,12 +25,57 @@
 
 namespace attnsweep::io {
 
+// Where each dataset lives, by schema version. Version 2 (written) keeps the axes and the arrays
+// at the root, so netCDF-4 readers (xarray with h5netcdf, ncdump), which look for a variable's
+// dimensions in its own group and its parents, find them; version 1 (0.1's layout: /grid,
+// /results, /cells) is still read, and rewritten as version 2 by the next snapshot of a resume.
+struct Layout {
+  const char* axes[4];
+  const char *lambda_mean, *lambda_stderr, *eta_mean, *eta_stderr, *trials, *status, *seconds, *attempts, *error;
+  const char *config, *config_hash, *build;
+  std::vector<const char*> arrays() const {
+    return {lambda_mean, lambda_stderr, eta_mean, eta_stderr, trials, status, seconds, attempts, error};
+  }
+};
+
 namespace {
 const char* const kAxes[4] = {"rho", "gamma", "d", "n"};
-const char* const kArrays[] = {"/results/lambda/mean", "/results/lambda/stderr", "/results/eta/mean",
-                               "/results/eta/stderr",  "/results/trials",        "/cells/status",
-                               "/cells/seconds",       "/cells/attempts",        "/cells/error"};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+const Layout kLayoutV1 = {{"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n"},
+                          "/results/lambda/mean",
+                          "/results/lambda/stderr",
+                          "/results/eta/mean",
+                          "/results/eta/stderr",
+                          "/results/trials",
+                          "/cells/status",
+                          "/cells/seconds",
+                          "/cells/attempts",
+                          "/cells/error",
+                          "/meta/config",
+                          "/meta/config_hash",
+                          "/meta/build"};
+const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
+                          "/lambda_mean",
+                          "/lambda_stderr",
+                          "/eta_mean",
+                          "/eta_stderr",
+                          "/trials",
+                          "/status",
+                          "/seconds",
+                          "/attempts",
+                          "/error",
+                          "/meta/config",
+                          "/meta/config_hash",
+                          "/meta/build"};
+static_assert(kSchemaVersion == 2, "kLayoutV2 is the layout written");
+
+const Layout& layout_of(std::int64_t schema, const std::string& path) {
+  if (schema == 1) return kLayoutV1;
+  if (schema == 2) return kLayoutV2;
+  throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads 1 and 2" +
+                   (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
+}
 
 std::string utc_now() {
   char buf[32];
@@ -105,8 +150,37 @@ SweepState::SweepState(std::int64_t cells)
       eta_stderr(static_cast<size_t>(cells), kNaN),
       seconds(static_cast<size_t>(cells), 0) {}
 
+bool SweepState::keep_trials(std::int32_t per_cell) {
+  if (per_cell < 1 || per_cell > kMaxTrialSlots || size() * per_cell > kMaxTrialValues) {
+    trial_slots_ = 0;
+    trial_lambda.clear();
+    trial_eta.clear();
+    return false;
+  }
+  if (trial_slots_ == per_cell) return true;
+  trial_slots_ = per_cell;
+  trial_lambda.assign(static_cast<size_t>(size() * per_cell), kNaN);
+  trial_eta.assign(static_cast<size_t>(size() * per_cell), kNaN);
+  return true;
+}
+
+void SweepState::set_trial_values(std::int32_t per_cell, std::vector<double> lambda, std::vector<double> eta) {
+  trial_slots_ = per_cell;
+  trial_lambda = std::move(lambda);
+  trial_eta = std::move(eta);
+}
+
 void SweepState::apply(const CellRecord& r) {
   const auto i = static_cast<size_t>(r.cell);
+  if (trial_slots_ > 0) {
+    const auto slots = static_cast<size_t>(trial_slots_);
+    const size_t known = r.status == CellStatus::done ? std::min(slots, r.trial_lambda.size()) : 0;
+    for (size_t t = 0; t < slots; ++t) {
+      const bool have = t < known && t < r.trial_eta.size();
+      trial_lambda.at(i * slots + t) = have ? r.trial_lambda[t] : kNaN;
+      trial_eta[i * slots + t] = have ? r.trial_eta[t] : kNaN;
+    }
+  }
   status.at(i) = static_cast<std::uint8_t>(r.status);
   trials[i] = r.trials;
   attempts[i] = r.attempts;
@@ -138,16 +212,29 @@ std::int64_t CellBox::flat_index(std::int64_t k, const std::array<std::int64_t, 
 
 CellRecord SweepState::record(std::int64_t cell) const {
   const auto i = static_cast<size_t>(cell);
-  return {cell,
-          static_cast<CellStatus>(status.at(i)),
-          trials[i],
-          lambda_mean[i],
-          lambda_stderr[i],
-          eta_mean[i],
-          eta_stderr[i],
-          seconds[i],
-          attempts[i],
-          error_of(cell)};
+  CellRecord r{cell,
+               static_cast<CellStatus>(status.at(i)),
+               trials[i],
+               lambda_mean[i],
+               lambda_stderr[i],
+               eta_mean[i],
+               eta_stderr[i],
+               seconds[i],
+               attempts[i],
+               error_of(cell),
+               {},
+               {}};
+  if (trial_slots_ > 0 && r.status == CellStatus::done) {
+    const auto slots = static_cast<size_t>(trial_slots_);
+    const size_t count = std::min(slots, static_cast<size_t>(std::max(0, trials[i])));
+    if (count > 0 && !std::isnan(trial_lambda[i * slots])) {
+      r.trial_lambda.assign(trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots),
+                            trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots + count));
+      r.trial_eta.assign(trial_eta.begin() + static_cast<std::ptrdiff_t>(i * slots),
+                         trial_eta.begin() + static_cast<std::ptrdiff_t>(i * slots + count));
+    }
+  }
+  return r;
 }
 
 std::int64_t SweepState::count(CellStatus s) const {
@@ -175,27 +262,32 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
       static_cast<std::int64_t>(config.d.size()), static_cast<std::int64_t>(config.n.size())};
   try {
     h::Handle file = h::create_file(temporary);
+    const Layout& at = kLayoutV2;
     {
-      h::Handle grid = h::create_group(file, "grid");
-      h::write_doubles(grid, "rho", {shape[0]}, config.rho);
-      h::write_doubles(grid, "gamma", {shape[1]}, config.gamma);
-      h::write_int64(grid, "d", {shape[2]}, {config.d.begin(), config.d.end()});
-      h::write_int64(grid, "n", {shape[3]}, {config.n.begin(), config.n.end()});
-      h::Handle results = h::create_group(file, "results");
-      h::Handle lambda = h::create_group(results, "lambda");
-      h::write_doubles(lambda, "mean", shape, state.lambda_mean);
-      h::write_doubles(lambda, "stderr", shape, state.lambda_stderr);
-      h::Handle eta = h::create_group(results, "eta");
-      h::write_doubles(eta, "mean", shape, state.eta_mean);
-      h::write_doubles(eta, "stderr", shape, state.eta_stderr);
-      h::write_int32(results, "trials", shape, state.trials);
-      h::Handle cells = h::create_group(file, "cells");
-      h::write_uint8(cells, "status", shape, state.status);
-      h::write_doubles(cells, "seconds", shape, state.seconds);
-      h::write_int32(cells, "attempts", shape, state.attempts);
+      h::write_doubles(file, "rho", {shape[0]}, config.rho);
+      h::write_doubles(file, "gamma", {shape[1]}, config.gamma);
+      h::write_int64(file, "d", {shape[2]}, {config.d.begin(), config.d.end()});
+      h::write_int64(file, "n", {shape[3]}, {config.n.begin(), config.n.end()});
+      h::write_doubles(file, "lambda_mean", shape, state.lambda_mean);
+      h::write_doubles(file, "lambda_stderr", shape, state.lambda_stderr);
+      h::write_doubles(file, "eta_mean", shape, state.eta_mean);
+      h::write_doubles(file, "eta_stderr", shape, state.eta_stderr);
+      h::write_int32(file, "trials", shape, state.trials);
+      h::write_uint8(file, "status", shape, state.status);
+      h::write_doubles(file, "seconds", shape, state.seconds);
+      h::write_int32(file, "attempts", shape, state.attempts);
       std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
       for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
-      h::write_strings(cells, "error", shape, errors);
+      h::write_strings(file, "error", shape, errors);
+      if (state.trial_slots() > 0) {
+        std::vector<std::int64_t> trial_index(static_cast<size_t>(state.trial_slots()));
+        for (size_t t = 0; t < trial_index.size(); ++t) trial_index[t] = static_cast<std::int64_t>(t);
+        h::write_int64(file, "trial", {state.trial_slots()}, trial_index);
+        std::vector<std::int64_t> shape5 = shape;
+        shape5.push_back(state.trial_slots());
+        h::write_doubles(file, "lambda_trial", shape5, state.trial_lambda);
+        h::write_doubles(file, "eta_trial", shape5, state.trial_eta);
+      }
       h::Handle meta = h::create_group(file, "meta");
       h::write_string(meta, "config", config.canonical_text());
       char hash[32];
@@ -205,20 +297,54 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
     }
     // CRC-32 of every text, so that a flipped byte in the config is caught like one in an array.
     const std::string config_text = config.canonical_text();
-    h::set_attribute(file, "/meta/config", "crc32",
+    h::set_attribute(file, at.config, "crc32",
                      static_cast<std::int64_t>(crc32(config_text.data(), config_text.size())));
-    h::set_attribute(file, "/cells/error", "crc32", static_cast<std::int64_t>(errors_crc(state.error)));
-    for (int a = 0; a < 4; ++a) h::make_scale(file, std::string("/grid/") + kAxes[a], kAxes[a]);
-    for (const char* array : kArrays) {
-      for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, std::string("/grid/") + kAxes[a], a);
+    h::set_attribute(file, at.error, "crc32", static_cast<std::int64_t>(errors_crc(state.error)));
+    for (int a = 0; a < 4; ++a) h::make_scale(file, at.axes[a], kAxes[a]);
+    for (const char* array : at.arrays()) {
+      for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, at.axes[a], a);
+    }
+    if (state.trial_slots() > 0) {
+      h::make_scale(file, "/trial", "trial");
+      for (const char* array : {"/lambda_trial", "/eta_trial"}) {
+        for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, at.axes[a], a);
+        h::attach_scale(file, array, "/trial", 4);
+      }
+      h::set_attribute(file, "/trial", "long_name", std::string("trial index (its random draws)"));
+      h::set_attribute(file, "/lambda_trial", "long_name",
+                       std::string("angle ratio lambda of each trial (NaN: not run)"));
+      h::set_attribute(file, "/eta_trial", "long_name", std::string("eta of each trial (NaN: not run)"));
+    } else {
+      char why[160];
+      std::snprintf(
+          why, sizeof why, "not stored: %lld cells x %ld trials is over %lld values (or over %d trials a cell)",
+          static_cast<long long>(state.size()), config.trials, static_cast<long long>(kMaxTrialValues), kMaxTrialSlots);
+      h::set_attribute(file, "/", "per_trial_values", std::string(why));
     }
     h::set_attribute(file, "/", "schema_version", kSchemaVersion);
     h::set_attribute(file, "/", "engine_version", engine_version());
     h::set_attribute(file, "/", "created_utc", utc_now());
-    h::set_attribute(file, "/grid/gamma", "scale",
+    h::set_attribute(file, "/", "title", std::string("attnsweep phase diagram of critical attention scaling"));
+    h::set_attribute(file, at.axes[1], "scale",
                      config.gamma_scale == GammaScale::critical ? std::string("critical: gamma = value / (1 - rho)")
                                                                 : std::string("absolute"));
-    h::set_attribute(file, "/cells/status", "meaning", std::string("0 missing, 1 done, 2 failed"));
+    // What each variable is, for whoever opens the file without the README (MODEL.md section 3).
+    const std::pair<const char*, const char*> names[] = {
+        {at.axes[0], "input pairwise cosine rho"},
+        {at.axes[1], "attention scale gamma (beta = gamma ln n)"},
+        {at.axes[2], "token dimension d"},
+        {at.axes[3], "number of tokens n"},
+        {at.lambda_mean, "angle ratio lambda, mean over trials"},
+        {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)"},
+        {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials"},
+        {at.eta_stderr, "standard error of eta_mean (NaN with one trial)"},
+        {at.trials, "trials in the cell"},
+        {at.seconds, "compute time of the cell in seconds"},
+        {at.attempts, "attempts at the cell"},
+        {at.error, "last error text of the cell (empty unless failed)"}};
+    for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
+    h::set_attribute(file, at.status, "long_name", std::string("cell status"));
+    h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed"));
     h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
     file.close("close " + temporary);
     fsync_path(temporary);
@@ -251,19 +377,21 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   namespace h = h5;
   try {
     file_ = h::open_file_readonly(path);
-    for (const char* required : {"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n", "/meta/config", "/cells/status"}) {
-      if (!h::exists(file_, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
+    if (!h::has_attribute(file_, "/", "schema_version")) {
+      throw InputError(path + ": not an attnsweep output (no schema_version attribute)");
     }
     const std::int64_t schema = h::get_int_attribute(file_, "/", "schema_version");
-    if (schema != kSchemaVersion) {
-      throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads " +
-                       std::to_string(kSchemaVersion) + ")");
+    const Layout& at = layout_of(schema, path);
+    layout_ = &at;
+    header_.schema_version = schema;
+    for (const char* required : {at.axes[0], at.axes[1], at.axes[2], at.axes[3], at.config, at.status}) {
+      if (!h::exists(file_, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
     }
-    header_.config_text = h::read_string(file_, "/meta/config");
-    if (h::has_attribute(file_, "/meta/config", "crc32") &&
-        h::get_int_attribute(file_, "/meta/config", "crc32") !=
+    header_.config_text = h::read_string(file_, at.config);
+    if (h::has_attribute(file_, at.config, "crc32") &&
+        h::get_int_attribute(file_, at.config, "crc32") !=
             static_cast<std::int64_t>(crc32(header_.config_text.data(), header_.config_text.size()))) {
-      throw CorruptFile(path + ": /meta/config fails its CRC-32 checksum (the file is damaged)");
+      throw CorruptFile(path + ": " + at.config + " fails its CRC-32 checksum (the file is damaged)");
     }
     header_.config = parse_config(header_.config_text, {}, path + ":/meta/config");
     header_.config_hash = header_.config.hash();
@@ -271,7 +399,7 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
     shape_ = {static_cast<std::int64_t>(c.rho.size()), static_cast<std::int64_t>(c.gamma.size()),
               static_cast<std::int64_t>(c.d.size()), static_cast<std::int64_t>(c.n.size())};
     const std::vector<std::int64_t> shape(shape_.begin(), shape_.end());
-    for (const char* array : kArrays) {
+    for (const char* array : at.arrays()) {
       if (!h::exists(file_, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
       if (h::dataset_shape(file_, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
     }
@@ -281,14 +409,22 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
              std::memcmp(stored.data(), configured.data(), stored.size() * sizeof(stored[0])) != 0;
     };
     const std::vector<std::int64_t> d(c.d.begin(), c.d.end()), n(c.n.begin(), c.n.end());
-    if (axis_differs(h::read_doubles(file_, "/grid/rho"), c.rho) ||
-        axis_differs(h::read_doubles(file_, "/grid/gamma"), c.gamma) ||
-        axis_differs(h::read_int64(file_, "/grid/d"), d) || axis_differs(h::read_int64(file_, "/grid/n"), n)) {
-      throw CorruptFile(path + ": the /grid axes do not match /meta/config (the file is damaged)");
+    if (axis_differs(h::read_doubles(file_, at.axes[0]), c.rho) ||
+        axis_differs(h::read_doubles(file_, at.axes[1]), c.gamma) ||
+        axis_differs(h::read_int64(file_, at.axes[2]), d) || axis_differs(h::read_int64(file_, at.axes[3]), n)) {
+      throw CorruptFile(path + ": the axes do not match " + at.config + " (the file is damaged)");
+    }
+    if (schema >= 2 && h::exists(file_, "/lambda_trial") && h::exists(file_, "/eta_trial")) {
+      std::vector<std::int64_t> shape5 = shape;
+      shape5.push_back(c.trials);
+      if (h::dataset_shape(file_, "/lambda_trial") != shape5 || h::dataset_shape(file_, "/eta_trial") != shape5) {
+        throw InputError(path + ": /lambda_trial or /eta_trial has the wrong shape");
+      }
+      trial_slots_ = static_cast<std::int32_t>(c.trials);
     }
     header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
     header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
-    header_.build = h::read_string(file_, "/meta/build");
+    header_.build = h::read_string(file_, at.build);
   } catch (const h::Hdf5Error& e) {
     throw InputError(path + ": " + e.what());
   }
@@ -308,28 +444,36 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
     slab.count.push_back(box.count[a]);
   }
   SweepState s;
+  const Layout& at = *layout_;
   try {
-    if (fields & kStatus) s.status = h::read_uint8(file_, "/cells/status", slab);
+    if (fields & kStatus) s.status = h::read_uint8(file_, at.status, slab);
     if (fields & kCounts) {
-      s.trials = h::read_int32(file_, "/results/trials", slab);
-      s.attempts = h::read_int32(file_, "/cells/attempts", slab);
+      s.trials = h::read_int32(file_, at.trials, slab);
+      s.attempts = h::read_int32(file_, at.attempts, slab);
     }
     if (fields & kValues) {
-      s.lambda_mean = h::read_doubles(file_, "/results/lambda/mean", slab);
-      s.lambda_stderr = h::read_doubles(file_, "/results/lambda/stderr", slab);
-      s.eta_mean = h::read_doubles(file_, "/results/eta/mean", slab);
-      s.eta_stderr = h::read_doubles(file_, "/results/eta/stderr", slab);
+      s.lambda_mean = h::read_doubles(file_, at.lambda_mean, slab);
+      s.lambda_stderr = h::read_doubles(file_, at.lambda_stderr, slab);
+      s.eta_mean = h::read_doubles(file_, at.eta_mean, slab);
+      s.eta_stderr = h::read_doubles(file_, at.eta_stderr, slab);
     }
-    if (fields & kSeconds) s.seconds = h::read_doubles(file_, "/cells/seconds", slab);
+    if (fields & kSeconds) s.seconds = h::read_doubles(file_, at.seconds, slab);
+    if ((fields & kTrials) && trial_slots_ > 0) {
+      h::Slab slab5 = slab;
+      slab5.start.push_back(0);
+      slab5.count.push_back(trial_slots_);
+      s.set_trial_values(trial_slots_, h::read_doubles(file_, "/lambda_trial", slab5),
+                         h::read_doubles(file_, "/eta_trial", slab5));
+    }
     if (fields & kErrors) {
-      const std::vector<std::string> errors = h::read_strings(file_, "/cells/error", slab);
+      const std::vector<std::string> errors = h::read_strings(file_, at.error, slab);
       for (size_t k = 0; k < errors.size(); ++k) {
         if (!errors[k].empty()) s.error[static_cast<std::int64_t>(k)] = errors[k];
       }
       // The texts' checksum covers the whole grid: checked when the whole grid is read.
-      if (box.size() == whole().size() && h::has_attribute(file_, "/cells/error", "crc32") &&
-          h::get_int_attribute(file_, "/cells/error", "crc32") != static_cast<std::int64_t>(errors_crc(s.error))) {
-        throw CorruptFile(path_ + ": /cells/error fails its CRC-32 checksum (the file is damaged)");
+      if (box.size() == whole().size() && h::has_attribute(file_, at.error, "crc32") &&
+          h::get_int_attribute(file_, at.error, "crc32") != static_cast<std::int64_t>(errors_crc(s.error))) {
+        throw CorruptFile(path_ + ": " + at.error + " fails its CRC-32 checksum (the file is damaged)");
       }
     }
   } catch (const h::Hdf5Error& e) {
@@ -338,7 +482,7 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
     throw CorruptFile(path_ + ": " + e.what() + " (the file is damaged)");
   }
   for (auto v : s.status) {
-    if (v > 2) throw CorruptFile(path_ + ": /cells/status holds " + std::to_string(v) + ", not 0, 1 or 2");
+    if (v > 2) throw CorruptFile(path_ + ": " + at.status + " holds " + std::to_string(v) + ", not 0, 1 or 2");
   }
   return s;
 }
@@ -372,17 +516,18 @@ std::vector<std::string> verify_results_file(const std::string& path) {
   }
   const ResultsReader& reader = *opened;
   const ResultsFile& f = reader.header();
+  const Layout& at = layout_of(f.schema_version, path);
   try {
     h5::Handle file = h5::open_file_readonly(path);
-    for (const char* array : kArrays)
+    for (const char* array : at.arrays())
       for (unsigned a = 0; a < 4; ++a)
-        if (!h5::scale_attached(file, array, std::string("/grid/") + kAxes[a], a))
+        if (!h5::scale_attached(file, array, at.axes[a], a))
           problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + kAxes[a] +
                              " scale");
     char hash[32];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));
-    if (h5::read_string(file, "/meta/config_hash") != hash)
-      problems.push_back("/meta/config_hash does not match /meta/config");
+    if (h5::read_string(file, at.config_hash) != hash)
+      problems.push_back(std::string(at.config_hash) + " does not match " + at.config);
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
   }
@@ -408,9 +553,9 @@ std::vector<std::string> verify_results_file(const std::string& path) {
       }
     });
     h5::Handle file = h5::open_file_readonly(path);
-    if (h5::has_attribute(file, "/cells/error", "crc32") &&
-        h5::get_int_attribute(file, "/cells/error", "crc32") != static_cast<std::int64_t>(errors_crc(errors))) {
-      problems.push_back("/cells/error fails its CRC-32 checksum");
+    if (h5::has_attribute(file, at.error, "crc32") &&
+        h5::get_int_attribute(file, at.error, "crc32") != static_cast<std::int64_t>(errors_crc(errors))) {
+      problems.push_back(std::string(at.error) + " fails its CRC-32 checksum");
     }
   } catch (const CorruptFile& e) {
     problems.push_back(e.what());

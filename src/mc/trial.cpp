@@ -31,6 +31,10 @@ void validate(const CellParams& c) {
   if (!std::isfinite(c.alpha)) fail("alpha must be finite");
   if (c.threads < 1 || c.threads > kMaxThreads)
     fail("threads must be in [1, " + std::to_string(kMaxThreads) + "] (got " + std::to_string(c.threads) + ")");
+  if (c.geometry == Geometry::simplex && c.trials != 1) {
+    fail("simplex geometry needs trials = 1 (its tokens are deterministic: every trial would repeat the first; got " +
+         std::to_string(c.trials) + ")");
+  }
   if (c.geometry == Geometry::simplex && c.d < c.n + 1) {
     fail("simplex geometry needs d >= n + 1 (got d = " + std::to_string(c.d) + ", n = " + std::to_string(c.n) + ")");
   }

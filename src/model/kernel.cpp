@@ -65,9 +65,15 @@ QuarticRoute cheaper_route(Index n, Index d, Index block, std::size_t bytes) {
 }  // namespace
 
 namespace {
-constexpr Index kBaseBlockRows = 128;
-// A thread's block matrices (about 4 of B x n) under this, when larger blocks save work.
+// A block's products repack their shared operand (Y, the quartic factor) once per block, so
+// larger blocks cost less; their scratch (about 4 B x n doubles a thread) bounds them.
 constexpr double kBlockScratchBytes = 128.0 * (1 << 20);
+constexpr Index kMinBlockRows = 128;
+
+Index round_rows(double rows, Index low, Index high) {
+  const Index r = static_cast<Index>(rows) / 64 * 64;
+  return std::clamp(r, low, high);
+}
 }  // namespace
 
 namespace {
@@ -85,14 +91,14 @@ void add_transposed(const Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>& in,
 }  // namespace
 
 Index kernel_block_rows(Index n, Index d) {
-  const Index base = std::min(n, kBaseBlockRows);
-  // The exact method's G o G route recomputes (per block) the tiles of G o G the cache cannot
-  // hold, 2 n^2 d per block: larger blocks cut that by B, as long as there are >= 16 blocks for
-  // threads and the scratch stays bounded.
-  if (n <= 16 * kBaseBlockRows || cheaper_route(n, d, base, kKernelCacheBytes) == QuarticRoute::packed) return base;
+  if (n <= kMinBlockRows) return n;
   const double by_memory = kBlockScratchBytes / (4.0 * sizeof(double) * static_cast<double>(n));
-  const Index rows = std::min<Index>(static_cast<Index>(by_memory), n / 16) / kBaseBlockRows * kBaseBlockRows;
-  return std::clamp<Index>(rows, kBaseBlockRows, 1024);
+  // At least 8 blocks (threads need blocks to share); 128 to 512 rows.
+  const Index base = std::min(n, round_rows(std::min(by_memory, static_cast<double>(n) / 8), kMinBlockRows, 512));
+  // The exact method's G o G route recomputes (per block) the tiles of G o G the cache cannot
+  // hold, 2 n^2 d per block: up to 1024 rows there, as long as there are 16 blocks.
+  if (n <= 2048 || cheaper_route(n, d, base, kKernelCacheBytes) == QuarticRoute::packed) return base;
+  return std::min(n, round_rows(std::min(by_memory, static_cast<double>(n) / 16), base, 1024));
 }
 
 QuarticRoute quartic_route(Index n, Index d) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "attnsweep/io/config.hpp"
+#include "attnsweep/io/results_file.hpp"
 
 namespace attnsweep::sweep {
 
@@ -71,13 +72,17 @@ void check_fits_in_memory(const mc::CellParams& cell) {
   }
 }
 
-double master_memory_bytes(std::int64_t grid_cells) {
-  // status 1 + trials 4 + attempts 4 + five doubles 40 bytes per cell, twice (state + snapshot copy).
-  return 2.0 * 49.0 * static_cast<double>(grid_cells);
+double master_memory_bytes(std::int64_t grid_cells, long trials) {
+  // status 1 + trials 4 + attempts 4 + five doubles 40 bytes per cell, plus the per-trial values
+  // (2 doubles a trial) where they are kept; twice (state + snapshot copy).
+  const double cells = static_cast<double>(grid_cells);
+  const bool per_trial = trials <= io::kMaxTrialSlots && cells * static_cast<double>(trials) <= io::kMaxTrialValues;
+  return 2.0 * (49.0 * cells + (per_trial ? 16.0 * cells * static_cast<double>(trials) : 0.0));
 }
 
-double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells) {
-  return computing_slots * trial_bytes + (has_master ? master_memory_bytes(grid_cells) : 0.0);
+double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells,
+                         long trials) {
+  return computing_slots * trial_bytes + (has_master ? master_memory_bytes(grid_cells, trials) : 0.0);
 }
 
 }  // namespace attnsweep::sweep

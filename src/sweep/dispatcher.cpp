@@ -41,6 +41,10 @@ std::optional<Task> Dispatcher::assign(int worker, double now) {
   if (stopping() || in_flight_.at(w) >= depth_[w] || !head_fits(now)) return std::nullopt;
   Task task = std::move(queue_.front());
   queue_.pop_front();
+  if (!assigned_any_) {
+    first_assigned_at_ = now;
+    first_estimate_ = task.estimated_seconds;
+  }
   assigned_any_ = true;
   ++in_flight_[w];
   ++in_flight_total_;
@@ -52,6 +56,7 @@ void Dispatcher::returned(int worker) {
   if (in_flight_.at(w) == 0) throw std::logic_error("dispatcher: worker returned a task it did not have");
   --in_flight_[w];
   --in_flight_total_;
+  returned_any_ = true;
 }
 
 bool Dispatcher::retry_failed_cell(std::int64_t cell, const Task& from, double estimated_seconds, int attempts) {
@@ -66,7 +71,10 @@ void Dispatcher::request_stop(StopReason reason) {
 }
 
 void Dispatcher::update(double now) {
-  if (time_limit_ > 0 && now >= time_limit_ && assigned_any_) request_stop(StopReason::time_limit);
+  // The limit stops a run only once its first task came back (or overran its estimate twice):
+  // stopping it in flight would make a run that started late (a loaded machine) do nothing.
+  const bool progressed = returned_any_ || (assigned_any_ && now >= first_assigned_at_ + 2 * first_estimate_);
+  if (time_limit_ > 0 && now >= time_limit_ && progressed) request_stop(StopReason::time_limit);
   if (!stopping() && in_flight_total_ == 0 && !queue_.empty() && !head_fits(now)) request_stop(StopReason::budget);
 }
 

@@ -82,9 +82,10 @@ void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& 
   const bool local_worker = ranks <= kLocalWorkerMaxRanks;
   for (const parallel::NodeShare& node : nodes) {
     const int slots = node.ranks - (node.has_rank0 ? 1 : 0) + (node.has_rank0 && local_worker ? 1 : 0);
-    const double need = node_memory_bytes(slots, trial, node.has_rank0, grid.size());
+    const double need = node_memory_bytes(slots, trial, node.has_rank0, grid.size(), grid.config().trials);
     if (need <= 0.9 * node.available_bytes) continue;
-    const double spare = 0.9 * node.available_bytes - (node.has_rank0 ? master_memory_bytes(grid.size()) : 0.0);
+    const double spare =
+        0.9 * node.available_bytes - (node.has_rank0 ? master_memory_bytes(grid.size(), grid.config().trials) : 0.0);
     const long fits = trial > 0 ? static_cast<long>(std::max(0.0, spare) / trial) : 0;
     char msg[512];
     std::snprintf(msg, sizeof msg,
@@ -185,6 +186,8 @@ void remove_stale_snapshots(const std::string& output) {
 void open_state(Prepared& p, const RunOptions& options, const Grid& grid) {
   const auto start = Clock::now();
   p.state = file_exists(p.output) ? io::read_results_file(p.output).state : io::SweepState(grid.size());
+  // Per-trial values kept from now on (those of a file without them stay unknown, NaN).
+  p.state.keep_trials(static_cast<std::int32_t>(grid.config().trials));
   const bool journal_is_new = !file_exists(p.journal_path);
   io::JournalVisitor replay;
   replay.on_cell = [&p](const io::CellRecord& record) {

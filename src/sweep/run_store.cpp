@@ -289,6 +289,10 @@ void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double 
   record.eta_mean = eta.mean;
   record.eta_stderr = eta.std_error;
   record.seconds = seconds;
+  for (const auto& [trial, value] : samples.by_trial()) {  // trials 0 .. trials - 1, in order
+    record.trial_lambda.push_back(value.lambda);
+    record.trial_eta.push_back(value.eta);
+  }
   const auto failures = failures_.find(cell);
   record.attempts = attempts_before(cell) + (failures == failures_.end() ? 0 : failures->second) + 1;
   batch_.add(record);

@@ -13,7 +13,8 @@
 
 namespace attnsweep::io {
 
-inline constexpr std::int64_t kSchemaVersion = 1;
+// The layout written (2: axes and arrays at the root, netCDF-4 readable); 1 (0.1's) is still read.
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 // An attnsweep output whose contents fail a check: a checksum (Fletcher-32 on the arrays,
 // CRC-32 on the texts), or axes that disagree with the stored config. `verify` reports it
@@ -34,11 +35,26 @@ struct CellRecord {
   double seconds = 0;
   std::int32_t attempts = 0;
   std::string error;
+  // A done cell's values trial by trial (element t is trial t); empty when not known (a record
+  // of attnsweep 0.1, or a cell not done).
+  std::vector<double> trial_lambda, trial_eta;
 };
+
+// Per-trial values are kept (in memory and in the file) for grids of at most this many
+// cells x trials: 2^25 values, 256 MiB per observable. Larger sweeps keep the summaries only.
+inline constexpr std::int64_t kMaxTrialValues = std::int64_t{1} << 25;
+// ... and cells of at most this many trials (a cell's values travel in one journal record).
+inline constexpr std::int32_t kMaxTrialSlots = 32768;
 
 // Every cell of a sweep, as arrays in flat-index order.
 struct SweepState {
   explicit SweepState(std::int64_t cells = 0);
+  // Keeps `per_cell` per-trial values of each cell from now on (NaN until known), if
+  // cells x per_cell <= kMaxTrialValues; returns whether it does.
+  bool keep_trials(std::int32_t per_cell);
+  std::int32_t trial_slots() const { return trial_slots_; }
+  // Per-trial values read from a file (cell-major, per_cell of them per cell).
+  void set_trial_values(std::int32_t per_cell, std::vector<double> lambda, std::vector<double> eta);
   void apply(const CellRecord& record);  // overwrites the record's cell
   CellRecord record(std::int64_t cell) const;
   std::int64_t count(CellStatus status) const;
@@ -51,6 +67,12 @@ struct SweepState {
   // should not hold 10^6 empty strings.
   std::map<std::int64_t, std::string> error;
   const std::string& error_of(std::int64_t cell) const;
+  // cells x trial_slots() values, cell-major (trial t of cell c at c * trial_slots() + t); empty
+  // when per-trial values are not kept.
+  std::vector<double> trial_lambda, trial_eta;
+
+ private:
+  std::int32_t trial_slots_ = 0;
 };
 
 // A box of the 4-D grid: `count` cells from `start` along (rho, gamma, d, n).
@@ -67,6 +89,7 @@ struct ResultsFile {
   std::uint64_t config_hash = 0;
   SweepState state;
   std::string created_utc, engine_version, build;
+  std::int64_t schema_version = 0;  // of the file read
 };
 
 // Writes the whole file to a temporary beside `path`, flushes it to disk and renames it over
@@ -78,6 +101,8 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
 // InputError unless `path` can be created or replaced: its folder exists and is writable, and
 // it is not a folder itself.
 void check_output_path(const std::string& path);
+
+struct Layout;  // where each dataset lives in a given schema version (results_file.cpp)
 
 // An open results file: its config and metadata are read and checked on open; cells are read
 // on demand, by box (HDF5 hyperslabs), so a one-cell query costs one chunk per dataset
@@ -91,7 +116,9 @@ class ResultsReader {
   std::array<std::int64_t, 4> shape() const { return shape_; }
   CellBox whole() const;
   // Which per-cell arrays a read fetches (the others stay empty).
-  enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kAll = 31 };
+  enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kTrials = 32, kAll = 63 };
+  // Trials per cell stored in the file (its trial dimension); 0 when it has no per-trial values.
+  std::int32_t trial_slots() const { return trial_slots_; }
   // The cells of the box as a SweepState indexed 0..box.size()-1 in the box's C order.
   SweepState read(const CellBox& box, unsigned fields = kAll) const;
   // The whole grid, a slab of rho rows at a time (about 2^18 cells), in flat-index order:
@@ -102,6 +129,8 @@ class ResultsReader {
   std::string path_;
   h5::Handle file_;
   ResultsFile header_;
+  const Layout* layout_ = nullptr;
+  std::int32_t trial_slots_ = 0;
   std::array<std::int64_t, 4> shape_{};
 };
 

@@ -24,10 +24,11 @@ void check_fits_in_memory(const mc::CellParams& cell);
 
 // Bytes rank 0 holds for a grid of this many cells: the state of every cell and, while a
 // snapshot is being written, its copy.
-double master_memory_bytes(std::int64_t grid_cells);
+double master_memory_bytes(std::int64_t grid_cells, long trials);
 
 // Bytes a node needs: each computing slot (a worker rank, or rank 0's compute thread) holds
 // one trial of the largest cell at a time; the node of rank 0 also holds the master's state.
-double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells);
+double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells,
+                         long trials);
 
 }  // namespace attnsweep::sweep

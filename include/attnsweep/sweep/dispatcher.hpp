@@ -56,6 +56,8 @@ class Dispatcher {
   std::vector<int> depth_, in_flight_;
   int in_flight_total_ = 0;
   bool assigned_any_ = false;
+  bool returned_any_ = false;
+  double first_assigned_at_ = 0, first_estimate_ = 0;
   double time_limit_;
   int max_attempts_;
   StopReason stop_reason_ = StopReason::none;
