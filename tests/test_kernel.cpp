@@ -55,7 +55,9 @@ TEST(TiledLayer, AgreesWithDenseKernel) {
   const std::size_t none = 0, all = model::kKernelCacheBytes;
   for (const Shape shape : {Shape{2, 1, 0, all}, Shape{9, 4, 1, all}, Shape{37, 3, 5, none}, Shape{37, 3, 5, all},
                             Shape{50, 12, 7, none}, Shape{50, 12, 0, all}, Shape{130, 6, 0, all},
-                            Shape{130, 6, 16, 130 * 8 * 32}, Shape{300, 2, 0, none}, Shape{70, 20, 9, 70 * 8 * 64}}) {
+                            Shape{130, 6, 16, 130 * 8 * 32}, Shape{300, 2, 0, none}, Shape{70, 20, 9, 70 * 8 * 64},
+                            // every Gram row cached and the probes' Q rows in part (48 of 200)
+                            Shape{200, 5, 16, 200 * 8 * (200 + 3 * 48)}}) {
     const auto [n, d, block, cache] = shape;
     const Matrix X = gaussian(n, d, 0.4, 100 + n + d);
     const Matrix V = probes(n, d, 3, 7 + n);
