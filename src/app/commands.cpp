@@ -413,6 +413,14 @@ int status_command(const std::vector<std::string>& args) {
 
 // ------------------------------------------------------------------------------- query
 namespace {
+// Whether a cell's coordinates pass the filters (an empty filter keeps every value).
+bool kept(const std::set<long> (&keep)[4], const sweep::CellCoordinates& c) {
+  const long at[4] = {c.rho, c.gamma, c.d, c.n};
+  for (int a = 0; a < 4; ++a)
+    if (!keep[a].empty() && !keep[a].count(at[a])) return false;
+  return true;
+}
+
 // `query --trials`: one row per trial of every done cell in the box that the filters keep.
 int print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::array<std::int64_t, 4>& shape,
                  const std::set<long> (&keep)[4], const io::SweepState& cells, const std::string& format) {
@@ -423,10 +431,7 @@ int print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::arr
   long rows = 0, unknown = 0;
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
-    const auto c = grid.coordinates(i);
-    if ((!keep[0].empty() && !keep[0].count(c.rho)) || (!keep[1].empty() && !keep[1].count(c.gamma)) ||
-        (!keep[2].empty() && !keep[2].count(c.d)) || (!keep[3].empty() && !keep[3].count(c.n)))
-      continue;
+    if (!kept(keep, grid.coordinates(i))) continue;
     const io::CellRecord r = cells.record(k);
     if (r.status != io::CellStatus::done) continue;
     if (r.trial_lambda.empty()) ++unknown;
@@ -513,10 +518,7 @@ int query_command(const std::vector<std::string>& args) {
   long rows = 0;
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
-    const auto c = grid.coordinates(i);
-    if ((!keep[0].empty() && !keep[0].count(c.rho)) || (!keep[1].empty() && !keep[1].count(c.gamma)) ||
-        (!keep[2].empty() && !keep[2].count(c.d)) || (!keep[3].empty() && !keep[3].count(c.n)))
-      continue;
+    if (!kept(keep, grid.coordinates(i))) continue;
     const io::CellRecord r = cells.record(k);
     if (by_status && r.status != wanted) continue;
     const mc::CellParams p = grid.cell(i);

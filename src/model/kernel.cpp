@@ -54,17 +54,13 @@ QuarticCost quartic_cost(QuarticRoute route, Index n_, Index d_, Index block, st
   const double cached = std::max(static_cast<double>(cached_quartic_cols(n_, n_, bytes)), gram_rows);
   return {2 * n * n * n + blocks * 2 * n * d * (n - cached), 2 * n * d * cached};
 }
-}  // namespace
 
-namespace {
 QuarticRoute cheaper_route(Index n, Index d, Index block, std::size_t bytes) {
   const auto packed = quartic_cost(QuarticRoute::packed, n, d, block, bytes);
   const auto gram = quartic_cost(QuarticRoute::gram, n, d, block, bytes);
   return packed.per_gamma <= gram.per_gamma ? QuarticRoute::packed : QuarticRoute::gram;
 }
-}  // namespace
 
-namespace {
 // A block's products repack their shared operand (Y, the quartic factor) once per block, so
 // larger blocks cost less; their scratch (about 4 B x n doubles a thread) bounds them.
 constexpr double kBlockScratchBytes = 128.0 * (1 << 20);
@@ -74,9 +70,7 @@ Index round_rows(double rows, Index low, Index high) {
   const Index r = static_cast<Index>(rows) / 64 * 64;
   return std::clamp(r, low, high);
 }
-}  // namespace
 
-namespace {
 // out += in^T, by 32 x 32 tiles so that the transposed reads stay in cache.
 void add_transposed(const Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>& in,
                     Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> out) {
@@ -280,22 +274,30 @@ void TiledLayer::fill_quartic_cache() {
     const Index first = c * chunk, cols = std::min(chunk, cached - first);
     BlockScratch& s = scratch_[static_cast<size_t>(member)];
     s.factor.resize(n, chunk);
-    auto factor = s.factor.leftCols(cols);
-    if (quartic_route_ == QuarticRoute::packed) {
-      for (Index l = 0; l < n; ++l)
-        for (Index j = 0; j < cols; ++j) {
-          const auto [a, b] = packed_pairs_[static_cast<size_t>(first + j)];
-          factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
-        }
-    } else if (first + cols <= gram_cache_.rows()) {
-      factor = gram_cache_.middleRows(first, cols).transpose().cwiseAbs2();  // G is symmetric
-    } else {
-      factor.noalias() = Y_ * Y_.middleRows(first, cols).transpose();
-      factor = factor.cwiseProduct(factor);
-    }
-    quartic_cache_.middleCols(first, cols) = factor;
+    quartic_factor(first, cols, s.factor);
+    quartic_cache_.middleCols(first, cols) = s.factor.leftCols(cols);
   });
   quartic_ready_ = true;
+}
+
+// Columns [first, first + cols) of the quartic factor into out's first columns: the packed outer
+// products y_a y_b (off-diagonal ones times sqrt 2), or the columns of G o G.
+void TiledLayer::quartic_factor(Index first, Index cols, Matrix& out) const {
+  const Index n = Y_.rows();
+  auto factor = out.leftCols(cols);
+  if (quartic_route_ == QuarticRoute::packed) {
+    for (Index l = 0; l < n; ++l)
+      for (Index j = 0; j < cols; ++j) {
+        const auto [a, b] = packed_pairs_[static_cast<size_t>(first + j)];
+        factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
+      }
+  } else if (first + cols <= gram_cache_.rows()) {
+    // Columns of G are rows of G (symmetric): from the Gram cache, no product.
+    factor = gram_cache_.middleRows(first, cols).transpose().cwiseAbs2();
+  } else {
+    factor.noalias() = Y_ * Y_.middleRows(first, cols).transpose();
+    factor = factor.cwiseProduct(factor);
+  }
 }
 
 // T1 of MODEL.md section 4 for rows [first, first + rows): s.T1(r) = ||sum_l A_rl y_l y_l^T||_F^2,
@@ -316,21 +318,8 @@ void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
       tile.noalias() = A * quartic_cache_.middleCols(c0, cols);
     } else {
       s.factor.resize(n, chunk);
-      auto factor = s.factor.leftCols(cols);
-      if (quartic_route_ == QuarticRoute::packed) {
-        for (Index l = 0; l < n; ++l)
-          for (Index j = 0; j < cols; ++j) {
-            const auto [a, b] = packed_pairs_[static_cast<size_t>(c0 + j)];
-            factor(l, j) = a == b ? Y_(l, a) * Y_(l, a) : std::sqrt(2.0) * Y_(l, a) * Y_(l, b);
-          }
-      } else if (c0 + cols <= gram_cache_.rows()) {
-        // Columns of G are rows of G (symmetric): from the Gram cache, no product.
-        factor = gram_cache_.middleRows(c0, cols).transpose().cwiseAbs2();
-      } else {
-        factor.noalias() = Y_ * Y_.middleRows(c0, cols).transpose();
-        factor = factor.cwiseProduct(factor);
-      }
-      tile.noalias() = A * factor;
+      quartic_factor(c0, cols, s.factor);
+      tile.noalias() = A * s.factor.leftCols(cols);
     }
     if (quartic_route_ == QuarticRoute::packed) {
       s.T1 += tile.rowwise().squaredNorm();  // T1_i = |(A P)_i|^2

@@ -94,6 +94,7 @@ class TiledLayer {
   MatrixRef gram_rows(Eigen::Index first, Eigen::Index rows, BlockScratch& scratch) const;
   // The passes of evaluate(), each over the row blocks.
   double forward_block(Eigen::Index block, BlockScratch& s, JacobianNorm method);
+  void quartic_factor(Eigen::Index first, Eigen::Index cols, Matrix& out) const;
   void quartic_block(Eigen::Index rows, BlockScratch& s);
   double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs);
 
