@@ -337,6 +337,8 @@ badinput)
   check 2 "cell simplex with 3 trials" "$BIN" cell --rho 0.5 --gamma 1 --d 9 --n 8 --geometry simplex --trials 3
   check 2 "cell bad format" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --format xml
   check 2 "cell too big for memory" "$BIN" cell --rho 0.5 --gamma 1 --d 100000 --n 200000
+  check 2 "unknown scaling law" "$BIN" run --config small.ini --output t0.h5 scaling=cubic
+  check 2 "cell unknown scaling law" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --scaling cubic
   check 2 "zero threads" "$BIN" run --config small.ini --output t0.h5 run.threads=0
   check 2 "threads not an integer" "$BIN" run --config small.ini --output t0.h5 threads=two
   check 2 "cell zero threads" "$BIN" cell --rho 0.5 --gamma 1 --d 4 --n 8 --threads 0

@@ -118,6 +118,22 @@ TEST(Config, RejectsBadInputNamingKeyAndValue) {
       EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
     }
   }
+  // The scaling law: absent from the canonical text (and hash) of the paper's law, so every
+  // config of 0.1 keeps its identity; another law is part of both.
+  const io::SweepConfig paper = io::parse_config(kGood, {}, "t");
+  EXPECT_EQ(paper.canonical_text().find("scaling"), std::string::npos);
+  const io::SweepConfig constant = io::parse_config(kGood, {"mc.scaling=constant"}, "t");
+  EXPECT_EQ(constant.scaling, attnsweep::model::ScalingLaw::constant);
+  EXPECT_NE(constant.canonical_text().find("scaling = constant"), std::string::npos);
+  EXPECT_NE(constant.hash(), paper.hash());
+  EXPECT_EQ(io::parse_config(constant.canonical_text(), {}, "t").hash(), constant.hash());
+  EXPECT_EQ(io::parse_config(kGood, {"mc.scaling=log"}, "t").hash(), paper.hash());
+  try {
+    io::parse_config(kGood, {"scaling=cubic"}, "t");
+    ADD_FAILURE() << "accepted scaling = cubic";
+  } catch (const io::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mc.scaling"), std::string::npos) << e.what();
+  }
   // Simplex tokens are deterministic: one trial by default, more refused naming mc.trials.
   const char* const kSimplex = "[grid]\nrho = 0.5\ngamma = 1\nd = 20\nn = 16\n[mc]\ngeometry = simplex\n";
   EXPECT_EQ(io::parse_config(kSimplex, {}, "t").trials, 1);

@@ -191,6 +191,43 @@ TEST(TiledLayer, CostModelCountsWhatTheCacheHolds) {
   EXPECT_EQ(model::quartic_route(1024, 512), model::QuarticRoute::gram);
 }
 
+// Every scaling law is beta = gamma f(n): a law at gamma equals the paper's at gamma f(n) / ln n
+// (to rounding), and on simplex tokens the closed forms hold for any beta.
+TEST(TiledLayer, ScalingLawsSetBeta) {
+  const long n = 90, d = 7;
+  const double ln_n = std::log(static_cast<double>(n));
+  const Matrix X = gaussian(n, d, 0.3, 17);
+  model::TiledLayer layer;
+  layer.set_tokens(X);
+  const std::pair<model::ScalingLaw, double> laws[] = {{model::ScalingLaw::log_squared, ln_n * ln_n},
+                                                       {model::ScalingLaw::sqrt_log, std::sqrt(ln_n)},
+                                                       {model::ScalingLaw::constant, 1.0}};
+  for (const auto& [law, factor] : laws) {
+    const auto scaled = layer.evaluate(0.8, 0.2, JacobianNorm::exact, law);
+    const Matrix out = layer.output();
+    const auto paper = layer.evaluate(0.8 * factor / ln_n, 0.2, JacobianNorm::exact);
+    EXPECT_LT(relative(out, layer.output()), 1e-12) << model::scaling_name(law);
+    EXPECT_LT(relative(scaled.lambda, paper.lambda), 1e-12) << model::scaling_name(law);
+    EXPECT_LT(relative(scaled.jacobian_norm2, paper.jacobian_norm2), 1e-12) << model::scaling_name(law);
+    EXPECT_EQ(model::parse_scaling(model::scaling_name(law)), law);
+  }
+  EXPECT_THROW(model::parse_scaling("cubic"), std::invalid_argument);
+  // The default law is the paper's, bitwise.
+  const auto implicit = layer.evaluate(1.3, 0.0, JacobianNorm::exact);
+  const auto explicit_log = layer.evaluate(1.3, 0.0, JacobianNorm::exact, model::ScalingLaw::log);
+  EXPECT_EQ(implicit.jacobian_norm2, explicit_log.jacobian_norm2);
+  EXPECT_EQ(implicit.lambda, explicit_log.lambda);
+  // Simplex tokens: closed forms at the law's beta.
+  const long sn = 24, sd = 30;
+  layer.set_tokens(mc::simplex_tokens(sn, sd, 0.6));
+  for (auto law : {model::ScalingLaw::log_squared, model::ScalingLaw::sqrt_log, model::ScalingLaw::constant}) {
+    const auto observed = layer.evaluate(1.7, 0.0, JacobianNorm::exact, law);
+    const auto theory = model::simplex_theory(0.6, 1.7, sn, sd, 0.0, 1.0, law);
+    EXPECT_NEAR(observed.lambda, theory.lambda, 1e-9 * theory.lambda) << model::scaling_name(law);
+    EXPECT_NEAR(observed.jacobian_norm2 / (sn * sd), theory.eta, 1e-9 * theory.eta) << model::scaling_name(law);
+  }
+}
+
 TEST(ThreadTeam, RunsEveryItemOnceAndCarriesExceptions) {
   model::ThreadTeam team(3);
   for (int round = 0; round < 50; ++round) {

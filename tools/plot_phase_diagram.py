@@ -30,9 +30,17 @@ def fail(message):
     sys.exit(2)
 
 
-def simplex_theory(rho, gamma, n, d):
-    """Exact finite-n lambda and eta for the simplex geometry, alpha = 0, q = 1 (include/attnsweep/model/MODEL.md s. 5)."""
-    beta = gamma * math.log(n)
+# beta for each scaling law of the config (`mc.scaling`), and how the figures name it.
+BETA = {"log": lambda g, n: g * math.log(n), "log-squared": lambda g, n: g * math.log(n) ** 2,
+        "sqrt-log": lambda g, n: g * math.sqrt(math.log(n)), "constant": lambda g, n: g}
+BETA_LABEL = {"log": "gamma ln n", "log-squared": "gamma (ln n)^2", "sqrt-log": "gamma sqrt(ln n)",
+              "constant": "gamma"}
+
+
+def simplex_theory(rho, gamma, n, d, law="log"):
+    """Exact finite-n lambda and eta for the simplex geometry, alpha = 0, q = 1, any beta
+    (include/attnsweep/model/MODEL.md s. 5)."""
+    beta = BETA[law](gamma, n)
     e = math.exp(-beta * (1 - rho))
     denom = 1 + (n - 1) * e
     p, one_minus_p, r = 1 / denom, (n - 1) * e / denom, e / denom
@@ -88,8 +96,14 @@ def load(path):
                 fail(f"{path}: not an attnsweep output (no /{name})")
         scale = f[where["gamma"]].attrs.get("scale", b"absolute")
         scale = scale.decode() if isinstance(scale, bytes) else str(scale)
-        data = {key: f[name][()] for key, name in where.items()}
+        data = {key: f[name][()] for key, name in where.items() if key != "config"}
         data["critical_scale"] = scale.startswith("critical")
+        config = f[where["config"]][()]
+        config = config.decode() if isinstance(config, bytes) else str(config)
+        laws = [line.split("=", 1)[1].strip() for line in config.splitlines() if line.replace(" ", "").startswith("scaling=")]
+        data["scaling"] = laws[-1] if laws else "log"
+        if data["scaling"] not in BETA:
+            fail(f"{path}: unknown scaling law '{data['scaling']}'")
         data["lambda_trial"] = f["lambda_trial"][()] if schema >= 2 and "lambda_trial" in f else None
     return data
 
@@ -97,10 +111,10 @@ def load(path):
 # Where each array lives: schema 2 (axes and arrays at the root, netCDF-4 readable) and 1 (0.1's).
 LAYOUTS = {
     2: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
-        "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status"},
+        "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status", "config": "meta/config"},
     1: {"rho": "grid/rho", "gamma": "grid/gamma", "d": "grid/d", "n": "grid/n", "lambda": "results/lambda/mean",
         "lambda_se": "results/lambda/stderr", "eta": "results/eta/mean", "eta_se": "results/eta/stderr",
-        "status": "cells/status"},
+        "status": "cells/status", "config": "meta/config"},
 }
 
 
@@ -141,7 +155,8 @@ def transitions(data):
             for i, rho in enumerate(data["rho"]):
                 target = 1 / (1 + 3 * rho)
                 crossing = first_crossing(gammas[i], data["lambda"][i, :, jd, jn], target)
-                theory = 1 / (1 - rho)
+                # 1/(1 - rho) is the paper's critical gamma, for beta = gamma ln n only.
+                theory = 1 / (1 - rho) if data.get("scaling", "log") == "log" else float("nan")
                 low = high = float("nan")
                 if trials is not None and trials.shape[-1] > 1:
                     row = trials[i, :, jd, jn, :]
@@ -182,15 +197,17 @@ def heat_maps(data, quantity, label, out, plt, figure):
             mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
                                  shading="nearest", cmap="viridis", norm=norm)
             fig.colorbar(mesh, ax=ax, label=bar_label)
-            curve_rho = np.linspace(rho.min(), rho.max(), 200)
-            ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
+            if data["scaling"] == "log":  # the paper's critical curve is for beta = gamma ln n
+                curve_rho = np.linspace(rho.min(), rho.max(), 200)
+                ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
             ax.set_ylim(gammas.min(), gammas.max())
             ax.set_xlabel(r"$\rho$")
             ax.set_ylabel(r"$\gamma$")
             ax.set_title(f"{label}: d = {d}, n = {n}")
-            ax.legend(loc="upper left", fontsize=8)
+            if data["scaling"] == "log":
+                ax.legend(loc="upper left", fontsize=8)
         caption = "" if figure == 1 else "; log colour scale per panel (eta is heavy-tailed at small d)"
-        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = gamma ln n{caption}")
+        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = {BETA_LABEL[data['scaling']]}{caption}")
         fig.tight_layout()
         path = os.path.join(out, f"figure{figure}_n{n}.png")
         fig.savefig(path, dpi=90)
@@ -217,11 +234,12 @@ def collapse_plots(data, out, plt):
             # elsewhere it is a formula outside its assumptions, and only the limits are drawn.
             if d >= n + 1:
                 for r, style in ((float(rho[len(rho) // 2]), "k--"),):
-                    theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d)) for k in kk])
+                    theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d), data["scaling"]) for k in kk])
                     ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
                     ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-            ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
-            ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
+            if data["scaling"] == "log":  # the paper's limits are for beta = gamma ln n
+                ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
+                ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
                 ax.axvline(1.0, color="grey", lw=0.8)
                 ax.set_xlim(0, min(kmax, 3.0))  # the transition lives near kappa = 1
@@ -232,7 +250,8 @@ def collapse_plots(data, out, plt):
             ax_e.set_ylim(0, max(1.2, 1.1 * top))
             ax_l.set_ylim(-0.02, 1.05)
             note = "" if d >= n + 1 else "; no simplex theory: d < n + 1"
-            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n} (shading: +- 2 standard errors{note})")
+            law = "" if data["scaling"] == "log" else f", beta = {BETA_LABEL[data['scaling']]}"
+            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n}{law} (shading: +- 2 standard errors{note})")
             fig.tight_layout()
             path = os.path.join(out, f"collapse_d{d}_n{n}.png")
             fig.savefig(path, dpi=90)

@@ -102,16 +102,18 @@ long axis_index(const std::vector<T>& axis, T value, const std::string& name) {
 // ------------------------------------------------------------------------------- cell
 int cell_command(const std::vector<std::string>& args) {
   mc::CellParams cell;
-  std::string geometry = "gaussian", jacobian = "exact", format = "table";
+  std::string geometry = "gaussian", jacobian = "exact", format = "table", scaling = "log";
   long long seed = 2025;
   po::options_description desc("attnsweep cell options");
   desc.add_options()("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")(
-      "gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n")(
+      "gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n (see --scaling)")(
       "d", po::value(&cell.d)->required(), "token dimension")("n", po::value(&cell.n)->required(), "number of tokens")(
       "trials", po::value(&cell.trials), "Monte-Carlo trials (8; simplex geometry: 1, its only value)")(
       "probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")(
       "geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")(
       "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
+      "scaling", po::value(&scaling)->default_value("log"),
+      "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)")(
       "seed", po::value(&seed)->default_value(2025), "random seed")(
       "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
       "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
@@ -122,6 +124,7 @@ int cell_command(const std::vector<std::string>& args) {
     cell.geometry = mc::parse_geometry(geometry);
     if (!vm_has_trials) cell.trials = cell.geometry == mc::Geometry::simplex ? 1 : 8;
     cell.jacobian = mc::parse_jacobian(jacobian);
+    cell.scaling = model::parse_scaling(scaling);
     if (seed < 0) throw std::invalid_argument("seed must be >= 0");
     cell.seed = static_cast<std::uint64_t>(seed);
     mc::validate(cell);
@@ -150,9 +153,11 @@ int cell_command(const std::vector<std::string>& args) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
-  const auto simplex =
-      model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n), static_cast<double>(cell.d), cell.alpha);
+  const auto simplex = model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n),
+                                             static_cast<double>(cell.d), cell.alpha, 1.0, cell.scaling);
   const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
+  // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's, for beta = gamma ln n.
+  const bool paper_law = cell.scaling == model::ScalingLaw::log;
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
   const bool simplex_exists = cell.d >= cell.n + 1;
@@ -163,25 +168,33 @@ int cell_command(const std::vector<std::string>& args) {
                    "}";
   }
 
+  std::string limit_json = "null";
+  if (paper_law) {
+    limit_json = std::string("{\"regime\": \"") + model::regime_name(limit.regime) +
+                 "\", \"kappa\": " + json_number(limit.kappa) + ", \"lambda\": " + json_number(limit.lambda) +
+                 ", \"eta\": " + json_number(limit.eta) + ", \"cosine_out\": " + json_number(limit.cosine_out) +
+                 ", \"gamma_critical\": " + json_number(model::critical_gamma(cell.rho)) + "}";
+  }
   if (format == "json") {
     std::printf(
         "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
         "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
         "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-        "\"theory\": {\"simplex\": %s, "
-        "\"limit\": {\"regime\": \"%s\", \"kappa\": %s, \"lambda\": %s, \"eta\": %s, \"cosine_out\": %s, "
-        "\"gamma_critical\": %s}}}\n",
+        "\"scaling\": \"%s\", \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
         json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
         mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
         static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
         json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-        json_number(seconds).c_str(), simplex_json.c_str(), model::regime_name(limit.regime),
-        json_number(limit.kappa).c_str(), json_number(limit.lambda).c_str(), json_number(limit.eta).c_str(),
-        json_number(limit.cosine_out).c_str(), json_number(model::critical_gamma(cell.rho)).c_str());
+        json_number(seconds).c_str(), model::scaling_name(cell.scaling), simplex_json.c_str(), limit_json.c_str());
     return 0;
   }
-  std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
-              cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
+  if (paper_law) {
+    std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
+                cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
+  } else {
+    std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
+                model::scaling_name(cell.scaling), cell.d, cell.n, simplex.beta);
+  }
   std::printf(
       "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
@@ -193,12 +206,18 @@ int cell_command(const std::vector<std::string>& args) {
     std::snprintf(buf, sizeof buf, "%.6g", v);
     return simplex_exists ? std::string(buf) : std::string("n/a");
   };
-  std::printf("  %-8s %14.6g %12.3g %16s %12.6g\n", "lambda", lambda.mean, lambda.std_error,
-              theory_text(simplex.lambda).c_str(), limit.lambda);
-  std::printf("  %-8s %14.6g %12.3g %16s %12.6g\n", "eta", eta.mean, eta.std_error, theory_text(simplex.eta).c_str(),
-              limit.eta);
+  const auto limit_text = [paper_law](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return paper_law ? std::string(buf) : std::string("n/a");
+  };
+  std::printf("  %-8s %14.6g %12.3g %16s %12s\n", "lambda", lambda.mean, lambda.std_error,
+              theory_text(simplex.lambda).c_str(), limit_text(limit.lambda).c_str());
+  std::printf("  %-8s %14.6g %12.3g %16s %12s\n", "eta", eta.mean, eta.std_error, theory_text(simplex.eta).c_str(),
+              limit_text(limit.eta).c_str());
   if (!simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
+  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for beta = gamma ln n only)\n");
   return 0;
 }
 
@@ -402,9 +421,9 @@ int status_command(const std::vector<std::string>& args) {
   for (size_t i = 0; i < f.config.d.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.d[i]);
   std::printf("} x n {");
   for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
-  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, seed %llu\n", f.config.trials,
+  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, seed %llu\n", f.config.trials,
               mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), f.config.alpha,
-              static_cast<unsigned long long>(f.config.seed));
+              model::scaling_name(f.config.scaling), static_cast<unsigned long long>(f.config.seed));
   std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
               done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);
   std::printf("  written %s by %s\n", f.created_utc.c_str(), f.build.c_str());

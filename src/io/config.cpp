@@ -73,8 +73,8 @@ double tidy(double v) {
 }
 
 struct Keys {
-  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, seed, max_attempts, threads,
-      file;
+  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, seed, max_attempts,
+      threads, file;
 };
 
 po::options_description describe(Keys& k) {
@@ -85,8 +85,9 @@ po::options_description describe(Keys& k) {
       "mc.probes", po::value(&k.probes)->default_value("4"))(
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
-      "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
-      "run.max-attempts", po::value(&k.max_attempts)->default_value("2"))(
+      "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.scaling", po::value(&k.scaling)->default_value("log"))(
+      "mc.seed", po::value(&k.seed)->default_value("2025"))("run.max-attempts",
+                                                            po::value(&k.max_attempts)->default_value("2"))(
       "run.threads", po::value(&k.threads)->default_value("1"))("output.file",
                                                                 po::value(&k.file)->default_value("attnsweep.h5"));
   return desc;
@@ -272,6 +273,11 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   require(c.geometry != mc::Geometry::simplex || c.trials == 1, "mc.trials", c.trials,
           "must be 1 with simplex geometry (its tokens are deterministic: every trial would repeat the first)");
   c.alpha = parse_real("mc.alpha", k.alpha);
+  try {
+    c.scaling = model::parse_scaling(trim(k.scaling));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(std::string("mc.") + e.what());
+  }
   const long seed = parse_integer("mc.seed", k.seed);
   require(seed >= 0, "mc.seed", seed, "must be >= 0");
   c.seed = static_cast<std::uint64_t>(seed);
@@ -335,7 +341,11 @@ std::string SweepConfig::canonical_text() const {
       << "probes = " << probes << "\n"
       << "jacobian = " << mc::jacobian_name(jacobian) << "\n"
       << "geometry = " << mc::geometry_name(geometry) << "\n"
-      << "alpha = " << format_real(alpha) << "\n"
+      << "alpha = " << format_real(alpha)
+      << "\n"
+      // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
+      << (scaling == model::ScalingLaw::log ? std::string()
+                                            : std::string("scaling = ") + model::scaling_name(scaling) + "\n")
       << "seed = " << seed << "\n";
   return out.str();
 }

@@ -66,7 +66,7 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   errors.assign(gammas.size(), "");
   for (size_t k = 0; k < gammas.size(); ++k) {
     try {
-      const model::Observables observed = w.layer.evaluate(gammas[k], cell.alpha, method);
+      const model::Observables observed = w.layer.evaluate(gammas[k], cell.alpha, method, cell.scaling);
       results[k].lambda = observed.lambda;
       results[k].eta = observed.jacobian_norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
     } catch (const std::exception& e) {

@@ -42,7 +42,7 @@ NormalizedTokens normalize(const MatrixRef& X) {
 void forward(const NormalizedTokens& tokens, const MatrixRef& X, double gamma, double alpha, ForwardPass& f) {
   f.input = &tokens;
   f.owned_input.reset();
-  f.beta = attention_scale(gamma, X.rows());
+  f.beta = attention_scale(gamma, static_cast<double>(X.rows()));
   f.alpha = alpha;
   row_softmax(tokens.G, f.beta, f.A);
   f.Xbar.noalias() = f.A * tokens.Y;

@@ -446,12 +446,12 @@ double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs) {
   return sum;
 }
 
-Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method) {
+Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law) {
   const Index n = Y_.rows(), d = Y_.cols();
   if (n == 0) throw std::logic_error("evaluate before set_tokens");
   if (method == JacobianNorm::hutchinson && probe_count_ == 0) throw std::logic_error("hutchinson without probes");
   if (method == JacobianNorm::exact && !quartic_ready_) fill_quartic_cache();
-  beta_ = attention_scale(gamma, n);
+  beta_ = attention_scale(gamma, static_cast<double>(n), law);
   alpha_ = alpha;
   output_.resize(n, d);
   if (method == JacobianNorm::hutchinson) jvp_.resize(n, probe_count_ * d);

@@ -4,9 +4,9 @@
 
 namespace attnsweep::model {
 
-SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q) {
+SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q, ScalingLaw law) {
   SimplexTheory t;
-  t.beta = gamma * std::log(n);
+  t.beta = attention_scale(gamma, n, law);
   // p = 1 / (1 + (n-1) e) with e = exp(-beta (1 - rho)); 1 - p and r are formed from e
   // directly so they keep their digits when p is within rounding of 1.
   const double e = std::exp(-t.beta * (1 - rho));

@@ -48,6 +48,7 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.geometry = config_.geometry;
   p.jacobian = config_.jacobian;
   p.alpha = config_.alpha;
+  p.scaling = config_.scaling;
   p.seed = config_.seed;
   p.threads = config_.threads;
   return p;

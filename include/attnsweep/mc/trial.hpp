@@ -25,6 +25,7 @@ struct CellParams {
   Geometry geometry = Geometry::gaussian;
   JacobianMethod jacobian = JacobianMethod::exact;
   double alpha = 0;
+  model::ScalingLaw scaling = model::ScalingLaw::log;  // beta = gamma ln n unless chosen otherwise
   std::uint64_t seed = 0;
   int threads = 1;  // threads on one trial (results do not depend on it)
 };

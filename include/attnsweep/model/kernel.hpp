@@ -73,10 +73,10 @@ class TiledLayer {
   // E[v v^T] = I. Needed before evaluate(..., hutchinson).
   void set_probes(const MatrixRef& V);
 
-  // One layer at this gamma (beta = gamma ln n) and residual weight alpha: X' = A Y + alpha X,
-  // lambda, and the Jacobian norm by `method`. Throws std::invalid_argument when an output
-  // token is zero (lambda is undefined).
-  Observables evaluate(double gamma, double alpha, JacobianNorm method);
+  // One layer at this gamma (beta = attention_scale(gamma, n, law): gamma ln n by default) and residual weight alpha:
+  // X' = A Y + alpha X, lambda, and the Jacobian norm by `method`. Throws std::invalid_argument when an output token is
+  // zero (lambda is undefined).
+  Observables evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law = ScalingLaw::log);
 
   // After evaluate: the layer's output X' (n x d), and for hutchinson the products J V (n x m d).
   const Matrix& output() const { return output_; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <string>
 
 namespace attnsweep::model {
 
@@ -13,8 +14,13 @@ using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 using Vector = Eigen::VectorXd;
 using MatrixRef = Eigen::Ref<const Matrix>;
 
-// beta = gamma * ln(n), natural log (MODEL.md section 1).
-double attention_scale(double gamma, Eigen::Index n);
+// How the attention scale grows with the context length n (MODEL.md section 1): the paper's
+// beta = gamma ln n (natural log), and the alternatives its introduction discusses: gamma (ln n)^2
+// (YaRN-like), gamma sqrt(ln n) (i.i.d.-score analysis), and a constant gamma (no scaling).
+enum class ScalingLaw { log, log_squared, sqrt_log, constant };
+const char* scaling_name(ScalingLaw law);           // "log", "log-squared", "sqrt-log", "constant"
+ScalingLaw parse_scaling(const std::string& text);  // throws std::invalid_argument
+double attention_scale(double gamma, double n, ScalingLaw law = ScalingLaw::log);
 
 // Below this, 1 - cos computed from a dot product has lost more than ~13 of its
 // 16 digits for near-duplicate tokens; the difference form keeps them.

@@ -3,10 +3,12 @@
 
 #include <string>
 
+#include "attnsweep/model/layer.hpp"
+
 namespace attnsweep::model {
 
 struct SimplexTheory {
-  double beta = 0;     // gamma ln n
+  double beta = 0;     // attention_scale(gamma, n, law): gamma ln n for the paper's law
   double p = 0;        // self weight A_ii
   double r = 0;        // weight on each other token
   double rho_out = 0;  // <y'_i, y'_j>
@@ -16,12 +18,14 @@ struct SimplexTheory {
 };
 
 // Exact finite-n values for |x_i|^2 = q, <y_i,y_j> = rho (i != j), d >= 1 the ambient dimension.
-SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q = 1.0);
+// They hold for any beta, so for every scaling law.
+SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q = 1.0,
+                             ScalingLaw law = ScalingLaw::log);
 
 enum class Regime { subcritical, critical, supercritical };
 const char* regime_name(Regime regime);
 
-// n -> infinity limits at alpha = 0 (the paper's Theorems 2.1 and 2.4).
+// n -> infinity limits at alpha = 0 (the paper's Theorems 2.1 and 2.4), for beta = gamma ln n only.
 struct LimitTheory {
   Regime regime = Regime::subcritical;
   double kappa = 0;       // gamma (1 - rho)
