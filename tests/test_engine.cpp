@@ -397,6 +397,38 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
   std::remove(path.c_str());
 }
 
+// A done cell's record carries its per-trial values (0.2); a record without them (as 0.1 wrote
+// them, and as failed cells are written) replays with none; the state keeps what it is given.
+TEST(Journal, DoneCellsCarryTheirPerTrialValues) {
+  const std::string path = temp_path("pertrial.journal");
+  std::remove(path.c_str());
+  io::CellRecord done{4, io::CellStatus::done, 3, 0.5, 0.1, 0.7, 0.2, 1.0, 1, "", {0.4, 0.5, 0.6}, {0.6, 0.7, 0.8}};
+  io::CellRecord bare{5, io::CellStatus::done, 3, 0.25, 0.1, 0.3, 0.2, 1.0, 1, "", {}, {}};
+  {
+    io::Journal j(path, 3);
+    j.append(done);
+    j.append(bare);
+  }
+  Replayed seen;
+  { io::Journal j(path, 3, seen.visitor()); }
+  ASSERT_EQ(seen.cells.size(), 2u);
+  EXPECT_EQ(seen.cells[0].trial_lambda, done.trial_lambda);
+  EXPECT_EQ(seen.cells[0].trial_eta, done.trial_eta);
+  EXPECT_TRUE(seen.cells[1].trial_lambda.empty());
+  io::SweepState state(8);
+  ASSERT_TRUE(state.keep_trials(3));
+  for (const auto& r : seen.cells) state.apply(r);
+  EXPECT_EQ(state.record(4).trial_eta, done.trial_eta);
+  EXPECT_TRUE(state.record(5).trial_lambda.empty());  // done, values unknown (NaN in the file)
+  EXPECT_TRUE(std::isnan(state.trial_lambda[5 * 3]));
+  // Beyond the cap nothing is kept, and the summaries are untouched.
+  io::SweepState large(std::int64_t{1} << 20);
+  EXPECT_FALSE(large.keep_trials(static_cast<std::int32_t>(2 * io::kMaxTrialValues / large.size())));
+  EXPECT_EQ(large.trial_slots(), 0);
+  EXPECT_FALSE(io::SweepState(1).keep_trials(io::kMaxTrialSlots + 1));
+  std::remove(path.c_str());
+}
+
 TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
   const std::string path = temp_path("trials.journal");
   std::remove(path.c_str());
