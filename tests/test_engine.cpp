@@ -134,6 +134,22 @@ TEST(Config, RejectsBadInputNamingKeyAndValue) {
   } catch (const io::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("mc.scaling"), std::string::npos) << e.what();
   }
+  // Depth: like the law, in the text and hash only when not 1; L > 1 needs hutchinson.
+  EXPECT_EQ(paper.canonical_text().find("layers"), std::string::npos);
+  EXPECT_EQ(io::parse_config(kGood, {"mc.layers=1"}, "t").hash(), paper.hash());
+  const io::SweepConfig deep = io::parse_config(kGood, {"mc.layers=4", "mc.jacobian=hutchinson"}, "t");
+  EXPECT_EQ(deep.layers, 4);
+  EXPECT_NE(deep.canonical_text().find("layers = 4"), std::string::npos);
+  EXPECT_EQ(io::parse_config(deep.canonical_text(), {}, "t").hash(), deep.hash());
+  EXPECT_EQ(attnsweep::sweep::Grid(deep).cell(0).layers, 4);
+  for (const char* bad : {"mc.layers=0", "mc.layers=2", "mc.layers=two", "mc.layers=100000"}) {
+    try {
+      io::parse_config(kGood, {bad}, "t");  // layers = 2 with the default exact Jacobian
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const io::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("mc.layers"), std::string::npos) << e.what();
+    }
+  }
   // Simplex tokens are deterministic: one trial by default, more refused naming mc.trials.
   const char* const kSimplex = "[grid]\nrho = 0.5\ngamma = 1\nd = 20\nn = 16\n[mc]\ngeometry = simplex\n";
   EXPECT_EQ(io::parse_config(kSimplex, {}, "t").trials, 1);

@@ -114,6 +114,8 @@ int cell_command(const std::vector<std::string>& args) {
       "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
       "scaling", po::value(&scaling)->default_value("log"),
       "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)")(
+      "layers", po::value(&cell.layers)->default_value(1),
+      "the layer applied L times (L > 1 needs --jacobian hutchinson)")(
       "seed", po::value(&seed)->default_value(2025), "random seed")(
       "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
       "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
@@ -153,11 +155,12 @@ int cell_command(const std::vector<std::string>& args) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
-  const auto simplex = model::simplex_theory(cell.rho, cell.gamma, static_cast<double>(cell.n),
-                                             static_cast<double>(cell.d), cell.alpha, 1.0, cell.scaling);
+  const auto simplex = model::simplex_theory_layers(cell.rho, cell.gamma, static_cast<double>(cell.n),
+                                                    static_cast<double>(cell.d), cell.alpha, cell.layers, cell.scaling);
   const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
-  // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's, for beta = gamma ln n.
-  const bool paper_law = cell.scaling == model::ScalingLaw::log;
+  // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's, for one layer
+  // with beta = gamma ln n.
+  const bool paper_law = cell.scaling == model::ScalingLaw::log && cell.layers == 1;
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
   const bool simplex_exists = cell.d >= cell.n + 1;
@@ -180,12 +183,13 @@ int cell_command(const std::vector<std::string>& args) {
         "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
         "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
         "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-        "\"scaling\": \"%s\", \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+        "\"scaling\": \"%s\", \"layers\": %ld, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
         json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
         mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
         static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
         json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-        json_number(seconds).c_str(), model::scaling_name(cell.scaling), simplex_json.c_str(), limit_json.c_str());
+        json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers, simplex_json.c_str(),
+        limit_json.c_str());
     return 0;
   }
   if (paper_law) {
@@ -195,6 +199,7 @@ int cell_command(const std::vector<std::string>& args) {
     std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
                 model::scaling_name(cell.scaling), cell.d, cell.n, simplex.beta);
   }
+  if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
   std::printf(
       "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
@@ -217,7 +222,9 @@ int cell_command(const std::vector<std::string>& args) {
               limit_text(limit.eta).c_str());
   if (!simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
-  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for beta = gamma ln n only)\n");
+  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for one layer with beta = gamma ln n only)\n");
+  if (simplex_exists && cell.layers > 1)
+    std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
   return 0;
 }
 
@@ -421,9 +428,9 @@ int status_command(const std::vector<std::string>& args) {
   for (size_t i = 0; i < f.config.d.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.d[i]);
   std::printf("} x n {");
   for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
-  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, seed %llu\n", f.config.trials,
-              mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), f.config.alpha,
-              model::scaling_name(f.config.scaling), static_cast<unsigned long long>(f.config.seed));
+  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, layers %ld, seed %llu\n",
+              f.config.trials, mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), f.config.alpha,
+              model::scaling_name(f.config.scaling), f.config.layers, static_cast<unsigned long long>(f.config.seed));
   std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
               done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);
   std::printf("  written %s by %s\n", f.created_utc.c_str(), f.build.c_str());

@@ -73,8 +73,8 @@ double tidy(double v) {
 }
 
 struct Keys {
-  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, seed, max_attempts,
-      threads, file;
+  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed,
+      max_attempts, threads, file;
 };
 
 po::options_description describe(Keys& k) {
@@ -86,6 +86,7 @@ po::options_description describe(Keys& k) {
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.scaling", po::value(&k.scaling)->default_value("log"))(
+      "mc.layers", po::value(&k.layers)->default_value("1"))(
       "mc.seed", po::value(&k.seed)->default_value("2025"))("run.max-attempts",
                                                             po::value(&k.max_attempts)->default_value("2"))(
       "run.threads", po::value(&k.threads)->default_value("1"))("output.file",
@@ -278,6 +279,11 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   } catch (const std::invalid_argument& e) {
     throw InputError(std::string("mc.") + e.what());
   }
+  c.layers = parse_integer("mc.layers", k.layers);
+  require(c.layers >= 1 && c.layers <= mc::kMaxLayers, "mc.layers", c.layers,
+          "must be in [1, " + std::to_string(mc::kMaxLayers) + "]");
+  require(c.layers == 1 || c.jacobian == mc::JacobianMethod::hutchinson, "mc.layers", c.layers,
+          "needs mc.jacobian = hutchinson (the exact Jacobian norm is a one-layer formula)");
   const long seed = parse_integer("mc.seed", k.seed);
   require(seed >= 0, "mc.seed", seed, "must be >= 0");
   c.seed = static_cast<std::uint64_t>(seed);
@@ -346,6 +352,7 @@ std::string SweepConfig::canonical_text() const {
       // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
       << (scaling == model::ScalingLaw::log ? std::string()
                                             : std::string("scaling = ") + model::scaling_name(scaling) + "\n")
+      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n")
       << "seed = " << seed << "\n";
   return out.str();
 }

@@ -31,6 +31,12 @@ void validate(const CellParams& c) {
   if (!std::isfinite(c.alpha)) fail("alpha must be finite");
   if (c.threads < 1 || c.threads > kMaxThreads)
     fail("threads must be in [1, " + std::to_string(kMaxThreads) + "] (got " + std::to_string(c.threads) + ")");
+  if (c.layers < 1 || c.layers > kMaxLayers)
+    fail("layers must be in [1, " + std::to_string(kMaxLayers) + "] (got " + std::to_string(c.layers) + ")");
+  if (c.layers > 1 && c.jacobian == JacobianMethod::exact) {
+    fail("layers = " + std::to_string(c.layers) +
+         " needs jacobian = hutchinson (the exact Jacobian norm is a one-layer formula)");
+  }
   if (c.geometry == Geometry::simplex && c.trials != 1) {
     fail("simplex geometry needs trials = 1 (its tokens are deterministic: every trial would repeat the first; got " +
          std::to_string(c.trials) + ")");
@@ -54,21 +60,38 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     gaussian_tokens(cell.n, cell.d, cell.rho, stream, w.X);
   }
   w.layer.set_threads(cell.threads);
-  w.layer.set_tokens(w.X);
-  if (cell.jacobian == JacobianMethod::hutchinson) {
+  const bool hutchinson = cell.jacobian == JacobianMethod::hutchinson;
+  if (hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
     rademacher_probes(cell.n, cell.d, cell.probes, stream, w.probes);
-    w.layer.set_probes(w.probes);
   }
-  const auto method =
-      cell.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
+  const auto method = hutchinson ? model::JacobianNorm::hutchinson : model::JacobianNorm::exact;
+  const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
+  const auto record = [&](size_t k, const model::Observables& observed) {
+    results[k].lambda = observed.lambda;
+    results[k].eta = observed.jacobian_norm2 / nd;
+  };
+  if (cell.layers == 1) {
+    // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
+    w.layer.set_tokens(w.X);
+    if (hutchinson) w.layer.set_probes(w.probes);
+    for (size_t k = 0; k < gammas.size(); ++k) {
+      try {
+        record(k, w.layer.evaluate(gammas[k], cell.alpha, method, cell.scaling));
+      } catch (const std::exception& e) {
+        errors[k] = e.what();
+      }
+    }
+    return results;
+  }
+  // A stack: the inner layers' inputs depend on gamma, so each gamma runs its own L layers.
+  (void)model::inverse_row_norms(w.X, "input token");  // a zero token fails every gamma, as above
   for (size_t k = 0; k < gammas.size(); ++k) {
     try {
-      const model::Observables observed = w.layer.evaluate(gammas[k], cell.alpha, method, cell.scaling);
-      results[k].lambda = observed.lambda;
-      results[k].eta = observed.jacobian_norm2 / (static_cast<double>(cell.n) * static_cast<double>(cell.d));
+      record(k, model::evaluate_stack(w.layer, w.X, hutchinson ? &w.probes : nullptr, cell.layers, gammas[k],
+                                      cell.alpha, method, cell.scaling, w.stack));
     } catch (const std::exception& e) {
       errors[k] = e.what();
     }
@@ -107,7 +130,16 @@ namespace {
 model::KernelCost cost_of(const CellParams& c) {
   const auto method =
       c.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
-  return model::kernel_cost(c.n, c.d, c.probes, method, c.threads);
+  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, method, c.threads);
+  if (c.layers > 1) {
+    // Every layer of a stack draws its own caches per gamma; the stack keeps the input's
+    // directions, the next layer's tokens and directions.
+    const double layers = static_cast<double>(c.layers);
+    cost.flops_per_gamma = layers * (cost.flops_per_gamma + cost.flops_per_draw);
+    cost.flops_per_draw = 0;
+    cost.bytes += 8.0 * static_cast<double>(c.n) * static_cast<double>(c.d) * (2.0 + static_cast<double>(c.probes));
+  }
+  return cost;
 }
 }  // namespace
 

@@ -417,14 +417,17 @@ double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm meth
   return total;
 }
 
-// Lambda's pairs i < j with i in this block: the upper triangle of G and G' only.
-double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs) {
+// Lambda's pairs i < j with i in this block: the upper triangles of the input Gram matrix and G'
+// only. The input is this layer's own (its Gram rows may be cached) or, for a stack of layers,
+// the first layer's directions `reference`.
+double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs, const Matrix* reference) {
   const Index n = Y_.rows(), B = rows_per_block();
   const Index first = block * B, rows = std::min(B, n - first), cols = n - first;
-  const bool cached = first + rows <= gram_cache_.rows();
+  const Matrix& before = reference ? *reference : Y_;
+  const bool cached = !reference && first + rows <= gram_cache_.rows();
   if (!cached) {
     s.G.resize(B, n);
-    s.G.topLeftCorner(rows, cols).noalias() = Y_.middleRows(first, rows) * Y_.bottomRows(cols).transpose();
+    s.G.topLeftCorner(rows, cols).noalias() = before.middleRows(first, rows) * before.bottomRows(cols).transpose();
   }
   const MatrixRef G =
       cached ? MatrixRef(gram_cache_.block(first, first, rows, cols)) : MatrixRef(s.G.topLeftCorner(rows, cols));
@@ -436,17 +439,40 @@ double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs) {
   for (Index r = 0; r < rows; ++r) {
     const Index i = first + r;
     for (Index j = i + 1; j < n; ++j) {
-      const double before = one_minus_cosine(Y_.row(i), Y_.row(j), G(r, j - first));
-      if (before == 0) continue;  // identical input directions: no angle to compare
+      const double before_angle = one_minus_cosine(before.row(i), before.row(j), G(r, j - first));
+      if (before_angle == 0) continue;  // identical input directions: no angle to compare
       const double after = one_minus_cosine(output_dirs_.row(i), output_dirs_.row(j), Gout(r, j - first));
-      sum += after / before;
+      sum += after / before_angle;
       ++pairs;
     }
   }
   return sum;
 }
 
-Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law) {
+double TiledLayer::angle_ratio(const Matrix* reference) {
+  const Index blocks = block_count();
+  output_dirs_ = inverse_row_norms(output_, "output token").asDiagonal() * output_;
+  team_->run(blocks, [&](std::int64_t b, int member) {
+    block_sums_[static_cast<size_t>(b)] =
+        angle_block(b, scratch_[static_cast<size_t>(member)], block_pairs_[static_cast<size_t>(b)], reference);
+  });
+  double sum = 0;
+  long long pairs = 0;
+  for (Index b = 0; b < blocks; ++b) {
+    sum += block_sums_[static_cast<size_t>(b)];
+    pairs += block_pairs_[static_cast<size_t>(b)];
+  }
+  return pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double TiledLayer::angle_ratio_against(const Matrix& reference_directions) {
+  if (reference_directions.rows() != output_.rows() || reference_directions.cols() != output_.cols()) {
+    throw std::invalid_argument("angle_ratio_against: reference directions must be n x d like the output");
+  }
+  return angle_ratio(&reference_directions);
+}
+
+Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law, Angles angles) {
   const Index n = Y_.rows(), d = Y_.cols();
   if (n == 0) throw std::logic_error("evaluate before set_tokens");
   if (method == JacobianNorm::hutchinson && probe_count_ == 0) throw std::logic_error("hutchinson without probes");
@@ -466,18 +492,7 @@ Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method
   for (const double partial : block_sums_) result.jacobian_norm2 += partial;  // in block order
   if (method == JacobianNorm::hutchinson) result.jacobian_norm2 /= static_cast<double>(probe_count_);
 
-  output_dirs_ = inverse_row_norms(output_, "output token").asDiagonal() * output_;
-  team_->run(blocks, [&](std::int64_t b, int member) {
-    block_sums_[static_cast<size_t>(b)] =
-        angle_block(b, scratch_[static_cast<size_t>(member)], block_pairs_[static_cast<size_t>(b)]);
-  });
-  double sum = 0;
-  long long pairs = 0;
-  for (Index b = 0; b < blocks; ++b) {
-    sum += block_sums_[static_cast<size_t>(b)];
-    pairs += block_pairs_[static_cast<size_t>(b)];
-  }
-  result.lambda = pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
+  result.lambda = angles == Angles::input ? angle_ratio(nullptr) : std::numeric_limits<double>::quiet_NaN();
   return result;
 }
 

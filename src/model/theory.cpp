@@ -39,6 +39,16 @@ SimplexTheory simplex_theory(double rho, double gamma, double n, double d, doubl
   return t;
 }
 
+SimplexTheory simplex_theory_layers(double rho, double gamma, double n, double d, double alpha, long layers,
+                                    ScalingLaw law) {
+  SimplexTheory t = simplex_theory(rho, gamma, n, d, alpha, 1.0, law);
+  if (layers <= 1) return t;
+  for (long l = 1; l < layers; ++l) t = simplex_theory(t.rho_out, gamma, n, d, alpha, t.q_out, law);
+  t.lambda = (1 - t.rho_out) / (1 - rho);
+  t.p = t.r = t.eta = std::nan("");
+  return t;
+}
+
 const char* regime_name(Regime regime) {
   switch (regime) {
     case Regime::subcritical:

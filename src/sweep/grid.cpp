@@ -49,6 +49,7 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.jacobian = config_.jacobian;
   p.alpha = config_.alpha;
   p.scaling = config_.scaling;
+  p.layers = config_.layers;
   p.seed = config_.seed;
   p.threads = config_.threads;
   return p;

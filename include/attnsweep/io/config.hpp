@@ -45,6 +45,7 @@ struct SweepConfig {
   mc::Geometry geometry = mc::Geometry::gaussian;
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;
+  long layers = 1;  // the layer applied this many times (> 1 needs hutchinson); in the text only when > 1
   std::uint64_t seed = 2025;
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
   int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)

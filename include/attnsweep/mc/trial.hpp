@@ -8,6 +8,7 @@
 #include "attnsweep/mc/samples.hpp"
 #include "attnsweep/mc/tokens.hpp"
 #include "attnsweep/model/kernel.hpp"
+#include "attnsweep/model/stack.hpp"
 
 namespace attnsweep::mc {
 
@@ -26,6 +27,7 @@ struct CellParams {
   JacobianMethod jacobian = JacobianMethod::exact;
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;  // beta = gamma ln n unless chosen otherwise
+  long layers = 1;  // the layer applied this many times (model/stack.hpp); > 1 needs hutchinson
   std::uint64_t seed = 0;
   int threads = 1;  // threads on one trial (results do not depend on it)
 };
@@ -36,6 +38,7 @@ inline constexpr long kMaxProbes = 10'000;
 inline constexpr long kMaxDimension = 1'000'000;
 inline constexpr long kMaxTokens = 100'000'000;
 inline constexpr int kMaxThreads = 1024;
+using model::kMaxLayers;
 
 // Throws std::invalid_argument naming the first out-of-range parameter.
 void validate(const CellParams& cell);
@@ -54,6 +57,7 @@ std::uint64_t stream_id(long d, long n);
 struct TrialWorkspace {
   model::Matrix X, probes;
   model::TiledLayer layer;
+  model::StackScratch stack;  // between the layers of a stack (layers > 1)
 };
 
 TrialResult run_trial(const CellParams& cell, std::uint64_t trial);

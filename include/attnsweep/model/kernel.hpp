@@ -76,7 +76,14 @@ class TiledLayer {
   // One layer at this gamma (beta = attention_scale(gamma, n, law): gamma ln n by default) and residual weight alpha:
   // X' = A Y + alpha X, lambda, and the Jacobian norm by `method`. Throws std::invalid_argument when an output token is
   // zero (lambda is undefined).
-  Observables evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law = ScalingLaw::log);
+  // `angles`: input computes lambda against this layer's input; none skips it (lambda NaN), for the
+  // inner layers of a stack, whose lambda is taken once, against the first layer's input.
+  enum class Angles { input, none };
+  Observables evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law = ScalingLaw::log,
+                       Angles angles = Angles::input);
+  // After evaluate: lambda of the output against other input directions (n x d, unit rows), for
+  // the L-layer map of a stack (MODEL.md section 3 with the first layer's input as the input).
+  double angle_ratio_against(const Matrix& reference_directions);
 
   // After evaluate: the layer's output X' (n x d), and for hutchinson the products J V (n x m d).
   const Matrix& output() const { return output_; }
@@ -96,7 +103,8 @@ class TiledLayer {
   double forward_block(Eigen::Index block, BlockScratch& s, JacobianNorm method);
   void quartic_factor(Eigen::Index first, Eigen::Index cols, Matrix& out) const;
   void quartic_block(Eigen::Index rows, BlockScratch& s);
-  double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs);
+  double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs, const Matrix* reference);
+  double angle_ratio(const Matrix* reference);  // nullptr: against this layer's input
 
   std::unique_ptr<ThreadTeam> team_;
   std::vector<BlockScratch> scratch_;  // one per thread

@@ -22,6 +22,14 @@ struct SimplexTheory {
 SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q = 1.0,
                              ScalingLaw law = ScalingLaw::log);
 
+// The same tokens through `layers` applications of the layer (the same beta and alpha each time):
+// by symmetry the output of a layer on a simplex is again a simplex (equal norms, equal pairwise
+// cosines), so the stack is the one-layer map iterated on (rho, q). rho_out and q_out are the
+// last layer's, lambda is that of the whole map against its input, (1 - rho_L) / (1 - rho_0);
+// p, r and eta are the first layer's for layers = 1 and NaN otherwise (no closed form here).
+SimplexTheory simplex_theory_layers(double rho, double gamma, double n, double d, double alpha, long layers,
+                                    ScalingLaw law = ScalingLaw::log);
+
 enum class Regime { subcritical, critical, supercritical };
 const char* regime_name(Regime regime);
 
