@@ -22,6 +22,7 @@
 #include "attnsweep/model/theory.hpp"
 #include "attnsweep/parallel/mpi.hpp"
 #include "attnsweep/sweep/cost.hpp"
+#include "attnsweep/sweep/critical_driver.hpp"
 #include "attnsweep/sweep/driver.hpp"
 #include "attnsweep/sweep/grid.hpp"
 #include "attnsweep/sweep/scheduler.hpp"
@@ -283,6 +284,39 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
                         sweep::kExitIoError);
   } catch (const std::exception& e) {
     // Any failure on any rank ends the whole job with the message, never a hang.
+    parallel::abort_all(e.what(), sweep::kExitInternal);
+  }
+}
+
+// ------------------------------------------------------------------------------- critical
+int critical_command(const std::vector<std::string>& args, int& argc, char**& argv) {
+  sweep::CriticalOptions options;
+  po::options_description desc("attnsweep critical options");
+  desc.add_options()("config", po::value(&options.config_path)->required(), "sweep config (INI) with its [critical] section")(
+      "output", po::value(&options.output), "HDF5 output (default: critical.file, or output.file as .critical.h5)")(
+      "format", po::value(&options.format)->default_value("table"), "result on stdout: table | csv | json")(
+      "time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds");
+  std::vector<std::string> rest;
+  parse(args, desc, nullptr, &rest);
+  for (const auto& item : rest) {
+    if (item.find('=') == std::string::npos || item.rfind("--", 0) == 0) {
+      throw InputError("unrecognised argument '" + item + "' (overrides are section.key=value)");
+    }
+    options.overrides.push_back(item);
+  }
+  if (options.format != "table" && options.format != "csv" && options.format != "json")
+    throw InputError("format must be table, csv or json, not '" + options.format + "'");
+  if (!(options.time_limit >= 0) || !std::isfinite(options.time_limit)) {
+    throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
+  }
+  sweep::install_stop_handlers();
+  parallel::Environment mpi(argc, argv);
+  try {
+    return sweep::run_critical(options, mpi);
+  } catch (const io::IoError& e) {
+    parallel::abort_all(std::string("I/O error: ") + e.what() + " (fix it and rerun the same command to resume)",
+                        sweep::kExitIoError);
+  } catch (const std::exception& e) {
     parallel::abort_all(e.what(), sweep::kExitInternal);
   }
 }

@@ -20,5 +20,6 @@ int status_command(const std::vector<std::string>& args);
 int query_command(const std::vector<std::string>& args);
 int verify_command(const std::vector<std::string>& args);
 int merge_command(const std::vector<std::string>& args);
+int critical_command(const std::vector<std::string>& args, int& argc, char**& argv);
 
 }  // namespace attnsweep::app

@@ -13,9 +13,12 @@ namespace {
 const char* const kUsage =
     "usage: attnsweep <command> [options]\n"
     "  cell    --rho R --gamma G --d D --n N [--trials T] [--probes M] [--geometry gaussian|simplex]\n"
-    "          [--alpha A] [--seed S] [--jacobian exact|hutchinson] [--format json|table]\n"
+    "          [--alpha A] [--seed S] [--jacobian exact|hutchinson] [--scaling LAW] [--layers L]\n"
+    "          [--threads T] [--format json|table]\n"
     "  run     --config FILE.ini [--output FILE.h5] [--retry-failed] [--time-limit S] [--snapshot-every S]\n"
     "          [--slice K/N] [section.key=value ...]   (under mpirun -n P; P = 1 works)\n"
+    "  critical --config FILE.ini [--output FILE.h5] [--format table|csv|json] [--time-limit S]\n"
+    "          [section.key=value ...]   gamma_c per (rho, d, n) by bisection (under mpirun)\n"
     "  plan    --config FILE.ini      cells, estimated cost, suggested ranks and wall time\n"
     "  status  FILE.h5                done / failed / missing counts, config, timings\n"
     "  query   FILE.h5 [--rho X] [--gamma Y] [--d D] [--n N] [--status S] [--format table|csv|json]\n"
@@ -53,11 +56,12 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   // The stop handlers (installed at load time for `run`) would make every other command deaf
   // to Ctrl-C.
-  if (command != "run") attnsweep::sweep::release_stop_handlers();
+  if (command != "run" && command != "critical") attnsweep::sweep::release_stop_handlers();
   try {
     namespace app = attnsweep::app;
     if (command == "cell") return app::cell_command(args);
     if (command == "run") return app::run_command(args, argc, argv);
+    if (command == "critical") return app::critical_command(args, argc, argv);
     if (command == "plan") return app::plan_command(args);
     if (command == "status") return app::status_command(args);
     if (command == "query") return app::query_command(args);

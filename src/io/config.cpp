@@ -74,7 +74,7 @@ double tidy(double v) {
 
 struct Keys {
   std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed,
-      max_attempts, threads, file;
+      max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file;
 };
 
 po::options_description describe(Keys& k) {
@@ -89,7 +89,12 @@ po::options_description describe(Keys& k) {
       "mc.layers", po::value(&k.layers)->default_value("1"))(
       "mc.seed", po::value(&k.seed)->default_value("2025"))("run.max-attempts",
                                                             po::value(&k.max_attempts)->default_value("2"))(
-      "run.threads", po::value(&k.threads)->default_value("1"))("output.file",
+      "run.threads", po::value(&k.threads)->default_value("1"))(
+      "critical.target", po::value(&k.target)->default_value("paper"))(
+      "critical.tolerance", po::value(&k.tolerance)->default_value("1e-4"))(
+      "critical.resamples", po::value(&k.resamples)->default_value("2000"))(
+      "critical.confidence", po::value(&k.confidence)->default_value("0.95"))(
+      "critical.file", po::value(&k.critical_file)->default_value(""))("output.file",
                                                                 po::value(&k.file)->default_value("attnsweep.h5"));
   return desc;
 }
@@ -293,6 +298,21 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   require(threads >= 1 && threads <= mc::kMaxThreads, "run.threads", threads,
           "must be in [1, " + std::to_string(mc::kMaxThreads) + "]");
   c.threads = static_cast<int>(threads);
+  if (trim(k.target) != "paper") {
+    c.critical.target = parse_real("critical.target", k.target);
+    require(c.critical.target > 0 && c.critical.target < 1, "critical.target", k.target,
+            "must be paper (1 / (1 + 3 rho)) or a number in (0, 1)");
+  }
+  c.critical.tolerance = parse_real("critical.tolerance", k.tolerance);
+  require(c.critical.tolerance >= 1e-12 && c.critical.tolerance <= 0.5, "critical.tolerance", k.tolerance,
+          "must be in [1e-12, 0.5] (relative)");
+  c.critical.resamples = parse_integer("critical.resamples", k.resamples);
+  require(c.critical.resamples >= 1 && c.critical.resamples <= 1'000'000, "critical.resamples", c.critical.resamples,
+          "must be in [1, 10^6]");
+  c.critical.confidence = parse_real("critical.confidence", k.confidence);
+  require(c.critical.confidence > 0 && c.critical.confidence < 1, "critical.confidence", k.confidence,
+          "must be in (0, 1)");
+  c.critical.file = trim(k.critical_file);
   c.output = trim(k.file);
   require(!c.output.empty(), "output.file", "''", "must not be empty");
   if (c.geometry == mc::Geometry::simplex) {
@@ -357,13 +377,36 @@ std::string SweepConfig::canonical_text() const {
   return out.str();
 }
 
-std::uint64_t SweepConfig::hash() const {
+namespace {
+std::uint64_t fnv1a(const std::string& text) {
   std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : canonical_text()) {
+  for (unsigned char ch : text) {
     h ^= ch;
     h *= 1099511628211ull;
   }
   return h;
+}
+}  // namespace
+
+std::uint64_t SweepConfig::hash() const { return fnv1a(canonical_text()); }
+
+std::string SweepConfig::critical_text() const {
+  return canonical_text() + "[critical]\ntarget = " + (critical.target > 0 ? format_real(critical.target) : "paper") +
+         "\ntolerance = " + format_real(critical.tolerance) + "\nresamples = " + std::to_string(critical.resamples) +
+         "\nconfidence = " + format_real(critical.confidence) + "\n";
+}
+
+std::uint64_t SweepConfig::critical_hash() const { return fnv1a(critical_text()); }
+
+double SweepConfig::critical_target(double rho) const {
+  return critical.target > 0 ? critical.target : 1 / (1 + 3 * rho);
+}
+
+std::string SweepConfig::critical_output() const {
+  if (!critical.file.empty()) return critical.file;
+  const std::string suffix = ".h5";
+  const bool h5 = output.size() > suffix.size() && output.compare(output.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return (h5 ? output.substr(0, output.size() - suffix.size()) : output) + ".critical.h5";
 }
 
 }  // namespace attnsweep::io

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -77,14 +78,6 @@ const Layout& layout_of(std::int64_t schema, const std::string& path) {
                    (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
 }
 
-std::string utc_now() {
-  char buf[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Flushes a file (or a folder's entries) to disk; an I/O fault if it cannot.
 void fsync_path(const std::string& path) {
@@ -243,6 +236,15 @@ std::int64_t SweepState::count(CellStatus s) const {
   return c;
 }
 
+std::string utc_now() {
+  char buf[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::string engine_version() { return ATTNSWEEP_VERSION; }
 
 std::string build_description() {
@@ -254,14 +256,36 @@ std::string build_description() {
          std::to_string(EIGEN_MINOR_VERSION) + "; compiler " + __VERSION__;
 }
 
-void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
+void write_hdf5_atomically(const std::string& path, const std::function<void(const h5::Handle& file)>& fill) {
   namespace h = h5;
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  try {
+    h::Handle file = h::create_file(temporary);
+    fill(file);
+    h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
+    file.close("close " + temporary);
+    fsync_path(temporary);
+  } catch (const h::Hdf5Error& e) {
+    std::remove(temporary.c_str());
+    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(parent_directory(path)));
+  } catch (...) {
+    std::remove(temporary.c_str());
+    throw;
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temporary.c_str());
+    throw IoError("cannot replace " + path + " with " + temporary + ": " + std::strerror(error));
+  }
+  fsync_path(parent_directory(path));
+}
+
+void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
+  namespace h = h5;
   const std::vector<std::int64_t> shape = {
       static_cast<std::int64_t>(config.rho.size()), static_cast<std::int64_t>(config.gamma.size()),
       static_cast<std::int64_t>(config.d.size()), static_cast<std::int64_t>(config.n.size())};
-  try {
-    h::Handle file = h::create_file(temporary);
+  write_hdf5_atomically(path, [&](const h::Handle& file) {
     const Layout& at = kLayoutV2;
     {
       h::write_doubles(file, "rho", {shape[0]}, config.rho);
@@ -345,22 +369,7 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
     for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
     h::set_attribute(file, at.status, "long_name", std::string("cell status"));
     h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed"));
-    h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
-    file.close("close " + temporary);
-    fsync_path(temporary);
-  } catch (const h::Hdf5Error& e) {
-    std::remove(temporary.c_str());
-    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(parent_directory(path)));
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw IoError("cannot replace " + path + " with " + temporary + ": " + std::strerror(error));
-  }
-  fsync_path(parent_directory(path));
+  });
 }
 
 void check_output_path(const std::string& path) {

@@ -36,6 +36,10 @@ bool Dispatcher::head_fits(double now) const {
   return now + estimate * 1.5 < time_limit_;
 }
 
+void Dispatcher::add(std::vector<Task> tasks) {
+  for (Task& task : tasks) queue_.push_back(std::move(task));
+}
+
 std::optional<Task> Dispatcher::assign(int worker, double now) {
   const auto w = static_cast<size_t>(worker);
   if (stopping() || in_flight_.at(w) >= depth_[w] || !head_fits(now)) return std::nullopt;

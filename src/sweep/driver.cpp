@@ -25,6 +25,73 @@
 
 namespace attnsweep::sweep {
 
+// The cell whose trial needs the most memory (memory depends on d and n only).
+static mc::CellParams largest_cell(const Grid& grid) {
+  const auto shape = grid.shape();
+  mc::CellParams largest = grid.cell(0);
+  for (long d = 0; d < shape[2]; ++d)
+    for (long n = 0; n < shape[3]; ++n) {
+      const mc::CellParams cell = grid.cell(grid.flat({0, 0, d, n}));
+      if (mc::trial_memory_bytes(cell) > mc::trial_memory_bytes(largest)) largest = cell;
+    }
+  return largest;
+}
+
+// Refuses (InputError) a job whose nodes cannot hold one trial of the largest cell in every
+// computing slot at once.
+void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks) {
+  const mc::CellParams largest = largest_cell(grid);
+  const double trial = mc::trial_memory_bytes(largest);
+  const bool local_worker = ranks <= kLocalWorkerMaxRanks;
+  for (const parallel::NodeShare& node : nodes) {
+    const int slots = node.ranks - (node.has_rank0 ? 1 : 0) + (node.has_rank0 && local_worker ? 1 : 0);
+    const double need = node_memory_bytes(slots, trial, node.has_rank0, grid.size(), grid.config().trials);
+    if (need <= 0.9 * node.available_bytes) continue;
+    const double spare =
+        0.9 * node.available_bytes - (node.has_rank0 ? master_memory_bytes(grid.size(), grid.config().trials) : 0.0);
+    const long fits = trial > 0 ? static_cast<long>(std::max(0.0, spare) / trial) : 0;
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "the largest cell (d = %ld, n = %ld) needs %.2f GiB per trial; node %s runs %d computing ranks "
+                  "and needs %.1f GiB but has %.1f GiB available: run at most %ld computing ranks per node, or "
+                  "drop n = %ld from the grid",
+                  largest.d, largest.n, trial / (1 << 30), node.host.c_str(), slots, need / (1 << 30),
+                  node.available_bytes / (1 << 30), fits, largest.n);
+    throw io::InputError(msg);
+  }
+}
+
+// The file a path names: symlinks followed, also one whose target does not exist yet (a
+// dangling link is where the user wants the file), folders canonical.
+std::string real_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path at(path);
+  std::error_code error;
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(at, error)); ++hops) {
+    const fs::path target = fs::read_symlink(at, error);
+    if (error) break;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+  }
+  return fs::weakly_canonical(at, error).string();
+}
+
+// Snapshots are written to OUTPUT.tmp.PID and renamed; one left by a killed run is garbage.
+// Only called while holding the journal lock, so no other run of this output is writing one.
+void remove_stale_snapshots(const std::string& output) {
+  const std::filesystem::path path(output);
+  const std::string prefix = path.filename().string() + ".tmp.";
+  std::error_code error;
+  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+      std::filesystem::remove(entry.path(), error);
+      std::fprintf(stderr, "[attnsweep] removed %s, a snapshot left unfinished by a killed run\n",
+                   entry.path().c_str());
+    }
+  }
+}
+
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kRemoteDepth = 2;  // one task computing, one queued: no gap between tasks
@@ -62,42 +129,6 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// The cell whose trial needs the most memory (memory depends on d and n only).
-mc::CellParams largest_cell(const Grid& grid) {
-  const auto shape = grid.shape();
-  mc::CellParams largest = grid.cell(0);
-  for (long d = 0; d < shape[2]; ++d)
-    for (long n = 0; n < shape[3]; ++n) {
-      const mc::CellParams cell = grid.cell(grid.flat({0, 0, d, n}));
-      if (mc::trial_memory_bytes(cell) > mc::trial_memory_bytes(largest)) largest = cell;
-    }
-  return largest;
-}
-
-// Refuses (InputError) a job whose nodes cannot hold one trial of the largest cell in every
-// computing slot at once.
-void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks) {
-  const mc::CellParams largest = largest_cell(grid);
-  const double trial = mc::trial_memory_bytes(largest);
-  const bool local_worker = ranks <= kLocalWorkerMaxRanks;
-  for (const parallel::NodeShare& node : nodes) {
-    const int slots = node.ranks - (node.has_rank0 ? 1 : 0) + (node.has_rank0 && local_worker ? 1 : 0);
-    const double need = node_memory_bytes(slots, trial, node.has_rank0, grid.size(), grid.config().trials);
-    if (need <= 0.9 * node.available_bytes) continue;
-    const double spare =
-        0.9 * node.available_bytes - (node.has_rank0 ? master_memory_bytes(grid.size(), grid.config().trials) : 0.0);
-    const long fits = trial > 0 ? static_cast<long>(std::max(0.0, spare) / trial) : 0;
-    char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "the largest cell (d = %ld, n = %ld) needs %.2f GiB per trial; node %s runs %d computing ranks "
-                  "and needs %.1f GiB but has %.1f GiB available: run at most %ld computing ranks per node, or "
-                  "drop n = %ld from the grid",
-                  largest.d, largest.n, trial / (1 << 30), node.host.c_str(), slots, need / (1 << 30),
-                  node.available_bytes / (1 << 30), fits, largest.n);
-    throw io::InputError(msg);
-  }
-}
-
 // Rank 0, step 1: the config, the output, and that an existing output is this sweep's.
 // Touches no file. Throws InputError.
 struct Prepared {
@@ -110,27 +141,13 @@ struct Prepared {
   std::unique_ptr<io::Journal> journal;
 };
 
-// The file a path names: symlinks followed, also one whose target does not exist yet (a
-// dangling link is where the user wants the file), folders canonical.
-std::string real_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  fs::path at(path);
-  std::error_code error;
-  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(at, error)); ++hops) {
-    const fs::path target = fs::read_symlink(at, error);
-    if (error) break;
-    at = target.is_absolute() ? target : at.parent_path() / target;
-  }
-  return fs::weakly_canonical(at, error).string();
-}
-
 Prepared check_inputs(const RunOptions& options) {
   Prepared p;
   p.config = io::load_config(options.config_path, options.overrides);
   p.output = options.output.empty() ? p.config.output : options.output;
   // The real file behind the name: a symlinked output stays a symlink (its target is what is
   // replaced), and two names of one file share one journal, so one run locks out the other.
-  p.output = real_path(p.output);
+  p.output = real_output_path(p.output);
   p.journal_path = p.output + ".journal";
   io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
@@ -162,23 +179,6 @@ Prepared check_inputs(const RunOptions& options) {
                          " belongs to a sweep with another config; use another --output or the original config");
   }
   return p;
-}
-
-// Snapshots are written to OUTPUT.tmp.PID and renamed; one left by a killed run is garbage.
-// Only called while holding the journal lock, so no other run of this output is writing one.
-void remove_stale_snapshots(const std::string& output) {
-  const std::filesystem::path path(output);
-  const std::string prefix = path.filename().string() + ".tmp.";
-  std::error_code error;
-  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
-      std::filesystem::remove(entry.path(), error);
-      std::fprintf(stderr, "[attnsweep] removed %s, a snapshot left unfinished by a killed run\n",
-                   entry.path().c_str());
-    }
-  }
 }
 
 // Rank 0, step 2: the previous state (results file, then the journal streamed over it) and the

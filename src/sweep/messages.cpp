@@ -13,6 +13,9 @@ void write_task(io::ByteWriter& w, const Task& task) {
   w.put(task.first_trial);
   w.put(task.trial_count);
   w.put(task.estimated_seconds);
+  w.put(static_cast<std::uint64_t>(task.gammas.size()));
+  for (double gamma : task.gammas) w.put(gamma);
+  w.put(static_cast<std::uint8_t>(task.lambda_only));
 }
 
 Task read_task(io::ByteReader& in) {
@@ -24,6 +27,10 @@ Task read_task(io::ByteReader& in) {
   t.first_trial = in.get<std::uint64_t>();
   t.trial_count = in.get<std::uint64_t>();
   t.estimated_seconds = in.get<double>();
+  const auto gammas = in.get<std::uint64_t>();
+  if (gammas != 0 && gammas != count) throw std::runtime_error("malformed task message (gammas)");
+  for (std::uint64_t i = 0; i < gammas; ++i) t.gammas.push_back(in.get<double>());
+  t.lambda_only = in.get<std::uint8_t>() != 0;
   return t;
 }
 }  // namespace

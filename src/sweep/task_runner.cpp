@@ -66,7 +66,8 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
       ++end;
     }
     try {
-      const mc::CellParams base = grid.cell(result.outcomes[begin].cell);
+      mc::CellParams base = grid.cell(result.outcomes[begin].cell);
+      base.observe_eta = !task.lambda_only;
       for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
         if (should_stop()) {
           result.abandoned = true;
@@ -77,7 +78,7 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
         for (size_t k = begin; k < end; ++k) {
           if (!result.outcomes[k].ok) continue;
           live.push_back(k);
-          gammas.push_back(grid.cell(result.outcomes[k].cell).gamma);
+          gammas.push_back(task.gammas.empty() ? grid.cell(result.outcomes[k].cell).gamma : task.gammas[k]);
         }
         if (live.empty()) break;
         const std::vector<mc::TrialResult> values = mc::run_trial_over_gamma(base, gammas, t, errors, workspace);

@@ -35,6 +35,16 @@ using mc::kMaxTrials;
 
 enum class GammaScale { absolute, critical };
 
+// The [critical] section: settings of `attnsweep critical` (sweep/critical.hpp). Not part of a
+// sweep's identity (a `run` ignores them); part of the critical search's.
+struct CriticalConfig {
+  double target = 0;  // the lambda to cross; 0: the paper's critical value 1 / (1 + 3 rho)
+  double tolerance = 1e-4;
+  long resamples = 2000;
+  double confidence = 0.95;
+  std::string file;  // empty: output.file with .h5 replaced by .critical.h5
+};
+
 struct SweepConfig {
   std::vector<double> rho, gamma;
   std::vector<long> d, n;
@@ -50,12 +60,19 @@ struct SweepConfig {
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
   int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)
   std::string output = "attnsweep.h5";
+  CriticalConfig critical;
 
   // The config normalised to one canonical INI text (every key, fixed order, values in
   // round-trip precision). Stored in the HDF5 file and hashed: two configs that define
   // the same sweep have the same text and hash, whatever their spelling.
   std::string canonical_text() const;
   std::uint64_t hash() const;  // FNV-1a 64 of canonical_text(); output file name excluded
+  // The critical search's identity: canonical_text() plus its [critical] settings.
+  std::string critical_text() const;
+  std::uint64_t critical_hash() const;
+  // The lambda a critical search crosses at this rho.
+  double critical_target(double rho) const;
+  std::string critical_output() const;
 };
 
 // Parses an INI config text plus "section.key=value" (or unique "key=value") overrides,

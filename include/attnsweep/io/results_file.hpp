@@ -143,6 +143,11 @@ ResultsFile read_results_file(const std::string& path);
 std::vector<std::string> verify_results_file(const std::string& path);
 
 std::string build_description();
+std::string utc_now();
+// Writes an HDF5 file the way every output is written: `fill` writes into OUTPUT.tmp.PID, which
+// is flushed, fsynced and renamed over `path` (a reader never sees a half-written file). Throws
+// IoError naming the file and the cause (with the free space when the disk is full).
+void write_hdf5_atomically(const std::string& path, const std::function<void(const h5::Handle& file)>& fill);
 std::string engine_version();
 
 }  // namespace attnsweep::io

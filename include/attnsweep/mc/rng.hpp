@@ -15,7 +15,7 @@
 namespace attnsweep::mc {
 
 // What a stream's numbers are used for; a separate counter range each.
-enum class Purpose : std::uint64_t { tokens = 0, probes = 1 };
+enum class Purpose : std::uint64_t { tokens = 0, probes = 1, bootstrap = 2 };
 
 class RandomStream {
  public:

@@ -27,6 +27,8 @@ class Dispatcher {
   // cell is tried this many times in all before it is given up.
   Dispatcher(std::vector<Task> tasks, std::vector<int> depth, double time_limit, int max_attempts);
 
+  // More tasks at the back of the queue (the critical search's next evaluations).
+  void add(std::vector<Task> tasks);
   // The next task for worker w, if it has room, the sweep is not stopping, and (under a time
   // limit) the task's estimate fits in what is left. Marks it in flight.
   std::optional<Task> assign(int worker, double now);

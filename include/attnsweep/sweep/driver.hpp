@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attnsweep/parallel/mpi.hpp"
+#include "attnsweep/sweep/grid.hpp"
 
 namespace attnsweep::sweep {
 
@@ -39,6 +40,17 @@ struct RunOptions {
 
 // Rank 0 computes in a thread of its own when the job has at most this many ranks.
 inline constexpr int kLocalWorkerMaxRanks = 8;
+
+// Shared by `run` and `critical` (rank 0, before anything is written):
+// the file a path names, symlinks followed (also a dangling one: its target is where the user
+// wants the file), folders canonical;
+std::string real_output_path(const std::string& path);
+// snapshots OUTPUT.tmp.PID left unfinished by a killed run are removed (call with the journal's
+// lock held, so that no other run of this output is writing one);
+void remove_stale_snapshots(const std::string& output);
+// a job whose nodes cannot hold one trial of the grid's largest cell in every computing slot at
+// once is refused (InputError naming the cell, the node, what it needs and has).
+void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks);
 
 // The whole `run` subcommand on every rank; returns the process exit code.
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi);

@@ -19,6 +19,11 @@ struct Task {
   std::uint64_t first_trial = 0;
   std::uint64_t trial_count = 0;
   double estimated_seconds = 0;
+  // The critical search's evaluations (sweep/critical.hpp) are not grid points: when `gammas` is
+  // not empty, cell k is computed at gammas[k] instead of its grid gamma (its rho, d, n and
+  // everything else are the cell's). `lambda_only` skips the Jacobian norm (eta is reported 0).
+  std::vector<double> gammas;
+  bool lambda_only = false;
 };
 
 // A task's estimated length is capped: a kill -9 loses the tasks in flight (a clean stop
