@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# End-to-end tests of `attnsweep critical` under real Open MPI (one scenario per call):
+#   determinism  P = 1, 2, 3 give bitwise-identical gamma_c, intervals and evaluations; the
+#                output opens in xarray with labelled dimensions
+#   stop         USR1 to mpirun mid-search: exit 75, then the rerun resumes from the journal and
+#                equals an uninterrupted search bitwise; the same after a kill -9 of the whole job
+#   simplex      on the exact simplex (lambda(gamma) known in closed form at finite n) the
+#                search's gamma_c is the closed form's crossing to its tolerance
+#   badinput     bad options, values and files: exit 2 with one line, nothing clobbered
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(realpath "$1")
+SCENARIO=$2
+WORK=$(mktemp -d /tmp/attnsweep-critical.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+source "$HERE/common.sh"
+export OMPI_MCA_rmaps_base_oversubscribe=1
+PY=/usr/bin/python3
+# Every stored number of a critical file, at full precision (what must not change bitwise).
+values() {
+  $PY - "$1" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+for name in ["gamma_c", "gamma_c_low", "gamma_c_high", "evaluations", "status", "eval_gamma", "eval_lambda_trial"]:
+    print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
+PY
+}
+expect_exit() {
+  local want=$1 what=$2; shift 2
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  if [ $rc = "$want" ] && [ "$(grep -c '^attnsweep' err.txt)" -le 1 ]; then
+    ok "$what -> $rc: $(grep -m1 '^attnsweep' err.txt)"
+  else
+    fail "$what: exit $rc (want $want): $(head -3 err.txt)"
+  fi
+}
+cat > search.ini <<'INI'
+[grid]
+rho   = 0.2, 0.5, 0.8
+gamma = 0.5:8:0.5
+d     = 8, 64
+n     = 512
+[mc]
+trials = 24
+seed   = 11
+[critical]
+tolerance = 1e-5
+INI
+
+case "$SCENARIO" in
+determinism)
+  for p in 1 2 3; do
+    mpiexec -n $p "$BIN" critical --config search.ini --output p$p.h5 --format csv > p$p.csv 2> log$p.txt ||
+      fail "critical with $p ranks exited $?: $(tail -2 log$p.txt)"
+    values p$p.h5 > v$p.txt
+  done
+  [ "$(grep -c ',done,' p1.csv)" = 6 ] && ok "6 searches done" || fail "not all searches done: $(cat p1.csv)"
+  cmp -s v1.txt v2.txt && ok "P=1 and P=2 bitwise equal" || fail "P=1 and P=2 differ"
+  cmp -s v1.txt v3.txt && ok "P=1 and P=3 bitwise equal" || fail "P=1 and P=3 differ"
+  # The crossing is where the trial-averaged lambda of `cell` (same seed, same trials) meets the
+  # target: lambda at gamma_c within the bracket's tolerance of 1/(1 + 3 rho).
+  row=$(grep '^0.5,64,' p1.csv)
+  gc=$(echo "$row" | cut -d, -f5)
+  lam=$("$BIN" cell --rho 0.5 --gamma "$gc" --d 64 --n 512 --trials 24 --seed 11 --format json |
+    $PY -c 'import json,sys; print(json.load(sys.stdin)["lambda_mean"])')
+  $PY -c "import sys; sys.exit(0 if abs($lam - 0.4) < 1e-4 else 1)" && ok "cell at gamma_c = $gc gives lambda $lam" ||
+    fail "cell at gamma_c = $gc gives lambda $lam, not 0.4"
+  # The interval brackets gamma_c, and a rerun of a finished search computes nothing.
+  $PY -c "
+import csv, sys
+for r in csv.DictReader(open('p1.csv')):
+    assert float(r['gamma_c_low']) < float(r['gamma_c']) < float(r['gamma_c_high']), r" && ok "intervals bracket gamma_c" ||
+    fail "an interval does not bracket its gamma_c"
+  mpiexec -n 2 "$BIN" critical --config search.ini --output p1.h5 > again.csv 2> again.txt || fail "rerun exited $?"
+  grep -q '; 0 tasks;' again.txt && ok "rerun of a finished search runs no task" || fail "rerun ran tasks: $(tail -1 again.txt)"
+  $PY -c "
+import xarray as xr
+ds = xr.open_dataset('p1.h5', engine='h5netcdf')
+assert ds.gamma_c.dims == ('rho', 'd', 'n'), ds.gamma_c.dims
+assert ds.eval_lambda_trial.dims == ('rho', 'd', 'n', 'evaluation', 'trial')
+print(float(ds.gamma_c.sel(rho=0.5, d=64, n=512)))" > xr.txt 2>&1 && ok "xarray opens it: gamma_c(0.5, 64, 512) = $(cat xr.txt)" ||
+    fail "xarray: $(tail -2 xr.txt)"
+  ncdump -h p1.h5 > /dev/null 2>&1 && ok "ncdump -h reads it" || fail "ncdump -h fails"
+  ;;
+stop)
+  mpiexec -n 2 "$BIN" critical --config search.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
+  values ref.h5 > ref.txt
+  # USR1 once some pieces are journaled: a clean stop (75), then a resume.
+  mpiexec -n 2 "$BIN" critical --config search.ini --output s.h5 > /dev/null 2> log.txt &
+  pid=$!
+  for _ in $(seq 1 400); do [ "$(stat -c %s s.h5.journal 2> /dev/null || echo 0)" -gt 4000 ] && break; sleep 0.01; done
+  kill -USR1 $pid
+  wait $pid
+  rc=$?
+  [ $rc = 75 ] && ok "USR1 -> 75" || fail "USR1: exit $rc (want 75): $(tail -2 log.txt)"
+  mpiexec -n 2 "$BIN" critical --config search.ini --output s.h5 > /dev/null 2> log2.txt || fail "resume exited $?"
+  grep -q 'journaled trials restored' log2.txt && ok "resume restored $(grep -o '[0-9]* journaled' log2.txt)" ||
+    fail "resume restored nothing"
+  values s.h5 > s.txt
+  cmp -s s.txt ref.txt && ok "stop + resume equals uninterrupted bitwise" || fail "stop + resume differs"
+  # kill -9 of the whole job mid-search, then a resume.
+  setsid mpiexec -n 2 "$BIN" critical --config search.ini --output k.h5 > /dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 400); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -gt 8000 ] && break; sleep 0.01; done
+  kill_job $pid "critical --config search.ini --output k.h5"
+  mpiexec -n 2 "$BIN" critical --config search.ini --output k.h5 > /dev/null 2> log3.txt || fail "resume after kill -9 exited $?"
+  values k.h5 > k.txt
+  cmp -s k.txt ref.txt && ok "kill -9 + resume equals uninterrupted bitwise" || fail "kill -9 + resume differs"
+  # A time limit stops with 75 and the rerun finishes.
+  rm -f t.h5 t.h5.journal
+  mpiexec -n 2 "$BIN" critical --config search.ini --output t.h5 --time-limit 1 > /dev/null 2> log4.txt
+  rc=$?
+  [ $rc = 75 ] || [ $rc = 0 ] || fail "time limit: exit $rc"
+  mpiexec -n 2 "$BIN" critical --config search.ini --output t.h5 > /dev/null 2>&1 || fail "after the time limit: exit $?"
+  values t.h5 > t.txt
+  cmp -s t.txt ref.txt && ok "time limit ($rc) + rerun equals uninterrupted" || fail "time limit + rerun differs"
+  ;;
+simplex)
+  cat > simplex.ini <<'INI'
+[grid]
+rho   = 0.1, 0.5, 0.8
+gamma = 0.25:30:0.25
+d     = 100
+n     = 64
+[mc]
+geometry = simplex
+[critical]
+tolerance = 1e-7
+INI
+  mpiexec -n 2 "$BIN" critical --config simplex.ini --output simplex.h5 --format json > s.json 2> log.txt ||
+    fail "simplex search exited $?: $(tail -2 log.txt)"
+  # The closed form of MODEL.md section 5 (exact at finite n), solved independently here.
+  $PY - s.json <<'PY' > check.txt 2>&1 && ok "simplex crossings: $(cat check.txt)" || fail "simplex: $(cat check.txt)"
+import json, math, sys
+rows = json.load(open(sys.argv[1]))
+def lam(rho, gamma, n):
+    beta = gamma * math.log(n)
+    e = math.exp(-beta * (1 - rho)); p = 1 / (1 + (n - 1) * e); r = e / (1 + (n - 1) * e)
+    c = p - r; D = r * (1 + (n - 1) * rho) * (2 * c + n * r)
+    return c * c / (c * c + D)
+worst = 0
+for row in rows:
+    rho, n, target = row["rho"], row["n"], 1 / (1 + 3 * row["rho"])
+    lo, hi = 0.25, 30.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lam(rho, mid, n) < target else (lo, mid)
+    worst = max(worst, abs(row["gamma_c"] - lo) / lo)
+    assert row["status"] == "done", row
+assert worst < 1e-7, worst
+print(f"{len(rows)} searches, worst relative error {worst:.1e} (tolerance 1e-7)")
+PY
+  ;;
+badinput)
+  expect_exit 2 "no config" "$BIN" critical
+  expect_exit 2 "missing config file" "$BIN" critical --config nope.ini
+  expect_exit 2 "bad format" "$BIN" critical --config search.ini --format xml
+  expect_exit 2 "negative time limit" "$BIN" critical --config search.ini --time-limit -1
+  expect_exit 2 "target out of range" "$BIN" critical --config search.ini critical.target=1.5
+  expect_exit 2 "target not a number" "$BIN" critical --config search.ini critical.target=high
+  expect_exit 2 "tolerance zero" "$BIN" critical --config search.ini critical.tolerance=0
+  expect_exit 2 "resamples zero" "$BIN" critical --config search.ini critical.resamples=0
+  expect_exit 2 "confidence 1" "$BIN" critical --config search.ini critical.confidence=1
+  expect_exit 2 "exact eta with layers" "$BIN" critical --config search.ini mc.layers=3
+  echo "not hdf5" > junk.h5
+  expect_exit 2 "output that is not a critical file" "$BIN" critical --config search.ini --output junk.h5
+  [ "$(cat junk.h5)" = "not hdf5" ] && ok "junk output untouched" || fail "junk output clobbered"
+  mpiexec -n 1 "$BIN" run --config search.ini --output sweep.h5 grid.gamma=1,2 > /dev/null 2>&1 || fail "sweep for the test"
+  cp sweep.h5 sweep.copy
+  expect_exit 2 "a sweep's results file as output" "$BIN" critical --config search.ini --output sweep.h5
+  cmp -s sweep.h5 sweep.copy && ok "sweep file untouched" || fail "sweep file clobbered"
+  mpiexec -n 1 "$BIN" critical --config search.ini --output c.h5 critical.tolerance=1e-2 > /dev/null 2>&1 || fail "search for the test"
+  cp c.h5 c.copy
+  expect_exit 2 "another config on an existing search" "$BIN" critical --config search.ini --output c.h5
+  cmp -s c.h5 c.copy && ok "existing search untouched" || fail "existing search clobbered"
+  expect_exit 0 "--help" "$BIN" critical --help
+  ;;
+*)
+  echo "unknown scenario $SCENARIO"
+  exit 2
+  ;;
+esac
+[ $failures = 0 ] || exit 1
