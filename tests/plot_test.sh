@@ -72,4 +72,65 @@ if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: junk file -> 2:
 /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" other.h5 --out x > out.txt 2> err.txt
 code=$?
 if [ $code = 2 ] && grep -q 'not an attnsweep output' err.txt; then echo "ok: foreign HDF5 -> 2"; else echo "FAIL: foreign HDF5 -> $code"; rc=1; fi
+# The n-study tool (tools/plot_n_study.py) on small real runs: two scaling laws, a critical search
+# over n, depths 1 and 2. Its tables must equal the files (lambda of the sweeps, gamma_c of the
+# search) and its fit must reproduce the critical points it was given.
+cat > ns.ini <<'INI'
+[grid]
+rho   = 0.5
+gamma = 1, 2, 4
+d     = 16
+n     = 32, 64, 128
+[mc]
+trials = 3
+jacobian = hutchinson
+probes = 1
+INI
+for law in log constant; do
+  mpiexec -n 2 "$BIN" run --config ns.ini --output ns-$law.h5 mc.scaling=$law > /dev/null 2>&1 || { echo "FAIL: n-study sweep $law"; rc=1; }
+done
+for L in 1 2; do
+  mpiexec -n 2 "$BIN" run --config ns.ini --output depth-$L.h5 mc.layers=$L grid.n=64 > /dev/null 2>&1 || { echo "FAIL: depth sweep $L"; rc=1; }
+done
+mpiexec -n 2 "$BIN" critical --config ns.ini --output nc.h5 grid.gamma=1,6 mc.trials=12 > /dev/null 2>&1 || { echo "FAIL: critical"; rc=1; }
+mkdir -p ns
+if /usr/bin/python3 "$TOOLS/plot_n_study.py" --sweeps ns-log.h5 ns-constant.h5 --critical nc.h5 --depth depth-1.h5 depth-2.h5 --out ns > ns.log 2>&1; then
+  /usr/bin/python3 - <<'PY' || rc=1
+import csv, sys
+import h5py, numpy as np
+failures = 0
+def check(ok, what):
+    global failures
+    print(("ok: " if ok else "FAIL: ") + what)
+    failures += not ok
+for name in ["n_study.png", "gamma_c_n.png", "depth.png"]:
+    with open("ns/" + name, "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"n-study {name} is a PNG")
+rows = list(csv.DictReader(open("ns/n_study.csv")))
+check(len(rows) == 2 * 3 * 3, f"n_study.csv: {len(rows)} rows (2 laws x 3 gammas x 3 n)")
+for row in rows:
+    with h5py.File(f"ns-{row['scaling']}.h5", "r") as f:
+        j = list(f["gamma"][()]).index(float(row["gamma"])); m = list(f["n"][()]).index(int(row["n"]))
+        want = f["lambda_mean"][0, j, 0, m]
+    check(abs(float(row["lambda"]) - want) <= 1e-7 * abs(want), f"{row['scaling']} gamma {row['gamma']} n {row['n']}: lambda as in the file")
+points = list(csv.DictReader(open("ns/gamma_c_n.csv")))
+with h5py.File("nc.h5", "r") as f:
+    gc = f["gamma_c"][0, 0, :]
+check(len(points) == 3 and all(abs(float(p["gamma_c"]) - g) <= 1e-7 * g for p, g in zip(points, gc)), "gamma_c_n.csv holds the search's gamma_c")
+fit = list(csv.DictReader(open("ns/gamma_c_fit.csv")))[0]
+# An independent weighted fit a + b / ln n of the same points.
+x = np.array([1 / np.log(int(p["n"])) for p in points]); y = np.array([float(p["gamma_c"]) for p in points])
+s = np.array([(float(p["gamma_c_high"]) - float(p["gamma_c_low"])) / 3.92 for p in points])
+b, a = np.polyfit(x, y, 1, w=1 / s)  # highest power first
+check(abs(float(fit["gamma_c_infinity"]) - a) <= 1e-6 * abs(a), f"extrapolated gamma_c {fit['gamma_c_infinity']} = independent fit {a:.6g}")
+depth = list(csv.DictReader(open("ns/depth.csv")))
+check(sorted({int(r["layers"]) for r in depth}) == [1, 2], "depth.csv has L = 1 and 2")
+sys.exit(1 if failures else 0)
+PY
+else
+  echo "FAIL: plot_n_study.py: $(tail -3 ns.log)"; rc=1
+fi
+/usr/bin/python3 "$TOOLS/plot_n_study.py" --critical ns-log.h5 --out ns > out.txt 2> err.txt
+code=$?
+if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: a sweep given as --critical -> 2: $(cat err.txt)"; else echo "FAIL: sweep as --critical -> $code"; rc=1; fi
 exit $rc
