@@ -122,3 +122,15 @@ resume_equals_reference() {
   fi
   cmp -s <(results "$1") <(results ref.h5) && ok "$2: resume equals uninterrupted" || fail "$2: resumed differs"
 }
+# Runs "$@" and checks: exit code $1, at most one line from attnsweep on stderr, no abort.
+expect_exit() {
+  local want=$1 what=$2; shift 2
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  if [ $rc = "$want" ] && [ "$(grep -c '^attnsweep' err.txt)" -le 1 ] &&
+    ! grep '^attnsweep' err.txt | grep -q -i 'terminate\|abort\|core dumped'; then
+    ok "$what -> $rc: $(grep -m1 '^attnsweep' err.txt)"
+  else
+    fail "$what: exit $rc (want $want): $(head -3 err.txt)"
+  fi
+}

@@ -26,16 +26,6 @@ for name in ["gamma_c", "gamma_c_low", "gamma_c_high", "evaluations", "status", 
     print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
 PY
 }
-expect_exit() {
-  local want=$1 what=$2; shift 2
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  if [ $rc = "$want" ] && [ "$(grep -c '^attnsweep' err.txt)" -le 1 ]; then
-    ok "$what -> $rc: $(grep -m1 '^attnsweep' err.txt)"
-  else
-    fail "$what: exit $rc (want $want): $(head -3 err.txt)"
-  fi
-}
 cat > search.ini <<'INI'
 [grid]
 rho   = 0.2, 0.5, 0.8

@@ -115,9 +115,19 @@ TEST(CriticalSearch, CurvesThatNeverCrossAndFailures) {
   s.gamma_high = 2;
   s.target = 0.5;
   s.trials = 2;
-  EXPECT_EQ(run_search(s, [](double) { return std::vector<double>{0.1, 0.2}; }).result().status,
+  EXPECT_EQ(run_search(s,
+                       [](double) {
+                         return std::vector<double>{0.1, 0.2};
+                       })
+                .result()
+                .status,
             sweep::CriticalStatus::below);
-  EXPECT_EQ(run_search(s, [](double) { return std::vector<double>{0.8, 0.9}; }).result().status,
+  EXPECT_EQ(run_search(s,
+                       [](double) {
+                         return std::vector<double>{0.8, 0.9};
+                       })
+                .result()
+                .status,
             sweep::CriticalStatus::above);
   const auto nan = run_search(s, [](double) { return std::vector<double>{NAN, 0.2}; });
   EXPECT_EQ(nan.result().status, sweep::CriticalStatus::failed);
@@ -125,6 +135,6 @@ TEST(CriticalSearch, CurvesThatNeverCrossAndFailures) {
   sweep::CriticalSearch search(s);
   EXPECT_THROW(search.provide(1.5, {0.1, 0.2}), std::logic_error);  // not asked for
   EXPECT_THROW(search.provide(1.0, {0.1}), std::logic_error);       // wrong trial count
-  s.gamma_high = 0.5;                                                // low >= high
+  s.gamma_high = 0.5;                                               // low >= high
   EXPECT_THROW(sweep::CriticalSearch{s}, std::invalid_argument);
 }

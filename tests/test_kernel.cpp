@@ -15,6 +15,7 @@
 #include "attnsweep/model/dense.hpp"
 #include "attnsweep/model/kernel.hpp"
 #include "attnsweep/model/theory.hpp"
+#include "test_helpers.hpp"
 
 using attnsweep::mc::Purpose;
 using attnsweep::mc::RandomStream;
@@ -24,24 +25,9 @@ namespace model = attnsweep::model;
 namespace mc = attnsweep::mc;
 
 namespace {
-Matrix gaussian(long n, long d, double rho, std::uint64_t seed) {
-  RandomStream stream(seed, 5, 0, Purpose::tokens);
-  return mc::gaussian_tokens(n, d, rho, stream);
-}
-Matrix probes(long n, long d, long m, std::uint64_t seed) {
-  RandomStream stream(seed, 5, 0, Purpose::probes);
-  return mc::rademacher_probes(n, d, m, stream);
-}
-// Relative difference; 0 when both are NaN (lambda with no pair of distinct directions), the
-// absolute difference when the reference is 0 (at d = 1 every direction change is 0).
-double relative(double a, double b) {
-  if (std::isnan(a) && std::isnan(b)) return 0;
-  return std::abs(a - b) / (b == 0 ? 1.0 : std::abs(b));
-}
-double relative(const Matrix& a, const Matrix& b) {
-  const double scale = b.cwiseAbs().maxCoeff();
-  return (a - b).cwiseAbs().maxCoeff() / (scale == 0 ? 1.0 : scale);
-}
+using test_helpers::gaussian;
+using test_helpers::probes;
+using test_helpers::relative;
 
 struct Shape {
   long n, d, block;

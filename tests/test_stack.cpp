@@ -14,6 +14,7 @@
 #include "attnsweep/model/dense.hpp"
 #include "attnsweep/model/stack.hpp"
 #include "attnsweep/model/theory.hpp"
+#include "test_helpers.hpp"
 
 using attnsweep::mc::Purpose;
 using attnsweep::mc::RandomStream;
@@ -23,14 +24,10 @@ namespace model = attnsweep::model;
 namespace mc = attnsweep::mc;
 
 namespace {
-Matrix gaussian(long n, long d, double rho, std::uint64_t seed) {
-  RandomStream stream(seed, 9, 0, Purpose::tokens);
-  return mc::gaussian_tokens(n, d, rho, stream);
-}
-Matrix probes(long n, long d, long m, std::uint64_t seed) {
-  RandomStream stream(seed, 9, 0, Purpose::probes);
-  return mc::rademacher_probes(n, d, m, stream);
-}
+using test_helpers::gaussian;
+using test_helpers::probes;
+using test_helpers::relative;
+
 // The dense reference applied L times (beta = gamma ln n each time, residual alpha).
 Matrix dense_stack(const Matrix& X, double gamma, double alpha, long layers) {
   Matrix out = X;
@@ -44,7 +41,6 @@ double dense_lambda(const Matrix& X, const Matrix& Xout) {
   pass.Xout = Xout;
   return model::dense::angle_ratio(pass);
 }
-double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
 }  // namespace
 
 TEST(Stack, OneLayerIsTheKernelBitwise) {
@@ -55,7 +51,8 @@ TEST(Stack, OneLayerIsTheKernelBitwise) {
     direct.set_probes(V);
     const model::Observables expected = direct.evaluate(1.7, 0.3, method);
     model::StackScratch scratch;
-    const model::Observables got = model::evaluate_stack(stacked, X, &V, 1, 1.7, 0.3, method, model::ScalingLaw::log, scratch);
+    const model::Observables got =
+        model::evaluate_stack(stacked, X, &V, 1, 1.7, 0.3, method, model::ScalingLaw::log, scratch);
     EXPECT_EQ(got.lambda, expected.lambda);
     EXPECT_EQ(got.jacobian_norm2, expected.jacobian_norm2);
   }
@@ -70,8 +67,8 @@ TEST(Stack, MatchesTheComposedDenseLayerAndCentralDifferences) {
     const Matrix X = gaussian(n, d, 0.5, 10 + n), V = probes(n, d, 2, 20 + n);
     model::TiledLayer layer;
     model::StackScratch scratch;
-    const model::Observables got =
-        model::evaluate_stack(layer, X, &V, layers, gamma, alpha, JacobianNorm::hutchinson, model::ScalingLaw::log, scratch);
+    const model::Observables got = model::evaluate_stack(layer, X, &V, layers, gamma, alpha, JacobianNorm::hutchinson,
+                                                         model::ScalingLaw::log, scratch);
     const Matrix out = dense_stack(X, gamma, alpha, layers);
     EXPECT_LT((layer.output() - out).cwiseAbs().maxCoeff(), 1e-12 * out.cwiseAbs().maxCoeff()) << "n=" << n;
     EXPECT_LT(relative(got.lambda, dense_lambda(X, out)), 1e-11) << "n=" << n << " L=" << layers;
@@ -99,16 +96,15 @@ TEST(Stack, MatchesTheComposedDenseLayerAndCentralDifferences) {
 // A layer maps a simplex to a simplex, so the stack's lambda is the closed form iterated on the
 // cosine and the squared norm (the residual term needs the norm).
 TEST(Stack, SimplexLambdaIsTheIteratedClosedForm) {
-  for (auto [n, rho, gamma, alpha, layers] :
-       {std::tuple{16L, 0.5, 4.0, 0.0, 2L}, std::tuple{33L, 0.3, 3.0, 0.0, 5L}, std::tuple{20L, 0.6, 6.0, 0.4, 3L},
-        std::tuple{12L, 0.2, 1.0, 1.5, 8L}}) {
+  for (auto [n, rho, gamma, alpha, layers] : {std::tuple{16L, 0.5, 4.0, 0.0, 2L}, std::tuple{33L, 0.3, 3.0, 0.0, 5L},
+                                              std::tuple{20L, 0.6, 6.0, 0.4, 3L}, std::tuple{12L, 0.2, 1.0, 1.5, 8L}}) {
     const long d = n + 3;
     const Matrix X = mc::simplex_tokens(n, d, rho);
     const Matrix V = probes(n, d, 1, 3);
     model::TiledLayer layer;
     model::StackScratch scratch;
-    const model::Observables got =
-        model::evaluate_stack(layer, X, &V, layers, gamma, alpha, JacobianNorm::hutchinson, model::ScalingLaw::log, scratch);
+    const model::Observables got = model::evaluate_stack(layer, X, &V, layers, gamma, alpha, JacobianNorm::hutchinson,
+                                                         model::ScalingLaw::log, scratch);
     const model::SimplexTheory theory =
         model::simplex_theory_layers(rho, gamma, static_cast<double>(n), static_cast<double>(d), alpha, layers);
     ASSERT_GT(theory.lambda, 1e-6);  // far from collapse, so a relative tolerance means something
@@ -126,10 +122,12 @@ TEST(Stack, RefusesTheExactNormBeyondOneLayerAndBadDepths) {
   const Matrix X = gaussian(10, 3, 0.5, 4);
   model::TiledLayer layer;
   model::StackScratch scratch;
-  EXPECT_THROW(model::evaluate_stack(layer, X, nullptr, 2, 1.0, 0.0, JacobianNorm::exact, model::ScalingLaw::log, scratch),
-               std::invalid_argument);
-  EXPECT_THROW(model::evaluate_stack(layer, X, nullptr, 0, 1.0, 0.0, JacobianNorm::exact, model::ScalingLaw::log, scratch),
-               std::invalid_argument);
+  EXPECT_THROW(
+      model::evaluate_stack(layer, X, nullptr, 2, 1.0, 0.0, JacobianNorm::exact, model::ScalingLaw::log, scratch),
+      std::invalid_argument);
+  EXPECT_THROW(
+      model::evaluate_stack(layer, X, nullptr, 0, 1.0, 0.0, JacobianNorm::exact, model::ScalingLaw::log, scratch),
+      std::invalid_argument);
   mc::CellParams cell;
   cell.rho = 0.5;
   cell.gamma = 2;

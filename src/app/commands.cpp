@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -116,8 +117,8 @@ int cell_command(const std::vector<std::string>& args) {
       "scaling", po::value(&scaling)->default_value("log"),
       "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)")(
       "layers", po::value(&cell.layers)->default_value(1),
-      "the layer applied L times (L > 1 needs --jacobian hutchinson)")(
-      "seed", po::value(&seed)->default_value(2025), "random seed")(
+      "the layer applied L times (L > 1 needs --jacobian hutchinson)")("seed", po::value(&seed)->default_value(2025),
+                                                                       "random seed")(
       "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
       "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
       "format", po::value(&format)->default_value("table"), "table | json");
@@ -230,6 +231,42 @@ int cell_command(const std::vector<std::string>& args) {
 }
 
 // ------------------------------------------------------------------------------- run
+namespace {
+// The arguments after the options: config overrides, each section.key=value.
+std::vector<std::string> config_overrides(const std::vector<std::string>& rest) {
+  for (const auto& item : rest) {
+    if (item.find('=') == std::string::npos || item.rfind("--", 0) == 0) {
+      throw InputError("unrecognised argument '" + item + "' (overrides are section.key=value)");
+    }
+  }
+  return rest;
+}
+
+void check_time_limit(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) {
+    throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
+  }
+}
+
+// Runs an MPI command (`run`, `critical`) on every rank. The stop handlers are installed before
+// MPI_Init: a stop signal in a rank's first moments is a clean stop, not a kill.
+int under_mpi(int& argc, char**& argv, const std::function<int(const parallel::Environment&)>& body) {
+  sweep::install_stop_handlers();
+  parallel::Environment mpi(argc, argv);
+  try {
+    return body(mpi);
+  } catch (const io::IoError& e) {
+    // Disk full, a write or read error: the journal is consistent up to its last durable batch,
+    // so a rerun once the fault is fixed resumes. Every rank ends, never a hang.
+    parallel::abort_all(std::string("I/O error: ") + e.what() + " (fix it and rerun the same command to resume)",
+                        sweep::kExitIoError);
+  } catch (const std::exception& e) {
+    // Any failure on any rank ends the whole job with the message, never a hang.
+    parallel::abort_all(e.what(), sweep::kExitInternal);
+  }
+}
+}  // namespace
+
 int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   sweep::RunOptions options;
   std::string slice;
@@ -243,15 +280,8 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   std::vector<std::string> rest;
   // Validate on every rank before MPI starts, so bad usage never reaches MPI_Init.
   parse(args, desc, nullptr, &rest);
-  for (const auto& item : rest) {
-    if (item.find('=') == std::string::npos || item.rfind("--", 0) == 0) {
-      throw InputError("unrecognised argument '" + item + "' (overrides are section.key=value)");
-    }
-    options.overrides.push_back(item);
-  }
-  if (!(options.time_limit >= 0) || !std::isfinite(options.time_limit)) {
-    throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
-  }
+  options.overrides = config_overrides(rest);
+  check_time_limit(options.time_limit);
   if (!(options.snapshot_every > 0) || !std::isfinite(options.snapshot_every)) {
     throw InputError("--snapshot-every must be a finite number of seconds > 0");
   }
@@ -272,53 +302,25 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
     options.slice_index = k;
     options.slice_count = n;
   }
-  // Before MPI_Init: a stop signal in a rank's first moments is a clean stop, not a kill.
-  sweep::install_stop_handlers();
-  parallel::Environment mpi(argc, argv);
-  try {
-    return sweep::run_sweep(options, mpi);
-  } catch (const io::IoError& e) {
-    // Disk full, a write or read error: the journal is consistent up to its last durable batch,
-    // so a rerun once the fault is fixed resumes. Every rank ends, never a hang.
-    parallel::abort_all(std::string("I/O error: ") + e.what() + " (fix it and rerun the same command to resume)",
-                        sweep::kExitIoError);
-  } catch (const std::exception& e) {
-    // Any failure on any rank ends the whole job with the message, never a hang.
-    parallel::abort_all(e.what(), sweep::kExitInternal);
-  }
+  return under_mpi(argc, argv, [&](const parallel::Environment& mpi) { return sweep::run_sweep(options, mpi); });
 }
 
 // ------------------------------------------------------------------------------- critical
 int critical_command(const std::vector<std::string>& args, int& argc, char**& argv) {
   sweep::CriticalOptions options;
   po::options_description desc("attnsweep critical options");
-  desc.add_options()("config", po::value(&options.config_path)->required(), "sweep config (INI) with its [critical] section")(
+  desc.add_options()("config", po::value(&options.config_path)->required(),
+                     "sweep config (INI) with its [critical] section")(
       "output", po::value(&options.output), "HDF5 output (default: critical.file, or output.file as .critical.h5)")(
       "format", po::value(&options.format)->default_value("table"), "result on stdout: table | csv | json")(
       "time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds");
   std::vector<std::string> rest;
   parse(args, desc, nullptr, &rest);
-  for (const auto& item : rest) {
-    if (item.find('=') == std::string::npos || item.rfind("--", 0) == 0) {
-      throw InputError("unrecognised argument '" + item + "' (overrides are section.key=value)");
-    }
-    options.overrides.push_back(item);
-  }
+  options.overrides = config_overrides(rest);
   if (options.format != "table" && options.format != "csv" && options.format != "json")
     throw InputError("format must be table, csv or json, not '" + options.format + "'");
-  if (!(options.time_limit >= 0) || !std::isfinite(options.time_limit)) {
-    throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
-  }
-  sweep::install_stop_handlers();
-  parallel::Environment mpi(argc, argv);
-  try {
-    return sweep::run_critical(options, mpi);
-  } catch (const io::IoError& e) {
-    parallel::abort_all(std::string("I/O error: ") + e.what() + " (fix it and rerun the same command to resume)",
-                        sweep::kExitIoError);
-  } catch (const std::exception& e) {
-    parallel::abort_all(e.what(), sweep::kExitInternal);
-  }
+  check_time_limit(options.time_limit);
+  return under_mpi(argc, argv, [&](const parallel::Environment& mpi) { return sweep::run_critical(options, mpi); });
 }
 
 // ------------------------------------------------------------------------------- plan
@@ -463,8 +465,9 @@ int status_command(const std::vector<std::string>& args) {
   std::printf("} x n {");
   for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
   std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, layers %ld, seed %llu\n",
-              f.config.trials, mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), f.config.alpha,
-              model::scaling_name(f.config.scaling), f.config.layers, static_cast<unsigned long long>(f.config.seed));
+              f.config.trials, mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry),
+              f.config.alpha, model::scaling_name(f.config.scaling), f.config.layers,
+              static_cast<unsigned long long>(f.config.seed));
   std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
               done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);
   std::printf("  written %s by %s\n", f.created_utc.c_str(), f.build.c_str());

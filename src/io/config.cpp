@@ -86,16 +86,15 @@ po::options_description describe(Keys& k) {
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.scaling", po::value(&k.scaling)->default_value("log"))(
-      "mc.layers", po::value(&k.layers)->default_value("1"))(
-      "mc.seed", po::value(&k.seed)->default_value("2025"))("run.max-attempts",
-                                                            po::value(&k.max_attempts)->default_value("2"))(
-      "run.threads", po::value(&k.threads)->default_value("1"))(
-      "critical.target", po::value(&k.target)->default_value("paper"))(
-      "critical.tolerance", po::value(&k.tolerance)->default_value("1e-4"))(
+      "mc.layers", po::value(&k.layers)->default_value("1"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
+      "run.max-attempts", po::value(&k.max_attempts)->default_value("2"))("run.threads",
+                                                                          po::value(&k.threads)->default_value("1"))(
+      "critical.target", po::value(&k.target)->default_value("paper"))("critical.tolerance",
+                                                                       po::value(&k.tolerance)->default_value("1e-4"))(
       "critical.resamples", po::value(&k.resamples)->default_value("2000"))(
       "critical.confidence", po::value(&k.confidence)->default_value("0.95"))(
-      "critical.file", po::value(&k.critical_file)->default_value(""))("output.file",
-                                                                po::value(&k.file)->default_value("attnsweep.h5"));
+      "critical.file", po::value(&k.critical_file)->default_value(""))(
+      "output.file", po::value(&k.file)->default_value("attnsweep.h5"));
   return desc;
 }
 
@@ -372,8 +371,7 @@ std::string SweepConfig::canonical_text() const {
       // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
       << (scaling == model::ScalingLaw::log ? std::string()
                                             : std::string("scaling = ") + model::scaling_name(scaling) + "\n")
-      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n")
-      << "seed = " << seed << "\n";
+      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n") << "seed = " << seed << "\n";
   return out.str();
 }
 
@@ -405,7 +403,8 @@ double SweepConfig::critical_target(double rho) const {
 std::string SweepConfig::critical_output() const {
   if (!critical.file.empty()) return critical.file;
   const std::string suffix = ".h5";
-  const bool h5 = output.size() > suffix.size() && output.compare(output.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const bool h5 =
+      output.size() > suffix.size() && output.compare(output.size() - suffix.size(), suffix.size(), suffix) == 0;
   return (h5 ? output.substr(0, output.size() - suffix.size()) : output) + ".critical.h5";
 }
 

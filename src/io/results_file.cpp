@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <limits>
 #include <memory>
 
@@ -77,7 +77,6 @@ const Layout& layout_of(std::int64_t schema, const std::string& path) {
   throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads 1 and 2" +
                    (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
 }
-
 
 // Flushes a file (or a folder's entries) to disk; an I/O fault if it cannot.
 void fsync_path(const std::string& path) {

@@ -130,7 +130,7 @@ CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_
 
 namespace {
 model::KernelCost cost_of(const CellParams& c) {
-  const auto method = !c.observe_eta                     ? model::JacobianNorm::none
+  const auto method = !c.observe_eta                        ? model::JacobianNorm::none
                       : c.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact
                                                             : model::JacobianNorm::hutchinson;
   model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, method, c.threads);

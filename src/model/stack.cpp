@@ -13,7 +13,8 @@ Observables evaluate_stack(TiledLayer& layer, const Matrix& X, const Matrix* pro
   if (method == JacobianNorm::exact && layers > 1) {
     throw std::invalid_argument("the exact Jacobian norm is for one layer: use hutchinson for layers > 1");
   }
-  if (method == JacobianNorm::hutchinson && !probes) throw std::logic_error("evaluate_stack: hutchinson without probes");
+  if (method == JacobianNorm::hutchinson && !probes)
+    throw std::logic_error("evaluate_stack: hutchinson without probes");
   layer.set_tokens(X);
   if (method == JacobianNorm::hutchinson) layer.set_probes(*probes);
   if (layers == 1) return layer.evaluate(gamma, alpha, method, law);

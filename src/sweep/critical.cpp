@@ -67,7 +67,8 @@ const Evaluation* CriticalSearch::find(double gamma) const {
 void CriticalSearch::provide(double gamma, const std::vector<double>& lambda) {
   const auto at = std::find(wanted_.begin(), wanted_.end(), gamma);
   if (at == wanted_.end()) throw std::logic_error("critical search: a gamma that was not asked for");
-  if (static_cast<long>(lambda.size()) != settings_.trials) throw std::logic_error("critical search: wrong trial count");
+  if (static_cast<long>(lambda.size()) != settings_.trials)
+    throw std::logic_error("critical search: wrong trial count");
   Evaluation e;
   e.gamma = gamma;
   e.lambda = lambda;

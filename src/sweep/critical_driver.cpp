@@ -20,6 +20,7 @@
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
 #include "attnsweep/sweep/driver.hpp"
+#include "attnsweep/sweep/master_loop.hpp"
 #include "attnsweep/sweep/stop.hpp"
 #include "attnsweep/sweep/workers.hpp"
 
@@ -28,8 +29,6 @@ namespace attnsweep::sweep {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kRemoteDepth = 2;
-constexpr int kLocalDepth = 1;
 constexpr double kSnapshotEvery = 30;  // least seconds between HDF5 writes while running
 constexpr std::int64_t kCriticalSchema = 1;
 
@@ -98,7 +97,8 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
              N = static_cast<std::int64_t>(config.n.size());
   const std::vector<std::int64_t> shape = {R, D, N};
   std::int64_t K = 1;
-  for (const CriticalSearch& s : searches) K = std::max<std::int64_t>(K, static_cast<std::int64_t>(s.evaluations().size()));
+  for (const CriticalSearch& s : searches)
+    K = std::max<std::int64_t>(K, static_cast<std::int64_t>(s.evaluations().size()));
   const std::int64_t T = config.trials;
   const size_t points = job.points.size();
   std::vector<double> gamma_c(points), low(points), high(points), target(points), theory(points), spread(points),
@@ -107,7 +107,7 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
   std::vector<std::uint8_t> status(points);
   std::vector<std::string> errors(points);
   std::vector<double> eval_gamma(points * static_cast<size_t>(K), kNaN), eval_mean = eval_gamma,
-                                                                            eval_stderr = eval_gamma;
+                                                                         eval_stderr = eval_gamma;
   std::vector<double> eval_trial(points * static_cast<size_t>(K * T), kNaN);
   for (size_t p = 0; p < points; ++p) {
     const CriticalResult& r = searches[p].result();
@@ -128,7 +128,8 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
       eval_gamma[at] = evals[k].gamma;
       eval_mean[at] = evals[k].mean();
       eval_stderr[at] = evals[k].std_error();
-      std::copy(evals[k].lambda.begin(), evals[k].lambda.end(), eval_trial.begin() + static_cast<std::ptrdiff_t>(at * T));
+      std::copy(evals[k].lambda.begin(), evals[k].lambda.end(),
+                eval_trial.begin() + static_cast<std::ptrdiff_t>(at * T));
     }
   }
   io::write_hdf5_atomically(path, [&](const h::Handle& file) {
@@ -166,9 +167,9 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
     const auto attach = [&](const char* array, unsigned rank) {
       for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, axes[a], a);
     };
-    for (const char* array : {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target",
-                              "/gamma_theory", "/grid_equivalent", "/evaluations", "/bisection_steps", "/status",
-                              "/error"})
+    for (const char* array :
+         {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
+          "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error"})
       attach(array, 3);
     for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, 4);
     attach("/eval_lambda_trial", 5);
@@ -176,10 +177,11 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
     h::set_attribute(file, "/", "kind", std::string("critical"));
     h::set_attribute(file, "/", "engine_version", io::engine_version());
     h::set_attribute(file, "/", "created_utc", io::utc_now());
-    h::set_attribute(file, "/", "title", std::string("attnsweep critical-point search: gamma where lambda crosses its target"));
+    h::set_attribute(file, "/", "title",
+                     std::string("attnsweep critical-point search: gamma where lambda crosses its target"));
     char interval[96];
-    std::snprintf(interval, sizeof interval, "%.4g%% bootstrap over trials, %ld resamples", 100 * config.critical.confidence,
-                  config.critical.resamples);
+    std::snprintf(interval, sizeof interval, "%.4g%% bootstrap over trials, %ld resamples",
+                  100 * config.critical.confidence, config.critical.resamples);
     const std::pair<const char*, std::string> names[] = {
         {"/rho", "input pairwise cosine rho"},
         {"/d", "token dimension d"},
@@ -202,8 +204,9 @@ void write_critical_file(const std::string& path, const io::SweepConfig& config,
         {"/eval_lambda_stderr", "standard error of eval_lambda_mean"},
         {"/eval_lambda_trial", "lambda of each trial at each evaluation"}};
     for (const auto& [array, text] : names) h::set_attribute(file, array, "long_name", text);
-    h::set_attribute(file, "/status", "meaning", std::string("0 missing, 1 done, 2 failed, 3 below (lambda < target "
-                                                             "over the whole range), 4 above (lambda > target)"));
+    h::set_attribute(file, "/status", "meaning",
+                     std::string("0 missing, 1 done, 2 failed, 3 below (lambda < target "
+                                 "over the whole range), 4 above (lambda > target)"));
   });
 }
 
@@ -245,9 +248,8 @@ std::string format_critical(const io::SweepConfig& config, const CriticalJob& jo
       out << (p ? ", " : "") << "{\"rho\": " << json(rho) << ", \"d\": " << d << ", \"n\": " << n
           << ", \"lambda_target\": " << json(target) << ", \"gamma_c\": " << json(r.gamma_c)
           << ", \"gamma_c_low\": " << json(r.low) << ", \"gamma_c_high\": " << json(r.high)
-          << ", \"gamma_theory\": " << json(theory) << ", \"relative_difference\": " << json(rel)
-          << ", \"status\": \"" << status << "\", \"evaluations\": " << evals << ", \"grid_equivalent\": " << json(cells)
-          << "}";
+          << ", \"gamma_theory\": " << json(theory) << ", \"relative_difference\": " << json(rel) << ", \"status\": \""
+          << status << "\", \"evaluations\": " << evals << ", \"grid_equivalent\": " << json(cells) << "}";
     } else {
       char line[256];
       std::snprintf(line, sizeof line, "%5.3g %6ld %6ld %8.5f %12.6g  [%10.6g, %10.6g] %10.6g %9s %6ld %11s  %s\n", rho,
@@ -296,57 +298,19 @@ class CriticalMaster {
     }
     cost_ = CostModel::calibrate();
     parallel::Outbox outbox;
-    std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<RemoteWorker*> by_rank(static_cast<size_t>(ranks_), nullptr);
-    std::vector<int> depth;
-    if (ranks_ <= kLocalWorkerMaxRanks) {
-      workers.push_back(std::make_unique<LocalWorker>(grid_));
-      depth.push_back(kLocalDepth);
-    }
-    for (int rank = 1; rank < ranks_; ++rank) {
-      auto remote = std::make_unique<RemoteWorker>(rank, outbox);
-      by_rank[static_cast<size_t>(rank)] = remote.get();
-      workers.push_back(std::move(remote));
-      depth.push_back(kRemoteDepth);
-    }
-    workers_ = static_cast<int>(workers.size());
+    const std::vector<int> depth = worker_depths(ranks_);
+    workers_ = static_cast<int>(depth.size());
     Dispatcher dispatcher({}, depth, options_.time_limit, static_cast<int>(grid_.config().max_attempts));
     write_file();
-    bool stop_sent = false;
-    while (true) {
-      leave_if_orphaned();
-      if (!dispatcher.stopping()) feed(dispatcher);
-      bool active = receive(workers, by_rank, dispatcher);
-      if (stop_signal() != 0) dispatcher.request_stop(StopReason::signal);
-      const double now = seconds_since(options_.started);
-      dispatcher.update(now);
-      for (size_t w = 0; w < workers.size() && !dispatcher.stopping(); ++w) {
-        while (auto task = dispatcher.assign(static_cast<int>(w), now)) {
-          workers[w]->submit(*task);
-          active = true;
-        }
-      }
-      if (dispatcher.stopping()) {
-        if (!stop_sent) {
-          for (auto& worker : workers) worker->request_stop();
-          stop_sent = true;
-        }
-        if (all_stopped(workers)) break;
-      } else if (all_finished() && dispatcher.in_flight_total() == 0) {
-        break;
-      }
-      outbox.progress();
+    MasterHooks hooks;
+    hooks.before_assign = [this](Dispatcher& d) { feed(d); };
+    hooks.on_results = [this](std::vector<TaskResult>& results, Dispatcher&) { accept(results); };
+    hooks.each_pass = [this] {
       maybe_write_file();
       report_progress(false);
-      if (!active) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    for (auto& worker : workers) worker->request_stop();
-    while (!all_stopped(workers)) {
-      leave_if_orphaned();
-      if (!receive(workers, by_rank, dispatcher)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      outbox.progress();
-    }
-    workers.clear();
+    };
+    hooks.finished = [this](const Dispatcher&) { return all_finished(); };
+    run_master_loop(grid_, ranks_, outbox, dispatcher, options_.started, hooks);
     write_file();
     report_progress(true);
     const int code = exit_code(dispatcher);
@@ -428,28 +392,10 @@ class CriticalMaster {
     return tasks;
   }
 
-  bool receive(std::vector<std::unique_ptr<Worker>>& workers, const std::vector<RemoteWorker*>& by_rank,
-               Dispatcher& dispatcher) {
-    const WorkerMessages said = WorkerMessages::pump(by_rank);
-    if (said.signal != 0) {
-      dispatcher.request_stop(StopReason::signal);
-      if (!worker_signal_) {
-        worker_signal_ = said.signal;
-        std::fprintf(stderr, "[attnsweep] a worker rank received signal %d: stopping every rank\n", said.signal);
-      }
-    }
-    bool active = said.any;
-    std::vector<TaskResult> results;
-    for (size_t w = 0; w < workers.size(); ++w) {
-      std::vector<TaskResult> mine;
-      workers[w]->collect(mine);
-      for (TaskResult& result : mine) {
-        dispatcher.returned(static_cast<int>(w));
-        results.push_back(std::move(result));
-      }
-    }
-    if (results.empty()) return active;
-    // Durable first: one write and one fdatasync for everything that came back now.
+  // Durable first: one write and one fdatasync for everything that came back in a pass; then the
+  // searches see it.
+  void accept(const std::vector<TaskResult>& results) {
+    if (results.empty()) return;
     io::Journal::Batch batch;
     for (const TaskResult& result : results) {
       ++tasks_done_;
@@ -491,18 +437,11 @@ class CriticalMaster {
         if (result.abandoned) requested_[s].erase(gamma);
       }
     }
-    return true;
   }
 
   bool all_finished() const {
     for (const CriticalSearch& s : searches_)
       if (!s.finished()) return false;
-    return true;
-  }
-
-  static bool all_stopped(const std::vector<std::unique_ptr<Worker>>& workers) {
-    for (const auto& worker : workers)
-      if (!worker->stopped()) return false;
     return true;
   }
 
@@ -575,7 +514,6 @@ class CriticalMaster {
   std::vector<std::int64_t> flat_;
   std::map<std::int64_t, size_t> search_of_flat_;
   std::uint64_t replayed_trials_ = 0, trials_done_ = 0, tasks_done_ = 0;
-  int worker_signal_ = 0;
   long finished_written_ = -1;
   Clock::time_point start_, last_write_, last_report_;
 };
@@ -583,19 +521,7 @@ class CriticalMaster {
 
 int run_critical(const CriticalOptions& options, const parallel::Environment& mpi) {
   remember_launcher();
-  const auto agree = [&mpi](const std::function<void()>& step) {
-    int verdict = kExitOk;
-    if (mpi.rank() == 0) {
-      try {
-        step();
-      } catch (const io::InputError& e) {
-        std::fprintf(stderr, "attnsweep: %s\n", e.what());
-        verdict = kExitBadInput;
-      }
-    }
-    parallel::broadcast(verdict, 0);
-    return verdict;
-  };
+  const auto agree = [&mpi](const std::function<void()>& step) { return rank0_decides(mpi, step); };
   io::SweepConfig config;
   std::string output, journal_path, config_text;
   if (const int verdict = agree([&] {
@@ -613,16 +539,19 @@ int run_critical(const CriticalOptions& options, const parallel::Environment& mp
               throw io::InputError("");
             stored = h::read_string(h::open_group(file, "meta"), "config_hash");
           } catch (const std::exception&) {
-            throw io::InputError(output + " is not an attnsweep critical-search file; move it away or choose "
-                                          "another --output");
+            throw io::InputError(output +
+                                 " is not an attnsweep critical-search file; move it away or choose "
+                                 "another --output");
           }
           if (stored != hash_text(config.critical_hash()))
-            throw io::InputError(output + " holds a critical search with another config; use another --output or "
-                                          "the original config");
+            throw io::InputError(output +
+                                 " holds a critical search with another config; use another --output or "
+                                 "the original config");
         }
         const std::uint64_t journal_hash = file_exists(journal_path) ? io::Journal::read_hash(journal_path) : 0;
         if (journal_hash != io::Journal::kNoHash && journal_hash != config.critical_hash())
-          throw io::InputError(journal_path + " belongs to another search; use another --output or the original config");
+          throw io::InputError(journal_path +
+                               " belongs to another search; use another --output or the original config");
         config_text = config.canonical_text() + "[run]\nthreads = " + std::to_string(config.threads) + "\n";
       });
       verdict != kExitOk)

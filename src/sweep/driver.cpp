@@ -19,6 +19,7 @@
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
+#include "attnsweep/sweep/master_loop.hpp"
 #include "attnsweep/sweep/run_store.hpp"
 #include "attnsweep/sweep/stop.hpp"
 #include "attnsweep/sweep/workers.hpp"
@@ -94,8 +95,6 @@ void remove_stale_snapshots(const std::string& output) {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr int kRemoteDepth = 2;  // one task computing, one queued: no gap between tasks
-constexpr int kLocalDepth = 1;   // rank 0's thread shares its core with the master
 
 double peak_rss_megabytes() {
   struct rusage usage {};
@@ -103,13 +102,6 @@ double peak_rss_megabytes() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// CPU time of the calling thread: the master's own work, whether or not its core is shared
-// (wall time inside the loop would count the time the OS gave the core to a worker).
-double thread_cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -262,60 +254,16 @@ class Master {
     for (const Task& t : tasks) total_estimate_ += t.estimated_seconds;
 
     parallel::Outbox outbox;
-    std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<RemoteWorker*> by_rank(static_cast<size_t>(ranks_), nullptr);
-    std::vector<int> depth;
-    if (ranks_ <= kLocalWorkerMaxRanks) {
-      workers.push_back(std::make_unique<LocalWorker>(grid_));
-      depth.push_back(kLocalDepth);
-    }
-    for (int rank = 1; rank < ranks_; ++rank) {
-      auto remote = std::make_unique<RemoteWorker>(rank, outbox);
-      by_rank[static_cast<size_t>(rank)] = remote.get();
-      workers.push_back(std::move(remote));
-      depth.push_back(kRemoteDepth);
-    }
-    Dispatcher dispatcher(std::move(tasks), depth, options_.time_limit, static_cast<int>(grid_.config().max_attempts));
-
-    bool stop_sent = false;
-    while (true) {
-      const double busy_start = thread_cpu_seconds();
-      leave_if_orphaned();
-      bool active = receive(workers, by_rank, dispatcher);
-      if (stop_signal() != 0) dispatcher.request_stop(StopReason::signal);
-      // The time limit counts from the command's start (MPI start-up and calibration included).
-      const double now = seconds_since(options_.started);
-      dispatcher.update(now);
-      for (size_t w = 0; w < workers.size() && !dispatcher.stopping(); ++w) {
-        while (auto task = dispatcher.assign(static_cast<int>(w), now)) {
-          workers[w]->submit(*task);
-          active = true;
-        }
-      }
-      if (dispatcher.stopping()) {
-        if (!stop_sent) {
-          for (auto& worker : workers) worker->request_stop();
-          stop_sent = true;
-        }
-        if (all_stopped(workers)) break;
-      } else if (dispatcher.finished()) {
-        break;
-      }
-      outbox.progress();
+    Dispatcher dispatcher(std::move(tasks), worker_depths(ranks_), options_.time_limit,
+                          static_cast<int>(grid_.config().max_attempts));
+    MasterHooks hooks;
+    hooks.on_results = [this](std::vector<TaskResult>& results, Dispatcher& d) { accept(results, d); };
+    hooks.each_pass = [this] {
       store_.maybe_snapshot();
-      busy_seconds_ += thread_cpu_seconds() - busy_start;
       report_progress(false);
-      if (!active) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-
-    // Shut down: every worker stops (results that were finished still count) and acknowledges.
-    for (auto& worker : workers) worker->request_stop();
-    while (!all_stopped(workers)) {
-      leave_if_orphaned();
-      if (!receive(workers, by_rank, dispatcher)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      outbox.progress();
-    }
-    workers.clear();  // joins rank 0's compute thread
+    };
+    hooks.finished = [](const Dispatcher& d) { return d.queued() == 0; };
+    busy_seconds_ = run_master_loop(grid_, ranks_, outbox, dispatcher, options_.started, hooks).busy_seconds;
     // The final snapshot before the worker ranks are released: 63 ranks finalising MPI on two
     // cores would otherwise compete with it.
     store_.final_snapshot();
@@ -327,42 +275,19 @@ class Master {
   }
 
  private:
-  // Messages, results and their effects; one journal commit for all results received here.
-  bool receive(std::vector<std::unique_ptr<Worker>>& workers, const std::vector<RemoteWorker*>& by_rank,
-               Dispatcher& dispatcher) {
-    const WorkerMessages said = WorkerMessages::pump(by_rank);
-    if (said.signal != 0) {
-      dispatcher.request_stop(StopReason::signal);
-      if (!worker_signal_) {
-        worker_signal_ = said.signal;
-        std::fprintf(stderr, "[attnsweep] a worker rank received signal %d: stopping every rank\n", said.signal);
-      }
-    }
-    bool active = said.any;
-    for (size_t w = 0; w < workers.size(); ++w) {
-      results_.clear();
-      workers[w]->collect(results_);
-      for (TaskResult& result : results_) {
-        active = true;
-        ++tasks_done_;
-        dispatcher.returned(static_cast<int>(w));
-        if (!result.abandoned) done_estimate_ += result.task.estimated_seconds;
-        for (const FailedCell& failed : store_.accept(std::move(result))) {
-          if (dispatcher.retry_failed_cell(failed.cell, failed.task, failed.seconds, failed.attempts)) continue;
-          store_.give_up(failed);
-          std::fprintf(stderr, "[attnsweep] cell %lld failed after %d attempts: %s\n",
-                       static_cast<long long>(failed.cell), failed.attempts, failed.error.c_str());
-        }
+  // Results and their effects; one journal commit for all results received in a pass.
+  void accept(std::vector<TaskResult>& results, Dispatcher& dispatcher) {
+    for (TaskResult& result : results) {
+      ++tasks_done_;
+      if (!result.abandoned) done_estimate_ += result.task.estimated_seconds;
+      for (const FailedCell& failed : store_.accept(std::move(result))) {
+        if (dispatcher.retry_failed_cell(failed.cell, failed.task, failed.seconds, failed.attempts)) continue;
+        store_.give_up(failed);
+        std::fprintf(stderr, "[attnsweep] cell %lld failed after %d attempts: %s\n",
+                     static_cast<long long>(failed.cell), failed.attempts, failed.error.c_str());
       }
     }
     store_.commit();
-    return active;
-  }
-
-  static bool all_stopped(const std::vector<std::unique_ptr<Worker>>& workers) {
-    for (const auto& worker : workers)
-      if (!worker->stopped()) return false;
-    return true;
   }
 
   int exit_code(const Dispatcher& dispatcher) const {
@@ -443,8 +368,6 @@ class Master {
   std::string output_;
   int ranks_;
   std::int64_t first_, last_, cells_total_;
-  std::vector<TaskResult> results_;
-  int worker_signal_ = 0;
   std::uint64_t tasks_done_ = 0;
   Clock::time_point start_, last_report_;
   double busy_seconds_ = 0, total_estimate_ = 0, done_estimate_ = 0;
@@ -462,23 +385,25 @@ int cpus_of_this_rank() {
 }
 }  // namespace
 
+int rank0_decides(const parallel::Environment& mpi, const std::function<void()>& step) {
+  int verdict = kExitOk;
+  if (mpi.rank() == 0) {
+    try {
+      step();
+    } catch (const io::InputError& e) {
+      std::fprintf(stderr, "attnsweep: %s\n", e.what());
+      verdict = kExitBadInput;
+    }
+  }
+  parallel::broadcast(verdict, 0);
+  return verdict;
+}
+
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   remember_launcher();
   // Rank 0 decides (config, output, memory, resume state) and broadcasts each verdict; the
   // other ranks wait for it, so a refused run leaves every rank with exit code 2.
-  const auto agree = [&mpi](const std::function<void()>& step) {
-    int verdict = kExitOk;
-    if (mpi.rank() == 0) {
-      try {
-        step();
-      } catch (const io::InputError& e) {
-        std::fprintf(stderr, "attnsweep: %s\n", e.what());
-        verdict = kExitBadInput;
-      }
-    }
-    parallel::broadcast(verdict, 0);
-    return verdict;
-  };
+  const auto agree = [&mpi](const std::function<void()>& step) { return rank0_decides(mpi, step); };
   Prepared prepared;
   std::string config_text;
   if (const int verdict = agree([&] {

@@ -29,7 +29,7 @@ struct CellParams {
   model::ScalingLaw scaling = model::ScalingLaw::log;  // beta = gamma ln n unless chosen otherwise
   long layers = 1;  // the layer applied this many times (model/stack.hpp); > 1 needs hutchinson
   std::uint64_t seed = 0;
-  int threads = 1;  // threads on one trial (results do not depend on it)
+  int threads = 1;          // threads on one trial (results do not depend on it)
   bool observe_eta = true;  // false: lambda only, no Jacobian norm (eta 0; the critical search)
 };
 

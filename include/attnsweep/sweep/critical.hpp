@@ -26,11 +26,11 @@
 namespace attnsweep::sweep {
 
 enum class CriticalStatus : std::uint8_t {
-  missing = 0,     // not finished
-  done = 1,        // gamma_c found
-  failed = 2,      // an evaluation failed (the error says why)
-  below = 3,       // lambda stays below the target over the whole gamma range
-  above = 4,       // lambda stays above the target over the whole gamma range
+  missing = 0,  // not finished
+  done = 1,     // gamma_c found
+  failed = 2,   // an evaluation failed (the error says why)
+  below = 3,    // lambda stays below the target over the whole gamma range
+  above = 4,    // lambda stays above the target over the whole gamma range
 };
 const char* critical_status_name(CriticalStatus status);
 

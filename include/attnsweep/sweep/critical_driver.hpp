@@ -20,9 +20,9 @@ namespace attnsweep::sweep {
 struct CriticalOptions {
   std::string config_path;
   std::vector<std::string> overrides;
-  std::string output;              // empty: the config's critical.file (or output.file as .critical.h5)
-  std::string format = "table";    // of the result printed on stdout: table | csv | json
-  double time_limit = 0;           // seconds since `started`; 0 = none
+  std::string output;            // empty: the config's critical.file (or output.file as .critical.h5)
+  std::string format = "table";  // of the result printed on stdout: table | csv | json
+  double time_limit = 0;         // seconds since `started`; 0 = none
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

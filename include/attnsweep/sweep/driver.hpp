@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ void remove_stale_snapshots(const std::string& output);
 // a job whose nodes cannot hold one trial of the grid's largest cell in every computing slot at
 // once is refused (InputError naming the cell, the node, what it needs and has).
 void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks);
+
+// Rank 0 runs `step` (config, files, memory: every decision is rank 0's) and broadcasts the
+// verdict: an InputError there is printed as one line and every rank gets kExitBadInput.
+int rank0_decides(const parallel::Environment& mpi, const std::function<void()>& step);
 
 // The whole `run` subcommand on every rank; returns the process exit code.
 int run_sweep(const RunOptions& options, const parallel::Environment& mpi);
