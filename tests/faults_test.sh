@@ -101,13 +101,14 @@ PY
 hostile)
   mpi 1 run --config medium.ini --output keep.h5 > /dev/null 2>&1 || fail "setup run"
   cp keep.h5 keep.orig
-  bounded() {  # like expect_exit 2, and under 5 s and 300 MB
+  bounded() {  # like expect_exit 2, in bounded memory (300 MB) and time (60 s: a hang or a 10^9-element
+    # allocation, not a speed target; a loaded machine takes seconds to start MPI)
     local what=$1; shift
     /usr/bin/time -f "%e %M" -o time.txt "$@" > out.txt 2> err.txt
     local rc=$?
     read -r seconds kb < <(tail -1 time.txt)
     if [ $rc = 2 ] && [ "$(grep -c '^attnsweep' err.txt)" = 1 ] && [ "$(grep '^attnsweep' err.txt | wc -c)" -lt 400 ] &&
-      awk -v s="$seconds" -v k="$kb" 'BEGIN { exit !(s < 5 && k < 300000) }'; then
+      awk -v s="$seconds" -v k="$kb" 'BEGIN { exit !(s < 60 && k < 300000) }'; then
       ok "$what -> 2 in ${seconds}s, $((kb / 1024)) MB: $(grep '^attnsweep' err.txt)"
     else
       fail "$what: exit $rc in ${seconds}s, ${kb} KB: $(head -c 300 err.txt)"

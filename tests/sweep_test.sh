@@ -267,7 +267,7 @@ INI
   setsid mpiexec -n 2 "$BIN" run --config big.ini --output k.h5 > log.txt 2>&1 &
   pid=$!
   # About a third of the cells (77 bytes a record) journaled, then kill -9 the whole job.
-  for _ in $(seq 600); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
+  for _ in $(seq 2400); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
   kill_job $pid "--output k.h5"
   set -- $(journal_counts k.h5.journal)
   [ "$1" -gt 1000 ] && [ "$1" -lt 100000 ] && ok "killed with $1 of 100000 cells journaled" || fail "kill point: $1 cells journaled"
