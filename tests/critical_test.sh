@@ -165,6 +165,8 @@ badinput)
   cp c.h5 c.copy
   expect_exit 2 "another config on an existing search" "$BIN" critical --config search.ini --output c.h5
   cmp -s c.h5 c.copy && ok "existing search untouched" || fail "existing search clobbered"
+  expect_exit 2 "status of a critical file" "$BIN" status c.h5
+  grep -q 'critical-search file' err.txt && ok "status says what the file is" || fail "status: $(cat err.txt)"
   expect_exit 0 "--help" "$BIN" critical --help
   ;;
 *)

@@ -388,6 +388,10 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
     if (!h::has_attribute(file_, "/", "schema_version")) {
       throw InputError(path + ": not an attnsweep output (no schema_version attribute)");
     }
+    if (h::has_attribute(file_, "/", "kind") && h::get_string_attribute(file_, "/", "kind") == "critical") {
+      throw InputError(path + ": a critical-search file, not a sweep's (`attnsweep critical` prints its table again "
+                              "with the same --config and --output; h5py and xarray read it)");
+    }
     const std::int64_t schema = h::get_int_attribute(file_, "/", "schema_version");
     const Layout& at = layout_of(schema, path);
     layout_ = &at;
