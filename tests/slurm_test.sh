@@ -87,6 +87,26 @@ sbatch --wait --ntasks=1 -o bad.log "$JOBS/sweep.sbatch" bad.ini bad.h5 > /dev/n
 rc=$?
 [ $rc = 2 ] && ok "bad config: job exit 2" || fail "bad config: job exit $rc"
 
+# the critical search as a job (ATTNSWEEP_COMMAND=critical): the same numbers as without Slurm
+cat > crit.ini <<'INI'
+[grid]
+rho   = 0.5
+gamma = 1, 4
+d     = 16
+n     = 64
+[mc]
+trials = 8
+INI
+ATTNSWEEP_COMMAND=critical sbatch --wait --ntasks=2 -o crit.log "$JOBS/sweep.sbatch" crit.ini crit.h5 --format csv > /dev/null
+rc=$?
+[ $rc = 0 ] && ok "critical job exit 0" || { fail "critical job exit $rc"; cat crit.log; }
+mpiexec -n 1 "$BIN" critical --config crit.ini --output crit-ref.h5 --format csv > crit-ref.csv 2> /dev/null || fail "critical reference"
+grep -q "^0.5,16,64," crit.log && [ "$(grep '^0.5,16,64,' crit.log)" = "$(grep '^0.5,16,64,' crit-ref.csv)" ] &&
+  ok "critical job's table equals the search without Slurm" || fail "critical job: $(grep '^0.5' crit.log) vs $(grep '^0.5' crit-ref.csv)"
+ATTNSWEEP_COMMAND=sweep sbatch --wait --ntasks=1 -o badcmd.log "$JOBS/sweep.sbatch" crit.ini x.h5 > /dev/null
+rc=$?
+[ $rc = 2 ] && ok "unknown ATTNSWEEP_COMMAND: job exit 2" || fail "unknown ATTNSWEEP_COMMAND: exit $rc"
+
 # job array of slices, merged
 sbatch --wait --array=0-2 --ntasks=1 -o 'array-%a.log' "$JOBS/sweep.sbatch" smoke.ini arr.h5 > /dev/null
 rc=$?
