@@ -104,6 +104,11 @@ def load(path):
         data["scaling"] = laws[-1] if laws else "log"
         if data["scaling"] not in BETA:
             fail(f"{path}: unknown scaling law '{data['scaling']}'")
+        depth = [line.split("=", 1)[1].strip() for line in config.splitlines() if line.replace(" ", "").startswith("layers=")]
+        data["layers"] = int(depth[-1]) if depth else 1
+        # The paper's theory (critical curve, n -> infinity limits, 1/(1 - rho)) is for one layer
+        # with beta = gamma ln n; the simplex closed form here is for one layer with any law.
+        data["paper"] = data["scaling"] == "log" and data["layers"] == 1
         data["lambda_trial"] = f["lambda_trial"][()] if schema >= 2 and "lambda_trial" in f else None
     return data
 
@@ -156,7 +161,7 @@ def transitions(data):
                 target = 1 / (1 + 3 * rho)
                 crossing = first_crossing(gammas[i], data["lambda"][i, :, jd, jn], target)
                 # 1/(1 - rho) is the paper's critical gamma, for beta = gamma ln n only.
-                theory = 1 / (1 - rho) if data.get("scaling", "log") == "log" else float("nan")
+                theory = 1 / (1 - rho) if data.get("paper", True) else float("nan")
                 low = high = float("nan")
                 if trials is not None and trials.shape[-1] > 1:
                     row = trials[i, :, jd, jn, :]
@@ -197,17 +202,18 @@ def heat_maps(data, quantity, label, out, plt, figure):
             mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
                                  shading="nearest", cmap="viridis", norm=norm)
             fig.colorbar(mesh, ax=ax, label=bar_label)
-            if data["scaling"] == "log":  # the paper's critical curve is for beta = gamma ln n
+            if data["paper"]:  # the paper's critical curve is for one layer with beta = gamma ln n
                 curve_rho = np.linspace(rho.min(), rho.max(), 200)
                 ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
             ax.set_ylim(gammas.min(), gammas.max())
             ax.set_xlabel(r"$\rho$")
             ax.set_ylabel(r"$\gamma$")
             ax.set_title(f"{label}: d = {d}, n = {n}")
-            if data["scaling"] == "log":
+            if data["paper"]:
                 ax.legend(loc="upper left", fontsize=8)
         caption = "" if figure == 1 else "; log colour scale per panel (eta is heavy-tailed at small d)"
-        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = {BETA_LABEL[data['scaling']]}{caption}")
+        stack = "" if data["layers"] == 1 else f", {data['layers']} layers"
+        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = {BETA_LABEL[data['scaling']]}{stack}{caption}")
         fig.tight_layout()
         path = os.path.join(out, f"figure{figure}_n{n}.png")
         fig.savefig(path, dpi=90)
@@ -232,12 +238,12 @@ def collapse_plots(data, out, plt):
             kk = np.linspace(0, kmax, 400)
             # The exact-simplex curve only where a simplex of n directions exists (d >= n + 1);
             # elsewhere it is a formula outside its assumptions, and only the limits are drawn.
-            if d >= n + 1:
+            if d >= n + 1 and data["layers"] == 1:
                 for r, style in ((float(rho[len(rho) // 2]), "k--"),):
                     theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d), data["scaling"]) for k in kk])
                     ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
                     ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-            if data["scaling"] == "log":  # the paper's limits are for beta = gamma ln n
+            if data["paper"]:  # the paper's limits are for one layer with beta = gamma ln n
                 ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
                 ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
@@ -251,6 +257,7 @@ def collapse_plots(data, out, plt):
             ax_l.set_ylim(-0.02, 1.05)
             note = "" if d >= n + 1 else "; no simplex theory: d < n + 1"
             law = "" if data["scaling"] == "log" else f", beta = {BETA_LABEL[data['scaling']]}"
+            law += "" if data["layers"] == 1 else f", {data['layers']} layers"
             fig.suptitle(f"collapse onto kappa: d = {d}, n = {n}{law} (shading: +- 2 standard errors{note})")
             fig.tight_layout()
             path = os.path.join(out, f"collapse_d{d}_n{n}.png")
