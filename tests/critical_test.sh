@@ -91,13 +91,13 @@ stop)
   values s.h5 > s.txt
   cmp -s s.txt ref.txt && ok "stop + resume equals uninterrupted bitwise" || fail "stop + resume differs"
   # kill -9 of the whole job mid-search, then a resume.
-  setsid mpiexec -n 2 "$BIN" critical --config search.ini --output k.h5 > /dev/null 2>&1 &
+  setsid mpiexec -n 2 "$BIN" critical --config search.ini --output critk.h5 > /dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 400); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -gt 8000 ] && break; sleep 0.01; done
-  kill_job $pid "critical --config search.ini --output k.h5"
-  mpiexec -n 2 "$BIN" critical --config search.ini --output k.h5 > /dev/null 2> log3.txt || fail "resume after kill -9 exited $?"
-  values k.h5 > k.txt
-  cmp -s k.txt ref.txt && ok "kill -9 + resume equals uninterrupted bitwise" || fail "kill -9 + resume differs"
+  for _ in $(seq 1 400); do [ "$(stat -c %s critk.h5.journal 2> /dev/null || echo 0)" -gt 8000 ] && break; sleep 0.01; done
+  kill_job $pid "critical --config search.ini --output critk.h5"
+  mpiexec -n 2 "$BIN" critical --config search.ini --output critk.h5 > /dev/null 2> log3.txt || fail "resume after kill -9 exited $?"
+  values critk.h5 > critk.txt
+  cmp -s critk.txt ref.txt && ok "kill -9 + resume equals uninterrupted bitwise" || fail "kill -9 + resume differs"
   # A time limit stops with 75 and the rerun finishes.
   rm -f t.h5 t.h5.journal
   mpiexec -n 2 "$BIN" critical --config search.ini --output t.h5 --time-limit 1 > /dev/null 2> log4.txt
@@ -122,7 +122,7 @@ INI
   mpiexec -n 2 "$BIN" critical --config simplex.ini --output simplex.h5 --format json > s.json 2> log.txt ||
     fail "simplex search exited $?: $(tail -2 log.txt)"
   # The closed form of MODEL.md section 5 (exact at finite n), solved independently here.
-  $PY - s.json <<'PY' > check.txt 2>&1 && ok "simplex crossings: $(cat check.txt)" || fail "simplex: $(cat check.txt)"
+  $PY - s.json <<'PY' > checcritk.txt 2>&1 && ok "simplex crossings: $(cat checcritk.txt)" || fail "simplex: $(cat checcritk.txt)"
 import json, math, sys
 rows = json.load(open(sys.argv[1]))
 def lam(rho, gamma, n):
@@ -154,9 +154,9 @@ badinput)
   expect_exit 2 "resamples zero" "$BIN" critical --config search.ini critical.resamples=0
   expect_exit 2 "confidence 1" "$BIN" critical --config search.ini critical.confidence=1
   expect_exit 2 "exact eta with layers" "$BIN" critical --config search.ini mc.layers=3
-  echo "not hdf5" > junk.h5
-  expect_exit 2 "output that is not a critical file" "$BIN" critical --config search.ini --output junk.h5
-  [ "$(cat junk.h5)" = "not hdf5" ] && ok "junk output untouched" || fail "junk output clobbered"
+  echo "not hdf5" > juncritk.h5
+  expect_exit 2 "output that is not a critical file" "$BIN" critical --config search.ini --output juncritk.h5
+  [ "$(cat juncritk.h5)" = "not hdf5" ] && ok "junk output untouched" || fail "junk output clobbered"
   mpiexec -n 1 "$BIN" run --config search.ini --output sweep.h5 grid.gamma=1,2 > /dev/null 2>&1 || fail "sweep for the test"
   cp sweep.h5 sweep.copy
   expect_exit 2 "a sweep's results file as output" "$BIN" critical --config search.ini --output sweep.h5

@@ -264,17 +264,17 @@ trials = 2
 seed   = 5
 INI
   mpi 2 run --config big.ini --output ref.h5 > ref.log 2>&1 || fail "reference run"
-  setsid mpiexec -n 2 "$BIN" run --config big.ini --output k.h5 > log.txt 2>&1 &
+  setsid mpiexec -n 2 "$BIN" run --config big.ini --output bigk.h5 > log.txt 2>&1 &
   pid=$!
   # About a third of the cells (77 bytes a record) journaled, then kill -9 the whole job.
-  for _ in $(seq 2400); do [ "$(stat -c %s k.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
-  kill_job $pid "--output k.h5"
-  set -- $(journal_counts k.h5.journal)
+  for _ in $(seq 2400); do [ "$(stat -c %s bigk.h5.journal 2> /dev/null || echo 0)" -ge 2500000 ] && break; sleep 0.05; done
+  kill_job $pid "--output bigk.h5"
+  set -- $(journal_counts bigk.h5.journal)
   [ "$1" -gt 1000 ] && [ "$1" -lt 100000 ] && ok "killed with $1 of 100000 cells journaled" || fail "kill point: $1 cells journaled"
-  mpi 2 run --config big.ini --output k.h5 > log2.txt 2>&1 || fail "resume exited $?"
+  mpi 2 run --config big.ini --output bigk.h5 > log2.txt 2>&1 || fail "resume exited $?"
   grep -q "$((100000 - $1)) to run" log2.txt && ok "resume ran only the $((100000 - $1)) cells not journaled" || fail "resume: $(grep -m1 'to run' log2.txt)"
-  cmp -s <(results k.h5) <(results ref.h5) && ok "10^5 cells: kill -9 then resume equals uninterrupted" || fail "10^5 cells: differs"
-  "$BIN" verify k.h5 > /dev/null || fail "verify after resume"
+  cmp -s <(results bigk.h5) <(results ref.h5) && ok "10^5 cells: kill -9 then resume equals uninterrupted" || fail "10^5 cells: differs"
+  "$BIN" verify bigk.h5 > /dev/null || fail "verify after resume"
   ;;
 memory)
   # n such that one exact trial at d = 65536 takes about 40% of this machine's available memory
