@@ -46,6 +46,15 @@ void validate(const CellParams& c) {
   }
 }
 
+namespace {
+// What the kernel computes besides lambda for this cell: nothing (the critical search), the
+// exact norm, or the Hutchinson estimate.
+model::JacobianNorm kernel_method(const CellParams& cell) {
+  if (!cell.observe_eta) return model::JacobianNorm::none;
+  return cell.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
+}
+}  // namespace
+
 std::uint64_t stream_id(long d, long n) {
   return (static_cast<std::uint64_t>(d) << 32) ^ static_cast<std::uint64_t>(n);
 }
@@ -60,14 +69,12 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     gaussian_tokens(cell.n, cell.d, cell.rho, stream, w.X);
   }
   w.layer.set_threads(cell.threads);
-  const bool hutchinson = cell.observe_eta && cell.jacobian == JacobianMethod::hutchinson;
+  const model::JacobianNorm method = kernel_method(cell);
+  const bool hutchinson = method == model::JacobianNorm::hutchinson;
   if (hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
     rademacher_probes(cell.n, cell.d, cell.probes, stream, w.probes);
   }
-  const auto method = !cell.observe_eta ? model::JacobianNorm::none
-                      : hutchinson      ? model::JacobianNorm::hutchinson
-                                        : model::JacobianNorm::exact;
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
@@ -130,10 +137,7 @@ CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_
 
 namespace {
 model::KernelCost cost_of(const CellParams& c) {
-  const auto method = !c.observe_eta                        ? model::JacobianNorm::none
-                      : c.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact
-                                                            : model::JacobianNorm::hutchinson;
-  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, method, c.threads);
+  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, kernel_method(c), c.threads);
   if (c.layers > 1) {
     // Every layer of a stack draws its own caches per gamma; the stack keeps the input's
     // directions, the next layer's tokens and directions.
