@@ -135,3 +135,18 @@ expect_exit() {
     fail "$what: exit $rc (want $want): $(head -3 err.txt)"
   fi
 }
+# Like expect_exit, in bounded memory (300 MB) and time (60 s: a hang or a 10^9-element
+# allocation, not a speed target; a loaded machine takes seconds to start MPI), and with a
+# message under 400 characters: exit code $1, what $2, command "${@:3}".
+bounded_exit() {
+  local want=$1 what=$2; shift 2
+  /usr/bin/time -f "%e %M" -o time.txt "$@" > out.txt 2> err.txt
+  local rc=$?
+  read -r seconds kb < <(tail -1 time.txt)
+  if [ $rc = "$want" ] && [ "$(grep -c '^attnsweep' err.txt)" = 1 ] && [ "$(grep '^attnsweep' err.txt | wc -c)" -lt 400 ] &&
+    awk -v s="$seconds" -v k="$kb" 'BEGIN { exit !(s < 60 && k < 300000) }'; then
+    ok "$what -> $rc in ${seconds}s, $((kb / 1024)) MB: $(grep -m1 '^attnsweep' err.txt)"
+  else
+    fail "$what: exit $rc (want $want) in ${seconds}s, ${kb} KB: $(head -c 300 err.txt)"
+  fi
+}

@@ -18,6 +18,7 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/mc/trial.hpp"
 #include "attnsweep/model/theory.hpp"
@@ -242,6 +243,14 @@ std::vector<std::string> config_overrides(const std::vector<std::string>& rest) 
   return rest;
 }
 
+// `--output ''` is a mistake (a variable that expanded to nothing), not a request for the
+// config's default name.
+void require_nonempty_output(const po::variables_map& given, const std::string& output) {
+  if (given.count("output") && output.empty()) {
+    throw InputError("--output is empty (leave it out to use the config's output file name)");
+  }
+}
+
 void check_time_limit(double seconds) {
   if (!(seconds >= 0) || !std::isfinite(seconds)) {
     throw InputError("--time-limit must be a finite number of seconds >= 0 (0: none)");
@@ -279,7 +288,7 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
       "slice", po::value(&slice), "K/N: run only the K-th of N equal ranges of the flat cell index");
   std::vector<std::string> rest;
   // Validate on every rank before MPI starts, so bad usage never reaches MPI_Init.
-  parse(args, desc, nullptr, &rest);
+  require_nonempty_output(parse(args, desc, nullptr, &rest), options.output);
   options.overrides = config_overrides(rest);
   check_time_limit(options.time_limit);
   if (!(options.snapshot_every > 0) || !std::isfinite(options.snapshot_every)) {
@@ -315,7 +324,7 @@ int critical_command(const std::vector<std::string>& args, int& argc, char**& ar
       "format", po::value(&options.format)->default_value("table"), "result on stdout: table | csv | json")(
       "time-limit", po::value(&options.time_limit)->default_value(0), "stop cleanly before this many seconds");
   std::vector<std::string> rest;
-  parse(args, desc, nullptr, &rest);
+  require_nonempty_output(parse(args, desc, nullptr, &rest), options.output);
   options.overrides = config_overrides(rest);
   if (options.format != "table" && options.format != "csv" && options.format != "json")
     throw InputError("format must be table, csv or json, not '" + options.format + "'");
@@ -399,13 +408,14 @@ int plan_command(const std::vector<std::string>& args) {
     // Rank 0's node: the master's state, and a computing slot per rank (rank 0's own thread on
     // small jobs); other nodes: a slot per rank.
     const int slots = static_cast<int>(ranks_per_node);
-    const double master_node = sweep::node_memory_bytes(slots, peak_memory, true, grid.size(), config.trials);
-    const double other_node = sweep::node_memory_bytes(slots, peak_memory, false, grid.size(), config.trials);
+    const double master = sweep::master_memory_bytes(grid.size(), config.trials);
+    const double master_node = sweep::node_memory_bytes(slots, peak_memory, master);
+    const double other_node = sweep::node_memory_bytes(slots, peak_memory, 0.0);
     std::printf(
         "  memory per node at %ld ranks per node: %.2f GiB (rank 0's node, with the master's %.2f GiB), "
         "%.2f GiB (other nodes); this machine has %.1f GiB available\n",
-        ranks_per_node, master_node / (1 << 30), sweep::master_memory_bytes(grid.size(), config.trials) / (1 << 30),
-        other_node / (1 << 30), sweep::available_memory_bytes() / (1 << 30));
+        ranks_per_node, master_node / (1 << 30), master / (1 << 30), other_node / (1 << 30),
+        sweep::available_memory_bytes() / (1 << 30));
   }
   const double threads = static_cast<double>(config.threads);
   largest_trial /= threads;  // wall time of the longest trial, its threads all on it
@@ -625,7 +635,8 @@ int verify_command(const std::vector<std::string>& args) {
       std::printf("%s: %s\n", file.c_str(), p.c_str());
   }
   if (!problems.empty()) {
-    std::fprintf(stderr, "attnsweep: %s: %zu problems found\n", file.c_str(), problems.size());
+    std::fprintf(stderr, "attnsweep: %s: %zu problem%s found\n", file.c_str(), problems.size(),
+                 problems.size() == 1 ? "" : "s");
     return 1;
   }
   std::printf("%s: OK (structure, shapes, dimension scales, status consistency, Fletcher-32 checksums)\n",

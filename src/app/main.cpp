@@ -1,5 +1,7 @@
 // attnsweep: thin entry point. Parse the subcommand, dispatch, map exceptions to exit codes.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -45,18 +47,22 @@ std::string usage_of(const std::string& command) {
   }
   return out;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fputs("attnsweep: no command given (try attnsweep --help)\n", stderr);
-    return 2;
-  }
-  const std::string command = argv[1];
-  const std::vector<std::string> args(argv + 2, argv + argc);
-  // The stop handlers (installed at load time for `run`) would make every other command deaf
-  // to Ctrl-C.
-  if (command != "run" && command != "critical") attnsweep::sweep::release_stop_handlers();
+// Everything a command printed must have reached standard output: a full disk or a closed pipe
+// there is an I/O fault (74), not a success with nothing written.
+int check_stdout(int code) {
+  const bool failed_before = std::ferror(stdout) != 0;
+  errno = 0;
+  const bool flush_failed = std::fflush(stdout) != 0;
+  const int error = errno;
+  if (!failed_before && !flush_failed) return code;
+  std::fprintf(stderr, "attnsweep: I/O error: cannot write to standard output: %s\n",
+               std::strerror(error != 0 ? error : EIO));
+  return code == 0 || code == 1 ? 74 : code;
+}
+
+// Runs one subcommand and maps its exceptions to exit codes.
+int dispatch(const std::string& command, const std::vector<std::string>& args, int argc, char** argv) {
   try {
     namespace app = attnsweep::app;
     if (command == "cell") return app::cell_command(args);
@@ -90,4 +96,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "attnsweep: internal error: %s\n", e.what());
     return 3;
   }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs("attnsweep: no command given (try attnsweep --help)\n", stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  // The stop handlers (installed at load time for `run`) would make every other command deaf
+  // to Ctrl-C.
+  if (command != "run" && command != "critical") attnsweep::sweep::release_stop_handlers();
+  return check_stdout(dispatch(command, args, argc, argv));
 }

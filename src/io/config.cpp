@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "attnsweep/io/paths.hpp"
+
 namespace attnsweep::io {
 
 namespace po = boost::program_options;
@@ -47,8 +49,11 @@ double parse_real(const std::string& key, const std::string& text) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(t.c_str(), &end);
-  if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || !std::isfinite(v)) {
-    throw InputError(key + ": '" + quoted(text) + "' is not a finite number");
+  if (t.empty() || end != t.c_str() + t.size()) throw InputError(key + ": '" + quoted(text) + "' is not a number");
+  // Underflow (1e-308 and below) gives a tiny or zero value that the range rules judge;
+  // overflow has no value at all.
+  if ((errno == ERANGE && std::abs(v) > 1) || !std::isfinite(v)) {
+    throw InputError(key + ": '" + quoted(text) + "' is not a finite number (beyond the range of a double)");
   }
   return v;
 }
@@ -325,11 +330,9 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
 }
 
 SweepConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  require_regular_file(path, "config file");
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) throw InputError("config file '" + path + "' does not exist");
-  if (S_ISDIR(st.st_mode)) throw InputError("config file '" + path + "' is a directory");
-  // A fifo would block forever, a device like /dev/zero never end: regular files only.
-  if (!S_ISREG(st.st_mode)) throw InputError("config file '" + path + "' is not a regular file");
+  if (stat(path.c_str(), &st) != 0) throw InputError("config file '" + path + "' cannot be read");
   if (st.st_size > kMaxConfigBytes) {
     throw InputError("config file '" + path + "' has " + std::to_string(st.st_size) + " bytes; at most " +
                      std::to_string(kMaxConfigBytes) + " are allowed");

@@ -8,9 +8,13 @@
 #include <mutex>
 #include <type_traits>
 
+#include "attnsweep/io/paths.hpp"
+
 namespace attnsweep::io::h5 {
 
 namespace {
+constexpr std::int64_t kMaxWholeRead = std::int64_t{1} << 26;
+
 herr_t collect_message(unsigned depth, const H5E_error2_t* err, void* out) {
   auto* text = static_cast<std::string*>(out);
   if (depth == 0 && err->desc) *text = err->desc;  // the innermost, most specific message
@@ -69,8 +73,15 @@ ReadSpaces read_spaces(const Handle& set, const Slab& slab, const std::string& n
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   if (rank > 0) check(H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr), "dims of " + name);
   if (slab.whole()) {
-    elements = 1;
-    for (hsize_t d : dims) elements *= static_cast<std::int64_t>(d);
+    // Whole reads are for axes and texts; a count beyond any of those is a damaged dataspace
+    // (a flipped bit declares 2^32 values), refused before memory is asked for it.
+    double declared = 1;
+    for (hsize_t d : dims) declared *= static_cast<double>(d);
+    if (declared > static_cast<double>(kMaxWholeRead)) {
+      throw Hdf5Error("read " + name + ": it declares " + std::to_string(static_cast<long double>(declared)) +
+                      " values, more than a whole read takes (" + std::to_string(kMaxWholeRead) + ")");
+    }
+    elements = static_cast<std::int64_t>(declared);
     return spaces;
   }
   if (slab.start.size() != dims.size() || slab.count.size() != dims.size()) {
@@ -205,6 +216,8 @@ Handle create_file(const std::string& path) {
 }
 
 Handle open_file_readonly(const std::string& path) {
+  // A FIFO or a device would block H5Fopen forever (deaf to INT and TERM): refused first.
+  require_regular_file(path, "");
   quiet_errors();
   // attnsweep replaces its files atomically (write a temporary, rename), so readers need no
   // HDF5 file lock; without one, `query` works while a sweep runs and on file systems

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "attnsweep/io/bytes.hpp"
+#include "attnsweep/io/paths.hpp"
 
 namespace attnsweep::io {
 
@@ -132,6 +133,21 @@ bool decode(std::string_view p, TrialsRecord& r) {
   }
 }
 
+// Opens a journal without blocking and refuses anything but a regular file (a FIFO would block
+// open() and every read forever, deaf to INT and TERM). Returns -1 with errno set when open
+// fails; throws InputError for a file of the wrong kind.
+int open_regular(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw InputError("journal " + path + " is " + kind_of_file(st.st_mode) + ", not a regular file");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
 // The kind byte that follows the cell index.
 bool is_trials_record(std::string_view p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
 
@@ -242,6 +258,22 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
+// Why a journal's stored config hash is not the expected one: another config, or (one byte
+// differs) a damaged header.
+std::string owner_mismatch(const std::string& path, std::uint64_t stored, std::uint64_t expected,
+                           const std::string& owner) {
+  int bytes_differing = 0;
+  for (int b = 0; b < 8; ++b) bytes_differing += ((stored >> (8 * b)) & 0xff) != ((expected >> (8 * b)) & 0xff);
+  if (bytes_differing == 1) {
+    return path + " is damaged: the config hash in its header differs from this config's in one byte (" + hex(stored) +
+           " against " + hex(expected) +
+           "), a damaged byte rather than another config; move it away and rerun (the work it held beyond the "
+           "output's last snapshot is computed again)";
+  }
+  return path + " belongs to a " + owner + " with another config (hash " + hex(stored) + ", this config " +
+         hex(expected) + "); use another output file or the original config";
+}
+
 // Writes all of `bytes` (retrying short writes and EINTR) and flushes it to disk.
 void write_durably(int fd, const std::string& bytes, const std::string& path) {
   size_t done = 0;
@@ -291,9 +323,9 @@ void Journal::Batch::add(const TrialsRecord& record) {
 }
 
 Journal::Journal(const std::string& path, std::uint64_t config_hash, const JournalVisitor& visitor) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd_ = open_regular(path, O_RDWR | O_CREAT | O_EXCL);
   const bool created = fd_ >= 0;
-  if (!created && errno == EEXIST) fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (!created && errno == EEXIST) fd_ = open_regular(path, O_RDWR);
   if (fd_ < 0) {
     const int error = errno;
     if (error == ENOSPC || error == EIO || error == EDQUOT) {
@@ -329,10 +361,7 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash, const Journ
       size_ = kHeaderSize;
     } else {
       const std::uint64_t stored = check_header(fd_, path, size);
-      if (stored != config_hash) {
-        throw InputError(path + " belongs to a sweep with another config (hash " + hex(stored) + ", this config " +
-                         hex(config_hash) + "); use another output file or the original config");
-      }
+      if (stored != config_hash) throw InputError(owner_mismatch(path, stored, config_hash, "sweep"));
       ::lseek(fd_, static_cast<off_t>(kHeaderSize), SEEK_SET);
       const std::uint64_t good = stream_records(fd_, path, visitor, replayed_records_, damaged_bytes_);
       if (good < size) {
@@ -377,7 +406,7 @@ void Journal::append(const TrialsRecord& record) {
 }
 
 std::uint64_t Journal::read_hash(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_regular(path, O_RDONLY);
   if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
   try {
     const std::uint64_t size = file_size_of(fd);
@@ -390,8 +419,15 @@ std::uint64_t Journal::read_hash(const std::string& path) {
   }
 }
 
+void Journal::require_owner(const std::string& path, std::uint64_t config_hash, const std::string& owner) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // no journal yet
+  const std::uint64_t stored = read_hash(path);
+  if (stored != kNoHash && stored != config_hash) throw InputError(owner_mismatch(path, stored, config_hash, owner));
+}
+
 std::uint64_t Journal::read(const std::string& path, const JournalVisitor& visitor) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_regular(path, O_RDONLY);
   if (fd < 0) throw InputError("cannot open journal " + path + ": " + std::strerror(errno));
   try {
     const std::uint64_t size = file_size_of(fd);

@@ -18,6 +18,7 @@
 
 #include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/paths.hpp"
 #include "attnsweep_git_commit.h"  // generated at build time
 
 #ifndef ATTNSWEEP_VERSION
@@ -74,8 +75,9 @@ static_assert(kSchemaVersion == 2, "kLayoutV2 is the layout written");
 const Layout& layout_of(std::int64_t schema, const std::string& path) {
   if (schema == 1) return kLayoutV1;
   if (schema == 2) return kLayoutV2;
-  throw InputError(path + ": schema version " + std::to_string(schema) + " is not supported (this build reads 1 and 2" +
-                   (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
+  throw WrongKindOfFile(path + ": schema version " + std::to_string(schema) +
+                        " is not supported (this build reads 1 and 2" +
+                        (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
 }
 
 // Flushes a file (or a folder's entries) to disk; an I/O fault if it cannot.
@@ -107,10 +109,6 @@ std::string free_space_note(const std::string& folder) {
   return note;
 }
 
-std::string parent_directory(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
 }  // namespace
 
 const char* status_name(CellStatus status) {
@@ -257,7 +255,7 @@ std::string build_description() {
 
 void write_hdf5_atomically(const std::string& path, const std::function<void(const h5::Handle& file)>& fill) {
   namespace h = h5;
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  const std::string temporary = temporary_path_of(path);
   try {
     h::Handle file = h::create_file(temporary);
     fill(file);
@@ -266,7 +264,7 @@ void write_hdf5_atomically(const std::string& path, const std::function<void(con
     fsync_path(temporary);
   } catch (const h::Hdf5Error& e) {
     std::remove(temporary.c_str());
-    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(parent_directory(path)));
+    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(folder_of(path)));
   } catch (...) {
     std::remove(temporary.c_str());
     throw;
@@ -276,7 +274,7 @@ void write_hdf5_atomically(const std::string& path, const std::function<void(con
     std::remove(temporary.c_str());
     throw IoError("cannot replace " + path + " with " + temporary + ": " + std::strerror(error));
   }
-  fsync_path(parent_directory(path));
+  fsync_path(folder_of(path));
 }
 
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
@@ -371,75 +369,89 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
   });
 }
 
-void check_output_path(const std::string& path) {
-  const std::string folder = parent_directory(path);
-  struct stat st {};
-  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw InputError("output folder '" + folder + "' does not exist");
-  }
-  if (::access(folder.c_str(), W_OK) != 0) throw InputError("output folder '" + folder + "' is not writable");
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw InputError("output '" + path + "' is a directory");
-}
-
 ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   namespace h = h5;
+  std::int64_t schema = 0;
+  // First, what the file is: HDF5, an attnsweep output, a sweep's (InputError otherwise).
   try {
     file_ = h::open_file_readonly(path);
     if (!h::has_attribute(file_, "/", "schema_version")) {
       throw InputError(path + ": not an attnsweep output (no schema_version attribute)");
     }
     if (h::has_attribute(file_, "/", "kind") && h::get_string_attribute(file_, "/", "kind") == "critical") {
-      throw InputError(path + ": a critical-search file, not a sweep's (`attnsweep critical` prints its table again "
-                              "with the same --config and --output; h5py and xarray read it)");
+      throw WrongKindOfFile(path +
+                            ": a critical-search file, not a sweep's (`attnsweep critical` prints its table "
+                            "again with the same --config and --output; h5py and xarray read it)");
     }
-    const std::int64_t schema = h::get_int_attribute(file_, "/", "schema_version");
-    const Layout& at = layout_of(schema, path);
-    layout_ = &at;
-    header_.schema_version = schema;
-    for (const char* required : {at.axes[0], at.axes[1], at.axes[2], at.axes[3], at.config, at.status}) {
-      if (!h::exists(file_, required)) throw InputError(path + ": not an attnsweep output (no " + required + ")");
-    }
-    header_.config_text = h::read_string(file_, at.config);
-    if (h::has_attribute(file_, at.config, "crc32") &&
-        h::get_int_attribute(file_, at.config, "crc32") !=
-            static_cast<std::int64_t>(crc32(header_.config_text.data(), header_.config_text.size()))) {
-      throw CorruptFile(path + ": " + at.config + " fails its CRC-32 checksum (the file is damaged)");
-    }
-    header_.config = parse_config(header_.config_text, {}, path + ":/meta/config");
-    header_.config_hash = header_.config.hash();
-    const SweepConfig& c = header_.config;
-    shape_ = {static_cast<std::int64_t>(c.rho.size()), static_cast<std::int64_t>(c.gamma.size()),
-              static_cast<std::int64_t>(c.d.size()), static_cast<std::int64_t>(c.n.size())};
-    const std::vector<std::int64_t> shape(shape_.begin(), shape_.end());
-    for (const char* array : at.arrays()) {
-      if (!h::exists(file_, array)) throw InputError(path + ": not an attnsweep output (no " + array + ")");
-      if (h::dataset_shape(file_, array) != shape) throw InputError(path + ": " + array + " has the wrong shape");
-    }
-    // The axes must be the config's, value for value (bitwise).
-    const auto axis_differs = [](const auto& stored, const auto& configured) {
-      return stored.size() != configured.size() ||
-             std::memcmp(stored.data(), configured.data(), stored.size() * sizeof(stored[0])) != 0;
-    };
-    const std::vector<std::int64_t> d(c.d.begin(), c.d.end()), n(c.n.begin(), c.n.end());
-    if (axis_differs(h::read_doubles(file_, at.axes[0]), c.rho) ||
-        axis_differs(h::read_doubles(file_, at.axes[1]), c.gamma) ||
-        axis_differs(h::read_int64(file_, at.axes[2]), d) || axis_differs(h::read_int64(file_, at.axes[3]), n)) {
-      throw CorruptFile(path + ": the axes do not match " + at.config + " (the file is damaged)");
-    }
-    if (schema >= 2 && h::exists(file_, "/lambda_trial") && h::exists(file_, "/eta_trial")) {
-      std::vector<std::int64_t> shape5 = shape;
-      shape5.push_back(c.trials);
-      if (h::dataset_shape(file_, "/lambda_trial") != shape5 || h::dataset_shape(file_, "/eta_trial") != shape5) {
-        throw InputError(path + ": /lambda_trial or /eta_trial has the wrong shape");
-      }
-      trial_slots_ = static_cast<std::int32_t>(c.trials);
-    }
-    header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
-    header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
-    header_.build = h::read_string(file_, at.build);
+    schema = h::get_int_attribute(file_, "/", "schema_version");
   } catch (const h::Hdf5Error& e) {
     throw InputError(path + ": " + e.what());
   }
+  layout_ = &layout_of(schema, path);
+  header_.schema_version = schema;
+  // Then its contents: from here on, anything missing, unreadable or inconsistent is damage.
+  try {
+    read_header();
+  } catch (const CorruptFile&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CorruptFile(path + ": " + e.what() + " (the file is damaged)");
+  }
+}
+
+void ResultsReader::require_shape(const char* dataset, const std::vector<std::int64_t>& shape) const {
+  if (!h5::exists(file_, dataset)) throw CorruptFile(path_ + ": " + dataset + " is missing (the file is damaged)");
+  const std::vector<std::int64_t> stored = h5::dataset_shape(file_, dataset);
+  if (stored != shape) {
+    std::string text;
+    for (auto v : stored) text += (text.empty() ? "" : " x ") + std::to_string(v);
+    throw CorruptFile(path_ + ": " + dataset + " has shape (" + text + "), not the one its config gives " +
+                      "(the file is damaged)");
+  }
+}
+
+void ResultsReader::read_header() {
+  namespace h = h5;
+  const Layout& at = *layout_;
+  if (!h::exists(file_, at.config)) throw CorruptFile(path_ + ": " + at.config + " is missing (the file is damaged)");
+  header_.config_text = h::read_string(file_, at.config);
+  if (h::has_attribute(file_, at.config, "crc32") &&
+      h::get_int_attribute(file_, at.config, "crc32") !=
+          static_cast<std::int64_t>(crc32(header_.config_text.data(), header_.config_text.size()))) {
+    throw CorruptFile(path_ + ": " + at.config + " fails its CRC-32 checksum (the file is damaged)");
+  }
+  header_.config = parse_config(header_.config_text, {}, path_ + ":" + at.config);
+  header_.config_hash = header_.config.hash();
+  const SweepConfig& c = header_.config;
+  shape_ = {static_cast<std::int64_t>(c.rho.size()), static_cast<std::int64_t>(c.gamma.size()),
+            static_cast<std::int64_t>(c.d.size()), static_cast<std::int64_t>(c.n.size())};
+  // Declared shapes are checked before anything is read: a damaged dataspace may declare 2^32
+  // values, and reading it would ask for tens of GiB.
+  for (int a = 0; a < 4; ++a) require_shape(at.axes[a], {shape_[static_cast<size_t>(a)]});
+  const std::vector<std::int64_t> shape(shape_.begin(), shape_.end());
+  for (const char* array : at.arrays()) require_shape(array, shape);
+  // The axes must be the config's, value for value (bitwise).
+  const auto axis_differs = [](const auto& stored, const auto& configured) {
+    return stored.size() != configured.size() ||
+           std::memcmp(stored.data(), configured.data(), stored.size() * sizeof(stored[0])) != 0;
+  };
+  const std::vector<std::int64_t> d(c.d.begin(), c.d.end()), n(c.n.begin(), c.n.end());
+  if (axis_differs(h::read_doubles(file_, at.axes[0]), c.rho) ||
+      axis_differs(h::read_doubles(file_, at.axes[1]), c.gamma) || axis_differs(h::read_int64(file_, at.axes[2]), d) ||
+      axis_differs(h::read_int64(file_, at.axes[3]), n)) {
+    throw CorruptFile(path_ + ": the axes do not match " + at.config + " (the file is damaged)");
+  }
+  if (header_.schema_version >= 2 && (h::exists(file_, "/lambda_trial") || h::exists(file_, "/eta_trial"))) {
+    std::vector<std::int64_t> shape5 = shape;
+    shape5.push_back(c.trials);
+    require_shape("/lambda_trial", shape5);
+    require_shape("/eta_trial", shape5);
+    require_shape("/trial", {c.trials});
+    trial_slots_ = static_cast<std::int32_t>(c.trials);
+  }
+  header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
+  header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
+  header_.build = h::read_string(file_, at.build);
 }
 
 CellBox ResultsReader::whole() const {
@@ -521,10 +533,13 @@ ResultsFile read_results_file(const std::string& path) {
 std::vector<std::string> verify_results_file(const std::string& path) {
   std::vector<std::string> problems;
   std::unique_ptr<ResultsReader> opened;
+  require_regular_file(path, "");  // a path that is not a file is a usage error, not a finding
   try {
     opened = std::make_unique<ResultsReader>(path);  // schema, shapes, config, axes, text checksums
-  } catch (const CorruptFile& e) {
-    return {e.what()};
+  } catch (const WrongKindOfFile&) {
+    throw;
+  } catch (const InputError& e) {
+    return {e.what()};  // not HDF5, not attnsweep's, damaged: the answer to "is this file sound?"
   }
   const ResultsReader& reader = *opened;
   const ResultsFile& f = reader.header();
@@ -540,6 +555,14 @@ std::vector<std::string> verify_results_file(const std::string& path) {
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));
     if (h5::read_string(file, at.config_hash) != hash)
       problems.push_back(std::string(at.config_hash) + " does not match " + at.config);
+    if (reader.trial_slots() > 0) {
+      const std::vector<std::int64_t> trial = h5::read_int64(file, "/trial");
+      for (size_t t = 0; t < trial.size(); ++t)
+        if (trial[t] != static_cast<std::int64_t>(t)) {
+          problems.push_back("/trial does not hold the trial indices 0.." + std::to_string(trial.size() - 1));
+          break;
+        }
+    }
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
   }

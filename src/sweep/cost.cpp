@@ -80,9 +80,15 @@ double master_memory_bytes(std::int64_t grid_cells, long trials) {
   return 2.0 * (49.0 * cells + (per_trial ? 16.0 * cells * static_cast<double>(trials) : 0.0));
 }
 
-double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells,
-                         long trials) {
-  return computing_slots * trial_bytes + (has_master ? master_memory_bytes(grid_cells, trials) : 0.0);
+double critical_master_memory_bytes(std::int64_t searches, long evaluations, long trials) {
+  // 3 copies of 8 bytes, plus a std::map node (about 64 bytes) per replayed trial.
+  constexpr double kBytesPerTrialValue = 3 * 8.0 + 64.0;
+  return static_cast<double>(searches) * static_cast<double>(evaluations) * static_cast<double>(trials) *
+         kBytesPerTrialValue;
+}
+
+double node_memory_bytes(int computing_slots, double trial_bytes, double master_bytes) {
+  return computing_slots * trial_bytes + master_bytes;
 }
 
 }  // namespace attnsweep::sweep

@@ -46,6 +46,13 @@ double Evaluation::std_error() const {
   return std::sqrt(squares / (count - 1) / count);
 }
 
+long max_evaluations(const CriticalSettings& s) {
+  const double width = s.gamma_high - s.gamma_low;
+  const double lowest_centre = std::max(s.gamma_low, s.tolerance * width);
+  const double steps = width > 0 && lowest_centre > 0 ? std::ceil(std::log2(width / (s.tolerance * lowest_centre))) : 0;
+  return 2 + static_cast<long>(std::clamp(steps, 0.0, 1100.0)) + static_cast<long>(std::size(kIntervalSpreads));
+}
+
 CriticalSearch::CriticalSearch(const CriticalSettings& settings) : settings_(settings) {
   if (!(settings.gamma_low < settings.gamma_high) || !(settings.gamma_low >= 0) || !std::isfinite(settings.gamma_high))
     throw std::invalid_argument("critical search: the gamma range must be 0 <= low < high");

@@ -15,6 +15,7 @@
 
 #include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/model/theory.hpp"
 #include "attnsweep/sweep/cost.hpp"
@@ -55,6 +56,25 @@ double theory_gamma(const io::SweepConfig& config, double rho) {
 double grid_equivalent(const CriticalSettings& s, const CriticalResult& r) {
   if (!std::isfinite(r.gamma_c) || r.gamma_c <= 0) return kNaN;
   return std::ceil((s.gamma_high - s.gamma_low) / (s.tolerance * r.gamma_c)) + 1;
+}
+
+// The search brackets gamma_c between the grid's smallest and largest gamma: two distinct
+// values at least, or CriticalSearch would refuse the range after the journal is created.
+void check_gamma_range(const io::SweepConfig& config) {
+  const std::set<double> distinct(config.gamma.begin(), config.gamma.end());
+  if (distinct.size() < 2) {
+    throw io::InputError(
+        "grid.gamma: the critical search brackets gamma_c between the smallest and the largest "
+        "gamma, so it needs at least two distinct values (got " +
+        io::format_real(config.gamma.front()) + " only)");
+  }
+}
+
+// What rank 0 holds at most during the search (every search's per-trial values).
+double critical_master_bytes(const Grid& grid, const CriticalJob& job) {
+  long most = 0;
+  for (const CriticalSettings& s : job.settings) most = std::max(most, max_evaluations(s));
+  return critical_master_memory_bytes(static_cast<std::int64_t>(job.points.size()), most, grid.config().trials);
 }
 
 // Per-trial lambda of one search at one gamma, filled piece by piece.
@@ -526,8 +546,9 @@ int run_critical(const CriticalOptions& options, const parallel::Environment& mp
   std::string output, journal_path, config_text;
   if (const int verdict = agree([&] {
         config = io::load_config(options.config_path, options.overrides);
-        output = real_output_path(options.output.empty() ? config.critical_output() : options.output);
-        journal_path = output + ".journal";
+        check_gamma_range(config);
+        output = io::resolve_output_path(options.output.empty() ? config.critical_output() : options.output);
+        journal_path = io::journal_path_of(output);
         io::check_output_path(output);
         if (file_exists(output)) {
           std::string stored;
@@ -548,10 +569,7 @@ int run_critical(const CriticalOptions& options, const parallel::Environment& mp
                                  " holds a critical search with another config; use another --output or "
                                  "the original config");
         }
-        const std::uint64_t journal_hash = file_exists(journal_path) ? io::Journal::read_hash(journal_path) : 0;
-        if (journal_hash != io::Journal::kNoHash && journal_hash != config.critical_hash())
-          throw io::InputError(journal_path +
-                               " belongs to another search; use another --output or the original config");
+        io::Journal::require_owner(journal_path, config.critical_hash(), "critical search");
         config_text = config.canonical_text() + "[run]\nthreads = " + std::to_string(config.threads) + "\n";
       });
       verdict != kExitOk)
@@ -562,7 +580,7 @@ int run_critical(const CriticalOptions& options, const parallel::Environment& mp
   std::unique_ptr<io::Journal> journal;
   std::map<std::pair<std::int64_t, double>, std::map<std::uint64_t, double>> replayed;
   if (const int verdict = agree([&] {
-        check_nodes_fit(nodes, grid, mpi.size());
+        check_nodes_fit(nodes, grid, mpi.size(), critical_master_bytes(grid, plan_critical(grid)));
         io::JournalVisitor visitor;
         visitor.on_trials = [&replayed](const io::TrialsRecord& r) {
           for (size_t i = 0; i < r.trial.size(); ++i) replayed[{r.cell, r.eta[i]}][r.trial[i]] = r.lambda[i];

@@ -16,6 +16,7 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
@@ -39,19 +40,25 @@ static mc::CellParams largest_cell(const Grid& grid) {
 }
 
 // Refuses (InputError) a job whose nodes cannot hold one trial of the largest cell in every
-// computing slot at once.
-void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks) {
+// computing slot at once, plus rank 0's `master_bytes` on its node.
+void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks, double master_bytes) {
   const mc::CellParams largest = largest_cell(grid);
   const double trial = mc::trial_memory_bytes(largest);
   const bool local_worker = ranks <= kLocalWorkerMaxRanks;
   for (const parallel::NodeShare& node : nodes) {
     const int slots = node.ranks - (node.has_rank0 ? 1 : 0) + (node.has_rank0 && local_worker ? 1 : 0);
-    const double need = node_memory_bytes(slots, trial, node.has_rank0, grid.size(), grid.config().trials);
+    const double master = node.has_rank0 ? master_bytes : 0.0;
+    const double need = node_memory_bytes(slots, trial, master);
     if (need <= 0.9 * node.available_bytes) continue;
-    const double spare =
-        0.9 * node.available_bytes - (node.has_rank0 ? master_memory_bytes(grid.size(), grid.config().trials) : 0.0);
-    const long fits = trial > 0 ? static_cast<long>(std::max(0.0, spare) / trial) : 0;
     char msg[512];
+    if (master > 0.5 * node.available_bytes) {
+      std::snprintf(msg, sizeof msg,
+                    "rank 0 would keep %.1f GiB of results and per-trial values, but node %s has %.1f GiB "
+                    "available: use fewer cells, searches or trials, or split the grid",
+                    master / (1 << 30), node.host.c_str(), node.available_bytes / (1 << 30));
+      throw io::InputError(msg);
+    }
+    const long fits = trial > 0 ? static_cast<long>(std::max(0.0, 0.9 * node.available_bytes - master) / trial) : 0;
     std::snprintf(msg, sizeof msg,
                   "the largest cell (d = %ld, n = %ld) needs %.2f GiB per trial; node %s runs %d computing ranks "
                   "and needs %.1f GiB but has %.1f GiB available: run at most %ld computing ranks per node, or "
@@ -62,25 +69,11 @@ void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& 
   }
 }
 
-// The file a path names: symlinks followed, also one whose target does not exist yet (a
-// dangling link is where the user wants the file), folders canonical.
-std::string real_output_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  fs::path at(path);
-  std::error_code error;
-  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(at, error)); ++hops) {
-    const fs::path target = fs::read_symlink(at, error);
-    if (error) break;
-    at = target.is_absolute() ? target : at.parent_path() / target;
-  }
-  return fs::weakly_canonical(at, error).string();
-}
-
 // Snapshots are written to OUTPUT.tmp.PID and renamed; one left by a killed run is garbage.
 // Only called while holding the journal lock, so no other run of this output is writing one.
 void remove_stale_snapshots(const std::string& output) {
   const std::filesystem::path path(output);
-  const std::string prefix = path.filename().string() + ".tmp.";
+  const std::string prefix = path.filename().string() + io::kTemporaryInfix;
   std::error_code error;
   const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
@@ -102,7 +95,6 @@ double peak_rss_megabytes() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::string duration_text(double seconds) {
@@ -119,6 +111,14 @@ std::string duration_text(double seconds) {
 bool file_exists(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0;
+}
+
+bool journal_is_this_sweeps(const std::string& journal, std::uint64_t config_hash) {
+  try {
+    return file_exists(journal) && io::Journal::read_hash(journal) == config_hash;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 // Rank 0, step 1: the config, the output, and that an existing output is this sweep's.
@@ -139,18 +139,21 @@ Prepared check_inputs(const RunOptions& options) {
   p.output = options.output.empty() ? p.config.output : options.output;
   // The real file behind the name: a symlinked output stays a symlink (its target is what is
   // replaced), and two names of one file share one journal, so one run locks out the other.
-  p.output = real_output_path(p.output);
-  p.journal_path = p.output + ".journal";
+  p.output = io::resolve_output_path(p.output);
+  p.journal_path = io::journal_path_of(p.output);
   io::check_output_path(p.output);
   // An existing output must be this sweep's (same config): refuse before touching anything.
   if (file_exists(p.output)) {
-    // An unreadable output is never overwritten; say how to go on.
-    const std::string hint = file_exists(p.journal_path)
+    // An unreadable output is never overwritten; say how to go on (the journal rebuilds it only
+    // if the journal is this sweep's).
+    const std::string hint = journal_is_this_sweeps(p.journal_path, p.config.hash())
                                  ? "; move it away and rerun: the state is rebuilt from " + p.journal_path
                                  : "; move it away or choose another --output";
     std::uint64_t stored_hash = 0;
     try {
       stored_hash = io::ResultsReader(p.output).header().config_hash;
+    } catch (const io::WrongKindOfFile& e) {
+      throw io::InputError(e.what() + std::string("; choose another --output for this sweep"));
     } catch (const io::InputError& e) {
       throw io::InputError(e.what() + hint);
     }
@@ -165,11 +168,7 @@ Prepared check_inputs(const RunOptions& options) {
                            "); move it away and rerun: the state is rebuilt from " + p.journal_path);
     }
   }
-  const std::uint64_t journal_hash = file_exists(p.journal_path) ? io::Journal::read_hash(p.journal_path) : 0;
-  if (journal_hash != io::Journal::kNoHash && journal_hash != p.config.hash()) {
-    throw io::InputError(p.journal_path +
-                         " belongs to a sweep with another config; use another --output or the original config");
-  }
+  io::Journal::require_owner(p.journal_path, p.config.hash(), "sweep");
   return p;
 }
 
@@ -420,7 +419,7 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
   const std::vector<parallel::NodeShare> nodes = parallel::gather_nodes(available_memory_bytes());
   if (const int verdict = agree([&] {
         (void)injected_failures(grid.size());  // a malformed list is refused here, not on a worker
-        check_nodes_fit(nodes, grid, mpi.size());
+        check_nodes_fit(nodes, grid, mpi.size(), master_memory_bytes(grid.size(), grid.config().trials));
         open_state(prepared, options, grid);
       });
       verdict != kExitOk)

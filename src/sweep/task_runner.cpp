@@ -18,8 +18,12 @@ std::set<std::int64_t> injected_failures(std::int64_t grid_size) {
   if (!text) return cells;
   std::stringstream in(text);
   std::string item;
+  const std::string whole = text;
   while (std::getline(in, item, ',')) {
-    if (item.empty()) continue;
+    if (item.empty() || (whole.back() == ',' && in.peek() == EOF)) {
+      throw io::InputError(std::string("ATTNSWEEP_INJECT_FAILURE: '") + text +
+                           "' has an empty item (a list of cell indices separated by single commas)");
+    }
     char* end = nullptr;
     errno = 0;
     const long long cell = std::strtoll(item.c_str(), &end, 10);

@@ -89,6 +89,11 @@ class Journal {
   static std::uint64_t read(const std::string& path, const JournalVisitor& visitor);
   // The config hash in a journal's header only (kNoHash for an empty or torn header).
   static std::uint64_t read_hash(const std::string& path);
+  // InputError unless the journal at `path` (if any) was started for `config_hash`. A stored
+  // hash that differs in a single byte is reported as a damaged header, not as another config:
+  // two configs' 64-bit hashes agree in 7 of 8 bytes with probability about 1e-16. `owner`
+  // names what a journal belongs to in messages ("sweep", "critical search").
+  static void require_owner(const std::string& path, std::uint64_t config_hash, const std::string& owner);
 
  private:
   std::string path_;

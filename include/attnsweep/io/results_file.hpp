@@ -23,6 +23,13 @@ struct CorruptFile : InputError {
   using InputError::InputError;
 };
 
+// An attnsweep output this command does not read (a critical search's file given to a sweep
+// command, a schema from a newer attnsweep): a usage error for every command, `verify`
+// included (exit 2), since nothing says the file is damaged.
+struct WrongKindOfFile : InputError {
+  using InputError::InputError;
+};
+
 enum class CellStatus : std::uint8_t { missing = 0, done = 1, failed = 2 };
 const char* status_name(CellStatus status);
 CellStatus parse_status(const std::string& text);  // throws InputError
@@ -98,10 +105,6 @@ struct ResultsFile {
 // and the free space; `path` is left as it was.
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state);
 
-// InputError unless `path` can be created or replaced: its folder exists and is writable, and
-// it is not a folder itself.
-void check_output_path(const std::string& path);
-
 struct Layout;  // where each dataset lives in a given schema version (results_file.cpp)
 
 // An open results file: its config and metadata are read and checked on open; cells are read
@@ -126,6 +129,9 @@ class ResultsReader {
   void for_each_slab(unsigned fields, const std::function<void(std::int64_t, const SweepState&)>& visit) const;
 
  private:
+  void read_header();  // config, shapes, axes, provenance; CorruptFile on damage
+  void require_shape(const char* dataset, const std::vector<std::int64_t>& shape) const;
+
   std::string path_;
   h5::Handle file_;
   ResultsFile header_;
@@ -138,8 +144,10 @@ class ResultsReader {
 ResultsFile read_results_file(const std::string& path);
 
 // Structural and checksum checks beyond what reading needs: scales attached, status and
-// values consistent. Reads the cells slab by slab (bounded memory on any grid). Returns the
-// problems found (empty when the file is sound).
+// values consistent, every dataset readable (Fletcher-32). Reads the cells slab by slab
+// (bounded memory on any grid). Returns the problems found (empty when the file is sound):
+// anything wrong with a regular file is a problem found; InputError only for a path that is
+// not a regular file and WrongKindOfFile for a critical search's file or a newer schema.
 std::vector<std::string> verify_results_file(const std::string& path);
 
 std::string build_description();

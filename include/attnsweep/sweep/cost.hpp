@@ -26,9 +26,14 @@ void check_fits_in_memory(const mc::CellParams& cell);
 // snapshot is being written, its copy.
 double master_memory_bytes(std::int64_t grid_cells, long trials);
 
+// Bytes the critical search's rank 0 holds at most: every search's evaluations, each with its
+// per-trial lambda three times (the search, the piece being filled, the snapshot buffer) and,
+// during a resume, once more in the replay's map nodes. `evaluations` is a bound per search.
+double critical_master_memory_bytes(std::int64_t searches, long evaluations, long trials);
+
 // Bytes a node needs: each computing slot (a worker rank, or rank 0's compute thread) holds
-// one trial of the largest cell at a time; the node of rank 0 also holds the master's state.
-double node_memory_bytes(int computing_slots, double trial_bytes, bool has_master, std::int64_t grid_cells,
-                         long trials);
+// one trial of the largest cell at a time; the node of rank 0 also holds the master's
+// `master_bytes` (0 on the other nodes).
+double node_memory_bytes(int computing_slots, double trial_bytes, double master_bytes);
 
 }  // namespace attnsweep::sweep

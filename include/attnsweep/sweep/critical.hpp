@@ -97,6 +97,11 @@ class CriticalSearch {
   CriticalResult result_;
 };
 
+// At most how many gammas one search evaluates: the two ends, the bisection steps until the
+// bracket is `tolerance` wide relative to its centre, and the interval phase's points. (A range
+// starting at 0 is bounded as if it started at tolerance x its width.) For memory planning.
+long max_evaluations(const CriticalSettings& settings);
+
 // The bootstrap interval of a crossing from the evaluated gammas (used by the search; exposed
 // for tests): each resample draws trial indices with replacement (a counter-based stream keyed
 // by `seed`), averages every evaluation over them, and takes the crossing nearest to `centre`

@@ -43,15 +43,13 @@ struct RunOptions {
 inline constexpr int kLocalWorkerMaxRanks = 8;
 
 // Shared by `run` and `critical` (rank 0, before anything is written):
-// the file a path names, symlinks followed (also a dangling one: its target is where the user
-// wants the file), folders canonical;
-std::string real_output_path(const std::string& path);
 // snapshots OUTPUT.tmp.PID left unfinished by a killed run are removed (call with the journal's
 // lock held, so that no other run of this output is writing one);
 void remove_stale_snapshots(const std::string& output);
 // a job whose nodes cannot hold one trial of the grid's largest cell in every computing slot at
-// once is refused (InputError naming the cell, the node, what it needs and has).
-void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks);
+// once, plus rank 0's `master_bytes` on its node, is refused (InputError naming the cell or the
+// master, the node, what it needs and has).
+void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks, double master_bytes);
 
 // Rank 0 runs `step` (config, files, memory: every decision is rank 0's) and broadcasts the
 // verdict: an InputError there is printed as one line and every rank gets kExitBadInput.
