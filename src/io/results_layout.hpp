@@ -1,0 +1,34 @@
+// Internal to io/: where each dataset of a sweep's file lives, shared by its writer
+// (results_file.cpp) and its reader (results_reader.cpp). Not part of the io interface.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace attnsweep::io {
+
+// Where each dataset lives, by schema version. Version 2 (written) keeps the axes and the arrays
+// at the root, so netCDF-4 readers (xarray with h5netcdf, ncdump), which look for a variable's
+// dimensions in its own group and its parents, find them; version 1 (0.1's layout: /grid,
+// /results, /cells) is still read, and rewritten as version 2 by the next snapshot of a resume.
+struct Layout {
+  const char* axes[4];
+  const char *lambda_mean, *lambda_stderr, *eta_mean, *eta_stderr, *trials, *status, *seconds, *attempts, *error;
+  const char *config, *config_hash, *build;
+  std::vector<const char*> arrays() const {
+    return {lambda_mean, lambda_stderr, eta_mean, eta_stderr, trials, status, seconds, attempts, error};
+  }
+};
+
+// The axis names, in the grid's order.
+extern const char* const kAxes[4];
+
+// The layout of a schema version; WrongKindOfFile for one this build does not read.
+const Layout& layout_of(std::int64_t schema, const std::string& path);
+
+// CRC-32 of the error texts with their cell indices, in cell order.
+std::uint32_t errors_crc(const std::map<std::int64_t, std::string>& errors);
+
+}  // namespace attnsweep::io
