@@ -596,9 +596,9 @@ int run_critical(const CriticalOptions& options, const parallel::Environment& mp
       verdict != kExitOk)
     return verdict;
   if (mpi.rank() != 0) return run_worker_rank(grid);
-  std::fprintf(stderr, "[attnsweep] critical: %zu searches (rho x d x n), %ld trials each, %d ranks; output %s\n",
+  std::fprintf(stderr, "[attnsweep] critical: %zu searches (rho x d x n), %ld trials each, %d ranks on %s; output %s\n",
                grid.config().rho.size() * grid.config().d.size() * grid.config().n.size(), grid.config().trials,
-               mpi.size(), output.c_str());
+               mpi.size(), node_summary(nodes).c_str(), output.c_str());
   CriticalMaster master(grid, options, output, *journal, std::move(replayed), mpi.size());
   return master.run();
 }

@@ -69,6 +69,15 @@ void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& 
   }
 }
 
+std::string node_summary(const std::vector<parallel::NodeShare>& nodes) {
+  std::string text = std::to_string(nodes.size()) + (nodes.size() == 1 ? " node (" : " nodes (");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    text += (i ? ", " : "") + nodes[i].host + ": " + std::to_string(nodes[i].ranks);
+    if (i == 4 && nodes.size() > 6) return text + ", ... " + std::to_string(nodes.size() - 5) + " more)";
+  }
+  return text + ")";
+}
+
 // Snapshots are written to OUTPUT.tmp.PID and renamed; one left by a killed run is garbage.
 // Only called while holding the journal lock, so no other run of this output is writing one.
 void remove_stale_snapshots(const std::string& output) {
@@ -426,8 +435,9 @@ int run_sweep(const RunOptions& options, const parallel::Environment& mpi) {
     return verdict;
   if (mpi.rank() != 0) return run_worker_rank(grid);
 
-  std::fprintf(stderr, "[attnsweep] %lld cells in the grid, %zu to run, %d ranks; output %s\n",
-               static_cast<long long>(grid.size()), prepared.cells.size(), mpi.size(), prepared.output.c_str());
+  std::fprintf(stderr, "[attnsweep] %lld cells in the grid, %zu to run, %d ranks on %s; output %s\n",
+               static_cast<long long>(grid.size()), prepared.cells.size(), mpi.size(), node_summary(nodes).c_str(),
+               prepared.output.c_str());
   if (options.slice_count > 1) {
     std::fprintf(stderr, "[attnsweep] slice %ld/%ld: cells [%lld, %lld)\n", options.slice_index, options.slice_count,
                  static_cast<long long>(prepared.first), static_cast<long long>(prepared.last));

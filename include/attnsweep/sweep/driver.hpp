@@ -51,6 +51,9 @@ void remove_stale_snapshots(const std::string& output);
 // master, the node, what it needs and has).
 void check_nodes_fit(const std::vector<parallel::NodeShare>& nodes, const Grid& grid, int ranks, double master_bytes);
 
+// "2 nodes (node1: 1, node2: 1)": the hosts of the job and their ranks, for the start-up line.
+std::string node_summary(const std::vector<parallel::NodeShare>& nodes);
+
 // Rank 0 runs `step` (config, files, memory: every decision is rank 0's) and broadcasts the
 // verdict: an InputError there is printed as one line and every rank gets kExitBadInput.
 int rank0_decides(const parallel::Environment& mpi, const std::function<void()>& step);
