@@ -10,6 +10,7 @@ packages=(
   python3 python3-h5py python3-matplotlib python3-numpy
   python3-xarray python3-h5netcdf netcdf-bin
   slurmctld slurmd slurm-client munge
+  iproute2 bc time
 )
 missing=()
 for p in "${packages[@]}"; do
