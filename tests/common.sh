@@ -99,6 +99,14 @@ wait_bounded() {
   kill -9 -- -"$1" 2> /dev/null || kill -9 "$1" 2> /dev/null
   return 1
 }
+# Sends USR1 to process $1 after $2 seconds and waits (at most 60 s, else "$3: hang") until it
+# ends; returns its exit code.
+usr1_after() {
+  sleep "$2"
+  kill -USR1 "$1"
+  wait_bounded "$1" 60 "$3"
+  wait "$1"
+}
 # A helper that does not exist (a typo, a missing definition) must fail the scenario, not pass it
 # silently: bash calls this for every command it cannot find.
 command_not_found_handle() {

@@ -223,10 +223,7 @@ earlysignal)
     pid=$!
     # Once rank 0 has said what it runs: mpirun's signal forwarding is up by then.
     for _ in $(seq 300); do grep -q 'cells in the grid' log.txt && break; sleep 0.1; done
-    sleep $delay
-    kill -USR1 $pid
-    wait_bounded $pid 60 "USR1 at $delay s"
-    wait $pid
+    usr1_after $pid $delay "USR1 at $delay s"
     rc=$?
     [ $rc = 75 ] && ok "USR1 to mpirun at $delay s: exit 75" || fail "USR1 to mpirun at $delay s: exit $rc: $(grep -m2 attnsweep log.txt)"
     resume_equals_reference e.h5 "USR1 at $delay s"

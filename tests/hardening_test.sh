@@ -233,10 +233,7 @@ sbatch)
       [ -n "$mask" ] && (((0x$mask >> 9) & 1)) && break
       sleep 0.001
     done
-    sleep $delay
-    kill -USR1 $pid
-    wait_bounded $pid 60 "USR1 to the job script after $delay s"
-    wait $pid
+    usr1_after $pid $delay "USR1 to the job script after $delay s"
     rc=$?
     [ $rc = 75 ] && grep -q 'got USR1' log.txt && ok "USR1 to the job script at $delay s: 75 ($(grep -o 'not started\|run exited [0-9]*\|during its start-up' log.txt | tr '\n' ' '))" ||
       fail "USR1 to the job script at $delay s: exit $rc: $(tail -3 log.txt)"
