@@ -12,7 +12,8 @@
 #   damage    a damaged chunk (Fletcher-32) or dataspace (a dimension of 2^32 + k) in every dataset:
 #             verify exits 1 naming the object; status and query exit 2; bounded memory
 #   messages  the messages that must name the real cause (a critical file as a run's output,
-#             a journal header with a damaged byte, a tiny range step, a malformed injection list)
+#             a journal header with a damaged byte, the keys in which a resumed config differs,
+#             a tiny range step, a malformed injection list)
 #   sbatch    jobs/sweep.sbatch honours a stop request that arrives while it reads its arguments
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -208,6 +209,10 @@ d = bytearray(open('j.h5.journal', 'rb').read()); d[10] ^= 0x10; open('j.h5.jour
 d = bytearray(open('c.h5.journal', 'rb').read()); d[12] ^= 0x01; open('c.h5.journal', 'wb').write(d)")
   refused 2 "a critical search's journal with a damaged header byte" "$BIN" critical --config s.ini --output c.h5
   grep -q 'is damaged' err.txt || fail "critical journal damage: $(cat err.txt)"
+  "$BIN" run --config s.ini --output k.h5 > /dev/null 2>&1 || fail "run"
+  refused 2 "resume with another seed and another n" "$BIN" run --config s.ini --output k.h5 mc.seed=99 grid.n=16,32
+  grep -q 'grid.n: file 16, config 16, 32; mc.seed: file 2025, config 99' err.txt && ok "the differing keys are named" ||
+    fail "differences not named: $(cat err.txt)"
   refused 2 "grid.gamma = 0:1e308:1e-308" "$BIN" plan --config s.ini grid.gamma=0:1e308:1e-308
   grep -q 'more than 1000000 values' err.txt || fail "tiny step: $(cat err.txt)"
   refused 2 "grid.gamma = 1e309" "$BIN" plan --config s.ini grid.gamma=1e309

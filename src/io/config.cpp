@@ -389,6 +389,46 @@ std::uint64_t fnv1a(const std::string& text) {
 }
 }  // namespace
 
+namespace {
+// section.key -> value of a canonical text, in its order.
+std::vector<std::pair<std::string, std::string>> canonical_entries(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::istringstream in(text);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+    } else if (const auto eq = line.find(" = "); eq != std::string::npos) {
+      entries.emplace_back(section + "." + line.substr(0, eq), line.substr(eq + 3));
+    }
+  }
+  return entries;
+}
+
+std::string shortened(const std::string& value) {
+  return value.size() <= 40 ? value : value.substr(0, 18) + " ... " + value.substr(value.size() - 17);
+}
+}  // namespace
+
+std::string config_differences(const std::string& file_text, const std::string& config_text) {
+  const auto file = canonical_entries(file_text), config = canonical_entries(config_text);
+  const auto value_in = [](const auto& entries, const std::string& key) {
+    for (const auto& [k, v] : entries)
+      if (k == key) return v;
+    return std::string("(default)");
+  };
+  std::vector<std::string> keys;
+  for (const auto* side : {&file, &config})
+    for (const auto& entry : *side)
+      if (std::find(keys.begin(), keys.end(), entry.first) == keys.end()) keys.push_back(entry.first);
+  std::string text;
+  for (const std::string& key : keys) {
+    const std::string a = value_in(file, key), b = value_in(config, key);
+    if (a != b) text += (text.empty() ? "" : "; ") + key + ": file " + shortened(a) + ", config " + shortened(b);
+  }
+  return text;
+}
+
 std::uint64_t SweepConfig::hash() const { return fnv1a(canonical_text()); }
 
 std::string SweepConfig::critical_text() const {

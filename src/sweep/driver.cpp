@@ -158,17 +158,18 @@ Prepared check_inputs(const RunOptions& options) {
     const std::string hint = journal_is_this_sweeps(p.journal_path, p.config.hash())
                                  ? "; move it away and rerun: the state is rebuilt from " + p.journal_path
                                  : "; move it away or choose another --output";
-    std::uint64_t stored_hash = 0;
+    std::string stored_text;
     try {
-      stored_hash = io::ResultsReader(p.output).header().config_hash;
+      stored_text = io::ResultsReader(p.output).header().config.canonical_text();
     } catch (const io::WrongKindOfFile& e) {
       throw io::InputError(e.what() + std::string("; choose another --output for this sweep"));
     } catch (const io::InputError& e) {
       throw io::InputError(e.what() + hint);
     }
-    if (stored_hash != p.config.hash()) {
-      throw io::InputError(p.output +
-                           " holds a sweep with another config; use another --output or the original config");
+    if (stored_text != p.config.canonical_text()) {
+      throw io::InputError(p.output + " holds a sweep with another config (" +
+                           io::config_differences(stored_text, p.config.canonical_text()) +
+                           "); use another --output or the original config");
     }
     // Resume only from a sound file (what `verify` checks); the journal alone can rebuild it.
     const std::vector<std::string> problems = io::verify_results_file(p.output);

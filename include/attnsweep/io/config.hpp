@@ -91,4 +91,9 @@ double cell_gamma(const SweepConfig& config, double rho, double gamma_axis_value
 // Values are written with 17 significant digits (round trip) unless they are short decimals.
 std::string format_real(double value);
 
+// What differs between two canonical texts (a file's and a config's), key by key:
+// "mc.seed: file 2025, config 99; grid.n: file 512, config 512, 1024" (long values shortened;
+// a key absent from one side is its default there).
+std::string config_differences(const std::string& file_text, const std::string& config_text);
+
 }  // namespace attnsweep::io
