@@ -4,25 +4,40 @@
 
 namespace attnsweep::model {
 
+namespace {
+// One layer on a simplex of pairwise cosine 1 - gap and squared norm q, written in the gap so
+// that a collapsing stack (gap -> 0, rho within rounding of 1) keeps its relative precision:
+// p - r = (1 - e) / denom is formed with expm1, 1 + (n - 1) rho as n - (n - 1) gap, and the
+// output gap as c^2 gap / (c^2 + D), a ratio of sums of non-negative terms (alpha >= 0).
+struct SimplexStep {
+  double p, r, one_minus_p, c, D, gap_out, q_out;
+};
+
+SimplexStep simplex_step(double gap, double q, double beta, double n, double alpha) {
+  SimplexStep s{};
+  const double e = std::exp(-beta * gap);
+  const double denom = 1 + (n - 1) * e;
+  s.p = 1 / denom;
+  s.one_minus_p = (n - 1) * e / denom;  // kept apart from p: 1 - p loses digits when p ~ 1
+  s.r = e / denom;
+  s.c = -std::expm1(-beta * gap) / denom + alpha * std::sqrt(q);
+  s.D = s.r * (n - (n - 1) * gap) * (2 * s.c + n * s.r);
+  s.q_out = s.c * s.c + s.D;
+  s.gap_out = s.c * s.c * gap / s.q_out;
+  return s;
+}
+}  // namespace
+
 SimplexTheory simplex_theory(double rho, double gamma, double n, double d, double alpha, double q, ScalingLaw law) {
   SimplexTheory t;
   t.beta = attention_scale(gamma, n, law);
-  // p = 1 / (1 + (n-1) e) with e = exp(-beta (1 - rho)); 1 - p and r are formed from e
-  // directly so they keep their digits when p is within rounding of 1.
-  const double e = std::exp(-t.beta * (1 - rho));
-  const double denom = 1 + (n - 1) * e;
-  const double p = 1 / denom;
-  const double one_minus_p = (n - 1) * e / denom;
-  const double r = e / denom;
+  const SimplexStep step = simplex_step(1 - rho, q, t.beta, n, alpha);
+  const double p = step.p, one_minus_p = step.one_minus_p, r = step.r, c = step.c;
   t.p = p;
   t.r = r;
-
-  const double a = alpha * std::sqrt(q);
-  const double c = p - r + a;
-  const double D = r * (1 + (n - 1) * rho) * (2 * c + n * r);
-  t.rho_out = (c * c * rho + D) / (c * c + D);
-  t.lambda = c * c / (c * c + D);
-  t.q_out = c * c + D;
+  t.rho_out = 1 - step.gap_out;
+  t.lambda = c * c / step.q_out;
+  t.q_out = step.q_out;
 
   const double beta = t.beta;
   const double g_i = p + one_minus_p * rho;
@@ -43,8 +58,17 @@ SimplexTheory simplex_theory_layers(double rho, double gamma, double n, double d
                                     ScalingLaw law) {
   SimplexTheory t = simplex_theory(rho, gamma, n, d, alpha, 1.0, law);
   if (layers <= 1) return t;
-  for (long l = 1; l < layers; ++l) t = simplex_theory(t.rho_out, gamma, n, d, alpha, t.q_out, law);
-  t.lambda = (1 - t.rho_out) / (1 - rho);
+  // Iterated on the gap 1 - rho itself (not on rho): once the stack collapses the gap falls to
+  // 1e-30 and far below, where 1 - rho_out would be rounding.
+  double gap = 1 - rho, q = 1.0;
+  for (long l = 0; l < layers; ++l) {
+    const SimplexStep step = simplex_step(gap, q, t.beta, n, alpha);
+    gap = step.gap_out;
+    q = step.q_out;
+  }
+  t.rho_out = 1 - gap;
+  t.q_out = q;
+  t.lambda = gap / (1 - rho);
   t.p = t.r = t.eta = std::nan("");
   return t;
 }
