@@ -213,6 +213,26 @@ d = bytearray(open('c.h5.journal', 'rb').read()); d[12] ^= 0x01; open('c.h5.jour
   refused 2 "resume with another seed and another n" "$BIN" run --config s.ini --output k.h5 mc.seed=99 grid.n=16,32
   grep -q 'grid.n: file 16, config 16, 32; mc.seed: file 2025, config 99' err.txt && ok "the differing keys are named" ||
     fail "differences not named: $(cat err.txt)"
+  # Config mistakes: where they are and what was meant.
+  refused 2 "a typo in an override" "$BIN" plan --config s.ini grid.gama=3
+  grep -q "override 'grid.gama=3': unknown config key 'grid.gama' (did you mean 'grid.gamma'?)" err.txt &&
+    ok "named as the override's, with the closest key" || fail "$(cat err.txt)"
+  refused 2 "a bare key typo in an override" "$BIN" plan --config s.ini trails=3
+  grep -q "did you mean 'mc.trials'" err.txt || fail "$(cat err.txt)"
+  printf '[grid]\nrho = 0.2\ngamm = 1\nd = 8\nn = 16\n' > typo.ini
+  refused 2 "a typo in the config file" "$BIN" plan --config typo.ini
+  grep -q "typo.ini, line 3: unknown config key 'grid.gamm' (did you mean 'grid.gamma'?)" err.txt &&
+    ok "the file's line named" || fail "$(cat err.txt)"
+  printf '[grid]\nrho = 0.2, 0.5,\ngamma = 1\nd = 8\nn = 16\n' > comma.ini
+  refused 2 "a trailing comma" "$BIN" plan --config comma.ini
+  grep -q 'a trailing comma' err.txt || fail "$(cat err.txt)"
+  refused 2 "a doubled comma" "$BIN" plan --config s.ini "grid.d=8,,16"
+  grep -q 'empty value between commas' err.txt || fail "$(cat err.txt)"
+  # query filters as lists, in both forms.
+  [ "$("$BIN" query k.h5 --rho 0.2,0.5 --format csv | wc -l)" = 5 ] &&
+    [ "$("$BIN" query k.h5 --rho 0.2, 0.5 --gamma 2 --format csv | wc -l)" = 3 ] &&
+    ok "query --rho 0.2,0.5 and --rho 0.2, 0.5 are lists" || fail "query list forms"
+  refused 2 "query --d 8.5" "$BIN" query k.h5 --d 8.5
   refused 2 "grid.gamma = 0:1e308:1e-308" "$BIN" plan --config s.ini grid.gamma=0:1e308:1e-308
   grep -q 'more than 1000000 values' err.txt || fail "tiny step: $(cat err.txt)"
   refused 2 "grid.gamma = 1e309" "$BIN" plan --config s.ini grid.gamma=1e309

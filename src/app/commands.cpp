@@ -84,6 +84,28 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+// The values of a query filter: `--rho 0.2 0.5`, `--rho 0.2,0.5` and `--rho 0.2, 0.5` alike.
+std::vector<double> filter_values(const std::vector<std::string>& given, const std::string& name,
+                                  bool integer = false) {
+  std::vector<double> values;
+  for (const std::string& item : given) {
+    std::string text = item;
+    for (char& ch : text)
+      if (ch == ',') ch = ' ';
+    std::istringstream in(text);
+    std::string word;
+    while (in >> word) {
+      char* end = nullptr;
+      const double v = std::strtod(word.c_str(), &end);
+      if (end != word.c_str() + word.size() || !std::isfinite(v))
+        throw InputError("--" + name + ": '" + word + "' is not a number");
+      if (integer && v != std::floor(v)) throw InputError("--" + name + ": '" + word + "' is not an integer");
+      values.push_back(v);
+    }
+  }
+  return values;
+}
+
 // Index of `value` on an axis; InputError listing the axis when it is not there.
 template <class T>
 long axis_index(const std::vector<T>& axis, T value, const std::string& name) {
@@ -536,8 +558,7 @@ int print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::arr
 
 int query_command(const std::vector<std::string>& args) {
   std::string file, format = "table", status;
-  std::vector<double> rho, gamma;
-  std::vector<long> d, n;
+  std::vector<std::string> rho, gamma, d, n;  // values, each item possibly a comma-separated list
   bool per_trial = false;
   po::options_description desc("attnsweep query options");
   desc.add_options()("file", po::value(&file)->required(), "HDF5 output")(
@@ -559,10 +580,10 @@ int query_command(const std::vector<std::string>& args) {
   const io::SweepConfig& config = reader.header().config;
   const sweep::Grid grid(config);
   std::set<long> keep[4];
-  for (double v : rho) keep[0].insert(axis_index(config.rho, v, "rho"));
-  for (double v : gamma) keep[1].insert(axis_index(config.gamma, v, "gamma"));
-  for (long v : d) keep[2].insert(axis_index(config.d, v, "d"));
-  for (long v : n) keep[3].insert(axis_index(config.n, v, "n"));
+  for (double v : filter_values(rho, "rho")) keep[0].insert(axis_index(config.rho, v, "rho"));
+  for (double v : filter_values(gamma, "gamma")) keep[1].insert(axis_index(config.gamma, v, "gamma"));
+  for (double v : filter_values(d, "d", true)) keep[2].insert(axis_index(config.d, static_cast<long>(v), "d"));
+  for (double v : filter_values(n, "n", true)) keep[3].insert(axis_index(config.n, static_cast<long>(v), "n"));
   // Read only the box that spans the filters (a hyperslab): a one-cell query costs one chunk
   // per dataset, whatever the size of the grid.
   io::CellBox box = reader.whole();

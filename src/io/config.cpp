@@ -103,6 +103,52 @@ po::options_description describe(Keys& k) {
   return desc;
 }
 
+// ", line N" of the first line that assigns `key` (section.name) in an INI text; "" if none.
+std::string line_of_key(const std::string& text, const std::string& key) {
+  const std::string section = key.substr(0, key.find('.')), name = key.substr(key.find('.') + 1);
+  std::istringstream in(text);
+  std::string line, current;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string t = trim(line);
+    if (t.size() > 1 && t.front() == '[') {
+      current = trim(t.substr(1, t.find(']') - 1));
+    } else if (current == section && t.find('=') != std::string::npos && trim(t.substr(0, t.find('='))) == name) {
+      return ", line " + std::to_string(number);
+    }
+  }
+  return "";
+}
+
+// Levenshtein distance, for suggesting the key a typo meant.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'grid.gamma'?)" for a key within 2 edits of a known one (section or name).
+std::string closest_key_hint(const std::string& key, const po::options_description& desc) {
+  std::string best;
+  size_t best_distance = 3;
+  const std::string name = key.substr(key.find('.') + 1);
+  for (const auto& option : desc.options()) {
+    const std::string& full = option->long_name();
+    const size_t distance = std::min(edit_distance(key, full),
+                                     edit_distance(name, full.substr(full.find('.') + 1)) + (key == name ? 0 : 1));
+    if (distance < best_distance) best_distance = distance, best = full;
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
 // "key=value" -> "[section]\nkey=value", accepting a bare key when only one section has it.
 std::string override_as_ini(const std::string& assignment, const po::options_description& desc) {
   const auto eq = assignment.find('=');
@@ -120,7 +166,9 @@ std::string override_as_ini(const std::string& assignment, const po::options_des
       const std::string& full = option->long_name();
       if (full.substr(full.find('.') + 1) == key) match = full;
     }
-    if (match.empty()) throw InputError("unknown config key '" + key + "' in override '" + assignment + "'");
+    if (match.empty()) {
+      throw InputError("override '" + assignment + "': unknown config key '" + key + "'" + closest_key_hint(key, desc));
+    }
     key = match;
   }
   const auto dot = key.find('.');
@@ -157,6 +205,17 @@ std::string format_real(double value) {
   return buf;
 }
 
+// An axis list with an empty item: named as such (a trailing or doubled comma), not as "'' is
+// not a number".
+void require_no_empty_item(const std::vector<std::string>& parts, const std::string& key, const std::string& text) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].empty()) continue;
+    require(false, key, text,
+            i + 1 == parts.size() ? "a trailing comma (an empty value after the last one)"
+                                  : "an empty value between commas (item " + std::to_string(i + 1) + ")");
+  }
+}
+
 std::vector<double> parse_real_axis(const std::string& key, const std::string& text) {
   std::vector<double> values;
   const std::string t = trim(text);
@@ -177,6 +236,7 @@ std::vector<double> parse_real_axis(const std::string& key, const std::string& t
   } else {
     const auto parts = split(t, ',');
     require(parts.size() <= kMaxAxisValues, key, text, "more than " + std::to_string(kMaxAxisValues) + " values");
+    require_no_empty_item(parts, key, text);
     for (const auto& part : parts) values.push_back(tidy(parse_real(key, part)));
   }
   require_distinct(values, key, text);
@@ -202,6 +262,7 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
   } else {
     const auto parts = split(t, ',');
     require(parts.size() <= kMaxAxisValues, key, text, "more than " + std::to_string(kMaxAxisValues) + " values");
+    require_no_empty_item(parts, key, text);
     for (const auto& part : parts) values.push_back(parse_integer(key, part));
   }
   require_distinct(values, key, text);
@@ -217,29 +278,38 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   Keys k;
   const po::options_description desc = describe(k);
   po::variables_map vm;
-  try {
-    // In program_options the first stored value wins: overrides first, then the file. A key
-    // overridden twice is an error, as a key given twice in the file is.
-    std::set<std::string> overridden;
-    for (const auto& assignment : overrides) {
+  // In program_options the first stored value wins: overrides first, then the file. A key
+  // overridden twice is an error, as a key given twice in the file is.
+  std::set<std::string> overridden;
+  for (const auto& assignment : overrides) {
+    try {
       const std::string ini = override_as_ini(assignment, desc);
       const std::string section = ini.substr(1, ini.find(']') - 1);
       const std::string key = section + "." + trim(ini.substr(ini.find('\n') + 1, ini.find('=') - ini.find('\n') - 1));
       if (!overridden.insert(key).second) throw InputError("override of '" + key + "' given twice");
       std::istringstream in(ini);
       po::store(po::parse_config_file(in, desc, false), vm);
+    } catch (const po::unknown_option& e) {
+      throw InputError("override '" + assignment + "': unknown config key '" + e.get_option_name() + "'" +
+                       closest_key_hint(e.get_option_name(), desc));
+    } catch (const po::error& e) {
+      throw InputError("override '" + assignment + "': " + e.what());
     }
+  }
+  try {
     // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
     const bool bom = ini_text.rfind("\xEF\xBB\xBF", 0) == 0;
     std::istringstream in(bom ? ini_text.substr(3) : ini_text);
     po::store(po::parse_config_file(in, desc, false), vm);
     po::notify(vm);
   } catch (const po::unknown_option& e) {
-    throw InputError(source_name + ": unknown config key '" + e.get_option_name() + "'");
+    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": unknown config key '" +
+                     e.get_option_name() + "'" + closest_key_hint(e.get_option_name(), desc));
   } catch (const po::required_option& e) {
     throw InputError(source_name + ": missing required key '" + e.get_option_name() + "'");
   } catch (const po::multiple_occurrences& e) {
-    throw InputError(source_name + ": key '" + e.get_option_name() + "' given twice");
+    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": key '" + e.get_option_name() +
+                     "' given twice");
   } catch (const po::error& e) {
     throw InputError(source_name + ": " + e.what());
   }
