@@ -14,7 +14,8 @@
 #   messages  the messages that must name the real cause (a critical file as a run's output,
 #             a journal header with a damaged byte, the keys in which a resumed config differs,
 #             a tiny range step, a malformed injection list)
-#   sbatch    jobs/sweep.sbatch honours a stop request that arrives while it reads its arguments
+#   sbatch    jobs/sweep.sbatch honours a stop request that arrives while it reads its arguments;
+#             an array task's slice is named from the output the program reads in the config
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -263,6 +264,14 @@ sbatch)
     [ $rc = 75 ] && grep -q 'got USR1' log.txt && ok "USR1 to the job script at $delay s: 75 ($(grep -o 'not started\|run exited [0-9]*\|during its start-up' log.txt | tr '\n' ' '))" ||
       fail "USR1 to the job script at $delay s: exit $rc: $(tail -3 log.txt)"
   done
+  # An array task names its slice from the output the program reads in the config (CRLF line
+  # ends, an inline comment, an override), not from sed.
+  printf '[grid]\r\nrho = 0.2\r\ngamma = 1, 2\r\nd = 8\r\nn = 16\r\n[output]\r\nfile = named.h5   # here\r\n' > crlf.ini
+  SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_MIN=0 ATTNSWEEP="$BIN" \
+    bash "$HERE/../jobs/sweep.sbatch" crlf.ini --retry-failed mc.trials=3 > array.log 2>&1
+  rc=$?
+  [ $rc = 0 ] && [ -f named.slice1.h5 ] && "$BIN" status named.slice1.h5 | grep -q '3 trials' &&
+    ok "array slice named named.slice1.h5 from a CRLF config with a comment" || fail "array slice: exit $rc, $(ls)"
   ;;
 *)
   echo "unknown scenario $SCENARIO"

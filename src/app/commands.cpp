@@ -358,16 +358,26 @@ int critical_command(const std::vector<std::string>& args, int& argc, char**& ar
 int plan_command(const std::vector<std::string>& args) {
   std::string config_path;
   long ranks_per_node = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  bool output_name = false, critical_output_name = false;
   po::options_description desc("attnsweep plan options");
   desc.add_options()("config", po::value(&config_path)->required(), "sweep config (INI)")(
       "ranks-per-node", po::value(&ranks_per_node)->default_value(ranks_per_node),
-      "MPI ranks per node, for the memory per node (default: this machine's cores)");
+      "MPI ranks per node, for the memory per node (default: this machine's cores)")(
+      "output-name", po::bool_switch(&output_name), "print only the output file the config names (for job scripts)")(
+      "critical-output-name", po::bool_switch(&critical_output_name),
+      "print only the file `attnsweep critical` writes by default");
   std::vector<std::string> rest;
   parse(args, desc, nullptr, &rest);
   for (const auto& item : rest)
     if (item.find('=') == std::string::npos) throw InputError("unrecognised argument '" + item + "'");
   if (ranks_per_node < 1 || ranks_per_node > 100000) throw InputError("--ranks-per-node must be 1..100000");
   const io::SweepConfig config = io::load_config(config_path, rest);
+  // Job scripts ask the program, which reads the INI as a run would (comments, CRLF, overrides),
+  // instead of guessing the name with sed.
+  if (output_name || critical_output_name) {
+    std::printf("%s\n", output_name ? config.output.c_str() : config.critical_output().c_str());
+    return 0;
+  }
   const sweep::Grid grid(config);
   const sweep::CostModel cost = sweep::CostModel::calibrate();
   // Cost and memory depend on (d, n) only; every (d, n) pair stands for rho x gamma cells.
