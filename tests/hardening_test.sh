@@ -14,6 +14,8 @@
 #   messages  the messages that must name the real cause (a critical file as a run's output,
 #             a journal header with a damaged byte, the keys in which a resumed config differs,
 #             a tiny range step, a malformed injection list)
+#   status    status says running (the journal's lock), stopped, finished or failed, with the
+#             journal's progress beside the snapshot's and the snapshot's age (table and JSON)
 #   sbatch    jobs/sweep.sbatch honours a stop request that arrives while it reads its arguments;
 #             an array task's slice is named from the output the program reads in the config
 set -u
@@ -272,6 +274,23 @@ sbatch)
   rc=$?
   [ $rc = 0 ] && [ -f named.slice1.h5 ] && "$BIN" status named.slice1.h5 | grep -q '3 trials' &&
     ok "array slice named named.slice1.h5 from a CRLF config with a comment" || fail "array slice: exit $rc, $(ls)"
+  ;;
+status)
+  # status says what the output is doing: running, stopped, finished, failed (table and JSON).
+  write_medium_config
+  state() { "$BIN" status "$1" --format json | /usr/bin/python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"; }
+  mpiexec -n 2 "$BIN" run --config medium.ini --output st.h5 mc.trials=96 > run.log 2>&1 &
+  pid=$!
+  wait_for_records st.h5.journal 2 || fail "no progress"
+  [ "$(state st.h5 state)" = running ] && "$BIN" status st.h5 | grep -q 'state: running' &&
+    ok "while it runs: running ($("$BIN" status st.h5 | sed -n 2p))" || fail "not running: $("$BIN" status st.h5)"
+  usr1_after $pid 0 "USR1 to the run"
+  [ "$(state st.h5 state)" = stopped ] && ok "after a stop: stopped, $(state st.h5 journal)" || fail "not stopped"
+  mpiexec -n 2 "$BIN" run --config medium.ini --output st.h5 mc.trials=96 > /dev/null 2>&1 || fail "resume"
+  [ "$(state st.h5 state)" = finished ] && [ "$(state st.h5 done)" = 48 ] && ok "after the resume: finished" || fail "not finished"
+  ATTNSWEEP_INJECT_FAILURE=3 "$BIN" run --config s.ini --output f.h5 > /dev/null 2>&1
+  [ "$(state f.h5 state)" = failed ] && ok "with a failed cell: failed" || fail "not failed: $(state f.h5 state)"
+  refused 2 "status --format xml" "$BIN" status f.h5 --format xml
   ;;
 *)
   echo "unknown scenario $SCENARIO"

@@ -29,17 +29,17 @@
 #include "attnsweep/sweep/grid.hpp"
 #include "attnsweep/sweep/scheduler.hpp"
 #include "attnsweep/sweep/stop.hpp"
+#include "cli.hpp"
 
 namespace attnsweep::app {
 
 namespace po = boost::program_options;
 using io::InputError;
 
-namespace {
+// The helpers every command shares (cli.hpp).
 // Parses subcommand options; every Boost error becomes a one-line InputError.
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
-                        const po::positional_options_description* positional = nullptr,
-                        std::vector<std::string>* unrecognised = nullptr) {
+                        const po::positional_options_description* positional, std::vector<std::string>* unrecognised) {
   for (const auto& arg : args) {
     if (arg == "--help" || arg == "-h") {
       std::ostringstream text;
@@ -83,6 +83,8 @@ std::string json_string(const std::string& s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 // The values of a query filter: `--rho 0.2 0.5`, `--rho 0.2,0.5` and `--rho 0.2, 0.5` alike.
 std::vector<double> filter_values(const std::vector<std::string>& given, const std::string& name,
@@ -483,38 +485,6 @@ std::string single_file(const std::vector<std::string>& args, const char* comman
   return file;
 }
 }  // namespace
-
-int status_command(const std::vector<std::string>& args) {
-  const std::string file = single_file(args, "status");
-  const io::ResultsReader reader(file);
-  const io::ResultsFile& f = reader.header();
-  // Status and seconds only, slab by slab: bounded memory on any grid.
-  double seconds = 0;
-  std::int64_t counts[3] = {0, 0, 0};
-  reader.for_each_slab(io::ResultsReader::kStatus | io::ResultsReader::kSeconds,
-                       [&](std::int64_t, const io::SweepState& s) {
-                         for (auto v : s.status) ++counts[v];
-                         for (double v : s.seconds) seconds += v;
-                       });
-  const std::int64_t missing = counts[0], done = counts[1], failed = counts[2];
-  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(),
-              static_cast<long long>(missing + done + failed), static_cast<long long>(done),
-              static_cast<long long>(failed), static_cast<long long>(missing));
-  std::printf("  grid: %zu rho [%g..%g] x %zu gamma [%g..%g]%s x d {", f.config.rho.size(), f.config.rho.front(),
-              f.config.rho.back(), f.config.gamma.size(), f.config.gamma.front(), f.config.gamma.back(),
-              f.config.gamma_scale == io::GammaScale::critical ? " (x 1/(1-rho))" : "");
-  for (size_t i = 0; i < f.config.d.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.d[i]);
-  std::printf("} x n {");
-  for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
-  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, layers %ld, seed %llu\n",
-              f.config.trials, mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry),
-              f.config.alpha, model::scaling_name(f.config.scaling), f.config.layers,
-              static_cast<unsigned long long>(f.config.seed));
-  std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
-              done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);
-  std::printf("  written %s by %s\n", f.created_utc.c_str(), f.build.c_str());
-  return 0;
-}
 
 // ------------------------------------------------------------------------------- query
 namespace {

@@ -22,7 +22,7 @@ const char* const kUsage =
     "  critical --config FILE.ini [--output FILE.h5] [--format table|csv|json] [--time-limit S]\n"
     "          [section.key=value ...]   gamma_c per (rho, d, n) by bisection (under mpirun)\n"
     "  plan    --config FILE.ini      cells, estimated cost, suggested ranks and wall time\n"
-    "  status  FILE.h5                done / failed / missing counts, config, timings\n"
+    "  status  FILE.h5 [--format table|json]  state (running, stopped, finished, failed), counts, journal\n"
     "  query   FILE.h5 [--rho X] [--gamma Y] [--d D] [--n N] [--status S] [--format table|csv|json]\n"
     "  verify  FILE.h5                structural and checksum checks\n"
     "  merge   OUT.h5 IN.h5 ...       combine slices of one sweep\n"

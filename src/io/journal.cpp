@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #include "attnsweep/io/bytes.hpp"
@@ -424,6 +427,21 @@ void Journal::require_owner(const std::string& path, std::uint64_t config_hash, 
   if (::stat(path.c_str(), &st) != 0) return;  // no journal yet
   const std::uint64_t stored = read_hash(path);
   if (stored != kNoHash && stored != config_hash) throw InputError(owner_mismatch(path, stored, config_hash, owner));
+}
+
+bool Journal::locked_here(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  // Lines of /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 08:01:123456 0 EOF"; the device is
+  // in hex major:minor.
+  char wanted[64];
+  std::snprintf(wanted, sizeof wanted, " %02x:%02x:%llu ", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line))
+    if ((line + " ").find(wanted) != std::string::npos) return true;
+  return false;
 }
 
 std::uint64_t Journal::read(const std::string& path, const JournalVisitor& visitor) {

@@ -94,6 +94,10 @@ class Journal {
   // two configs' 64-bit hashes agree in 7 of 8 bytes with probability about 1e-16. `owner`
   // names what a journal belongs to in messages ("sweep", "critical search").
   static void require_owner(const std::string& path, std::uint64_t config_hash, const std::string& owner);
+  // Whether a process on this machine holds the journal's lock (a running sweep), read from
+  // /proc/locks: testing by taking the lock could refuse a sweep starting at that moment. A
+  // sweep running on another node of a shared filesystem is not visible here.
+  static bool locked_here(const std::string& path);
 
  private:
   std::string path_;
