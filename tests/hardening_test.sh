@@ -263,7 +263,7 @@ sbatch)
     done
     usr1_after $pid $delay "USR1 to the job script after $delay s"
     rc=$?
-    [ $rc = 75 ] && grep -q 'got USR1' log.txt && ok "USR1 to the job script at $delay s: 75 ($(grep -o 'not started\|run exited [0-9]*\|during its start-up' log.txt | tr '\n' ' '))" ||
+    [ $rc = 75 ] && grep -q 'got USR1' log.txt && ok "USR1 to the job script at $delay s: 75 ($(grep -o 'not started\|run exited [0-9]*\|forwarded stop signal' log.txt | tr '\n' ' '))" ||
       fail "USR1 to the job script at $delay s: exit $rc: $(tail -3 log.txt)"
   done
   # An array task names its slice from the output the program reads in the config (CRLF line

@@ -69,7 +69,8 @@ scontrol update JobId="$job" StartTime=now 2>/dev/null
 if wait_job_state "$job" COMPLETED 180; then
   restarts=$(job_field "$job" Restarts)
   [ "$restarts" = 1 ] && ok "job requeued itself once and completed" || fail "restarts = $restarts"
-  grep -q 'run exited 75' usr1.log && ok "run stopped with 75 before the requeue" || fail "no exit 75 in log"
+  grep -q 'run exited 75\|forwarded stop signal (138): resumable (75)' usr1.log &&
+    ok "run stopped with 75 before the requeue" || fail "no exit 75 in log"
   cmp -s <(results usr1.h5) <(results ref.h5) && ok "requeued job equals uninterrupted run bitwise" || fail "requeued job results differ"
 else
   fail "job $job did not complete (state $(job_field "$job" JobState))"
