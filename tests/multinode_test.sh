@@ -86,7 +86,8 @@ wait_for_records stop.h5.journal 3 || fail "stop: no progress"
 slurm scancel --signal=USR1 --batch "$job"
 release_requeued "$job" 1
 if wait_job_state "$job" COMPLETED 240; then
-  grep -q 'run exited 75' stop.log && ok "USR1 stopped the ranks on both nodes: exit 75, requeued" || fail "no exit 75: $(cat stop.log)"
+  grep -q 'run exited 75\|forwarded stop signal (138): resumable (75)' stop.log &&
+    ok "USR1 stopped the ranks on both nodes: exit 75, requeued" || fail "no exit 75: $(cat stop.log)"
   cmp -s <(results stop.h5) <(results long-ref.h5) && ok "stopped, requeued and resumed: bitwise equal" || fail "stop: results differ"
 else
   fail "stop: job $job $(job_field "$job" JobState)"
