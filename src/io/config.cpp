@@ -221,13 +221,10 @@ double cell_gamma(const SweepConfig& config, double rho, double gamma_axis_value
   return config.gamma_scale == GammaScale::critical ? gamma_axis_value / (1 - rho) : gamma_axis_value;
 }
 
-SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
-                         const std::string& source_name) {
-  Keys k;
-  const po::options_description desc = describe(k);
-  po::variables_map vm;
-  // In program_options the first stored value wins: overrides first, then the file. A key
-  // overridden twice is an error, as a key given twice in the file is.
+// Stores the key=value overrides. In program_options the first stored value wins, so they are
+// stored before the file; a key overridden twice is an error, as a key given twice in the file is.
+static void store_overrides(const std::vector<std::string>& overrides, const po::options_description& desc,
+                            po::variables_map& vm) {
   std::set<std::string> overridden;
   for (const auto& assignment : overrides) {
     try {
@@ -244,6 +241,14 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
       throw InputError("override '" + assignment + "': " + e.what());
     }
   }
+}
+
+SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
+                         const std::string& source_name) {
+  Keys k;
+  const po::options_description desc = describe(k);
+  po::variables_map vm;
+  store_overrides(overrides, desc, vm);
   try {
     // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
     const bool bom = ini_text.rfind("\xEF\xBB\xBF", 0) == 0;
