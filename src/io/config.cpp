@@ -164,13 +164,57 @@ void require_no_empty_item(const std::vector<std::string>& parts, const std::str
   }
 }
 
+namespace {
+// "start:stop:*factor": start, start * factor, ... up to stop (included when on the lattice).
+bool is_factor(const std::string& part) { return !trim(part).empty() && trim(part)[0] == '*'; }
+
+std::vector<double> geometric_real_axis(const std::string& key, const std::string& text,
+                                        const std::vector<std::string>& parts) {
+  const double start = parse_real(key, parts[0]), stop = parse_real(key, parts[1]);
+  const double factor = parse_real(key, trim(parts[2]).substr(1));
+  require(start > 0, key, text, "a geometric range needs start > 0");
+  require(factor > 1, key, text, "factor must be > 1");
+  require(stop >= start, key, text, "stop must be >= start");
+  // Powers of the factor, not repeated products, so that rounding does not accumulate; stop is
+  // included when it lies on the lattice up to rounding.
+  const double span = std::log(stop / start) / std::log(factor);
+  require(std::isfinite(span) && span < static_cast<double>(kMaxAxisValues), key, text,
+          "more than " + std::to_string(kMaxAxisValues) + " values");
+  const long count = static_cast<long>(std::floor(span + 1e-9)) + 1;
+  std::vector<double> values;
+  for (long k = 0; k < count; ++k) values.push_back(tidy(start * std::pow(factor, static_cast<double>(k))));
+  return values;
+}
+
+std::vector<long> geometric_integer_axis(const std::string& key, const std::string& text,
+                                         const std::vector<std::string>& parts) {
+  const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]);
+  const long factor = parse_integer(key, trim(parts[2]).substr(1));
+  require(start > 0, key, text, "a geometric range needs start > 0");
+  require(factor >= 2, key, text, "factor must be an integer >= 2");
+  require(stop >= start, key, text, "stop must be >= start");
+  std::vector<long> values;
+  // In 128 bits: the last product may pass stop without overflowing.
+  for (__int128 v = start; v <= stop; v *= factor) values.push_back(static_cast<long>(v));
+  return values;
+}
+
+template <class T>
+std::vector<T> distinct(std::vector<T> values, const std::string& key, const std::string& text) {
+  require_distinct(values, key, text);
+  return values;
+}
+}  // namespace
+
 std::vector<double> parse_real_axis(const std::string& key, const std::string& text) {
   std::vector<double> values;
   const std::string t = trim(text);
   if (t.empty()) throw InputError(key + ": empty axis");
   if (t.find(':') != std::string::npos) {
     const auto parts = split(t, ':');
-    if (parts.size() != 3) throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step");
+    if (parts.size() != 3)
+      throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step or start:stop:*factor");
+    if (is_factor(parts[2])) return distinct(geometric_real_axis(key, text, parts), key, text);
     const double start = parse_real(key, parts[0]), stop = parse_real(key, parts[1]), step = parse_real(key, parts[2]);
     require(step > 0, key, text, "step must be > 0");
     require(stop >= start, key, text, "stop must be >= start");
@@ -197,7 +241,9 @@ std::vector<long> parse_integer_axis(const std::string& key, const std::string& 
   if (t.empty()) throw InputError(key + ": empty axis");
   if (t.find(':') != std::string::npos) {
     const auto parts = split(t, ':');
-    if (parts.size() != 3) throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step");
+    if (parts.size() != 3)
+      throw InputError(key + ": '" + quoted(text) + "' is not start:stop:step or start:stop:*factor");
+    if (is_factor(parts[2])) return distinct(geometric_integer_axis(key, text, parts), key, text);
     const long start = parse_integer(key, parts[0]), stop = parse_integer(key, parts[1]),
                step = parse_integer(key, parts[2]);
     require(step > 0, key, text, "step must be > 0");

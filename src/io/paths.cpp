@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -113,6 +114,24 @@ void check_output_path(const std::string& path) {
     throw InputError("output path is too long (" + std::to_string(path.size()) + " characters; at most " +
                      std::to_string(PATH_MAX - 1 - longest_suffix) + ")");
   }
+}
+
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open " + path + " to flush it: " + std::strerror(errno));
+  const int status = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (status != 0) throw IoError("cannot flush " + path + " to disk: " + std::strerror(error));
+}
+
+void rename_durably(const std::string& from, const std::string& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) {
+    const int error = errno;
+    std::remove(from.c_str());
+    throw IoError("cannot replace " + to + " with " + from + ": " + std::strerror(error));
+  }
+  fsync_path(folder_of(to));
 }
 
 }  // namespace attnsweep::io

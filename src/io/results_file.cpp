@@ -81,16 +81,6 @@ std::uint32_t errors_crc(const std::map<std::int64_t, std::string>& errors) {
 }
 
 namespace {
-// Flushes a file (or a folder's entries) to disk; an I/O fault if it cannot.
-void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open " + path + " to flush it: " + std::strerror(errno));
-  const int status = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (status != 0) throw IoError("cannot flush " + path + " to disk: " + std::strerror(error));
-}
-
 std::string free_space_note(const std::string& folder) {
   struct statvfs fs {};
   if (::statvfs(folder.c_str(), &fs) != 0) return "";
@@ -260,12 +250,7 @@ void write_hdf5_atomically(const std::string& path, const std::function<void(con
     std::remove(temporary.c_str());
     throw;
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw IoError("cannot replace " + path + " with " + temporary + ": " + std::strerror(error));
-  }
-  fsync_path(folder_of(path));
+  rename_durably(temporary, path);
 }
 
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {

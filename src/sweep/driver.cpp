@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "attnsweep/io/config.hpp"
@@ -20,6 +21,7 @@
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
+#include "attnsweep/sweep/growth.hpp"
 #include "attnsweep/sweep/master_loop.hpp"
 #include "attnsweep/sweep/run_store.hpp"
 #include "attnsweep/sweep/stop.hpp"
@@ -140,6 +142,8 @@ struct Prepared {
   std::vector<std::int64_t> cells;
   std::int64_t first = 0, last = 0;  // this run's range of the flat index
   std::unique_ptr<io::Journal> journal;
+  std::optional<Growth> growth;  // the file holds a smaller study this run grows
+  bool journal_grown = false;    // ... and its journal is the grown one already
 };
 
 Prepared check_inputs(const RunOptions& options) {
@@ -166,11 +170,8 @@ Prepared check_inputs(const RunOptions& options) {
     } catch (const io::InputError& e) {
       throw io::InputError(e.what() + hint);
     }
-    if (stored_text != p.config.canonical_text()) {
-      throw io::InputError(p.output + " holds a sweep with another config (" +
-                           io::config_differences(stored_text, p.config.canonical_text()) +
-                           "); use another --output or the original config");
-    }
+    // Another config is refused unless it grows the file's study (sweep/growth.hpp).
+    p.growth = plan_growth(io::parse_config(stored_text, {}, p.output), p.config, p.output);
     // Resume only from a sound file (what `verify` checks); the journal alone can rebuild it.
     const std::vector<std::string> problems = io::verify_results_file(p.output);
     if (!problems.empty()) {
@@ -178,7 +179,10 @@ Prepared check_inputs(const RunOptions& options) {
                            "); move it away and rerun: the state is rebuilt from " + p.journal_path);
     }
   }
-  io::Journal::require_owner(p.journal_path, p.config.hash(), "sweep");
+  // A growth killed after its new journal was in place goes on from that journal.
+  p.journal_grown = p.growth && journal_is_this_sweeps(p.journal_path, p.config.hash());
+  if (!p.journal_grown)
+    io::Journal::require_owner(p.journal_path, p.growth ? p.growth->from().hash() : p.config.hash(), "sweep");
   return p;
 }
 
@@ -186,24 +190,14 @@ Prepared check_inputs(const RunOptions& options) {
 // cells to run.
 void open_state(Prepared& p, const RunOptions& options, const Grid& grid) {
   const auto start = Clock::now();
-  p.state = file_exists(p.output) ? io::read_results_file(p.output).state : io::SweepState(grid.size());
+  if (p.growth && !p.journal_grown)
+    std::fprintf(stderr, "[attnsweep] %s\n", grow_journal(*p.growth, p.output, p.journal_path, grid).c_str());
+  // A grown study's state is all in its new journal (the file still holds the smaller one).
+  p.state = file_exists(p.output) && !p.growth ? io::read_results_file(p.output).state : io::SweepState(grid.size());
   // Per-trial values kept from now on (those of a file without them stay unknown, NaN).
   p.state.keep_trials(static_cast<std::int32_t>(grid.config().trials));
   const bool journal_is_new = !file_exists(p.journal_path);
-  io::JournalVisitor replay;
-  replay.on_cell = [&p](const io::CellRecord& record) {
-    if (record.cell < 0 || record.cell >= p.state.size()) return;
-    p.state.apply(record);
-    p.partials.erase(record.cell);
-  };
-  replay.on_trials = [&p](const io::TrialsRecord& record) {
-    if (record.cell < 0 || record.cell >= p.state.size()) return;
-    PartialCell& partial = p.partials[record.cell];
-    for (size_t i = 0; i < record.trial.size(); ++i)
-      partial.samples.add_if_absent(record.trial[i], {record.lambda[i], record.eta[i]});
-    partial.seconds += record.seconds;
-  };
-  p.journal = std::make_unique<io::Journal>(p.journal_path, p.config.hash(), replay);
+  p.journal = std::make_unique<io::Journal>(p.journal_path, p.config.hash(), replay_into(p.state, p.partials));
   if (p.journal->dropped_bytes() > 0) {
     std::fprintf(stderr, "[attnsweep] %s: dropped a torn last record (%llu bytes)\n", p.journal_path.c_str(),
                  static_cast<unsigned long long>(p.journal->dropped_bytes()));

@@ -6,6 +6,23 @@
 
 namespace attnsweep::sweep {
 
+io::JournalVisitor replay_into(io::SweepState& state, PartialCells& partials) {
+  io::JournalVisitor replay;
+  replay.on_cell = [&state, &partials](const io::CellRecord& record) {
+    if (record.cell < 0 || record.cell >= state.size()) return;
+    state.apply(record);
+    partials.erase(record.cell);
+  };
+  replay.on_trials = [&state, &partials](const io::TrialsRecord& record) {
+    if (record.cell < 0 || record.cell >= state.size()) return;
+    PartialCell& partial = partials[record.cell];
+    for (size_t i = 0; i < record.trial.size(); ++i)
+      partial.samples.add_if_absent(record.trial[i], {record.lambda[i], record.eta[i]});
+    partial.seconds += record.seconds;
+  };
+  return replay;
+}
+
 namespace {
 double seconds_between(RunStore::Clock::time_point a, RunStore::Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();

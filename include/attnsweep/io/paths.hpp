@@ -37,4 +37,11 @@ std::string resolve_output_path(const std::string& path);
 // limits. Checked before any work, so a run never computes for hours and then fails to write.
 void check_output_path(const std::string& path);
 
+// Flushes a file (or a folder's entries) to disk; IoError if it cannot.
+void fsync_path(const std::string& path);
+// Renames `from` over `to` and flushes the folder, so that the new name survives a crash: a
+// reader sees the old file or the new one, never neither. On failure `from` is removed and
+// IoError names both files and the cause.
+void rename_durably(const std::string& from, const std::string& to);
+
 }  // namespace attnsweep::io

@@ -38,6 +38,10 @@ struct PartialCell {
 };
 using PartialCells = std::unordered_map<std::int64_t, PartialCell>;
 
+// A journal visitor that applies replayed records to `state` and gathers the trials of
+// unfinished cells in `partials` (records of cells outside the state are ignored).
+io::JournalVisitor replay_into(io::SweepState& state, PartialCells& partials);
+
 // Writes snapshots of a sweep's state in a background thread, one at a time.
 class Snapshotter {
  public:

@@ -1,0 +1,206 @@
+#include "attnsweep/sweep/growth.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/paths.hpp"
+#include "attnsweep/io/results_file.hpp"
+#include "attnsweep/sweep/run_store.hpp"
+
+namespace attnsweep::sweep {
+
+namespace {
+
+// Per value of `from`, its index in `to`; -1 for a value `to` lacks.
+template <class T>
+std::vector<std::int64_t> index_map(const std::vector<T>& from, const std::vector<T>& to) {
+  std::map<T, std::int64_t> where;
+  for (size_t i = 0; i < to.size(); ++i) where[to[i]] = static_cast<std::int64_t>(i);
+  std::vector<std::int64_t> map;
+  for (const T& value : from) {
+    const auto it = where.find(value);
+    map.push_back(it == where.end() ? -1 : it->second);
+  }
+  return map;
+}
+
+std::string value_text(double v) { return io::format_real(v); }
+std::string value_text(long v) { return std::to_string(v); }
+
+// "grid.n: the config lacks the file's 128, 256" when an axis would lose values.
+template <class T>
+void note_lost_values(const char* key, const std::vector<T>& from, const std::vector<T>& to,
+                      std::vector<std::string>& problems) {
+  const std::vector<std::int64_t> map = index_map(from, to);
+  std::string lost;
+  int shown = 0, count = 0;
+  for (size_t i = 0; i < map.size(); ++i) {
+    if (map[i] >= 0) continue;
+    ++count;
+    if (shown < 5) lost += (shown++ ? ", " : "") + value_text(from[i]);
+  }
+  if (count == 0) return;
+  if (count > shown) lost += ", ... (" + std::to_string(count) + " values)";
+  problems.push_back(std::string(key) + ": the config lacks the file's " + lost);
+}
+
+}  // namespace
+
+Growth::Growth(io::SweepConfig from, const io::SweepConfig& to)
+    : from_grid_(std::move(from)), to_shape_(Grid(to).shape()), to_trials_(to.trials) {
+  const io::SweepConfig& f = from_grid_.config();
+  axis_maps_ = {index_map(f.rho, to.rho), index_map(f.gamma, to.gamma), index_map(f.d, to.d), index_map(f.n, to.n)};
+}
+
+std::int64_t Growth::map(std::int64_t old_cell) const {
+  const CellCoordinates c = from_grid_.coordinates(old_cell);
+  const std::int64_t at[4] = {axis_maps_[0][static_cast<size_t>(c.rho)], axis_maps_[1][static_cast<size_t>(c.gamma)],
+                              axis_maps_[2][static_cast<size_t>(c.d)], axis_maps_[3][static_cast<size_t>(c.n)]};
+  return ((at[0] * to_shape_[1] + at[1]) * to_shape_[2] + at[2]) * to_shape_[3] + at[3];
+}
+
+std::optional<Growth> plan_growth(const io::SweepConfig& from, const io::SweepConfig& to, const std::string& output) {
+  if (from.canonical_text() == to.canonical_text()) return std::nullopt;
+  // Everything but the axes' values and the trial count must agree.
+  io::SweepConfig same = to;
+  same.rho = from.rho;
+  same.gamma = from.gamma;
+  same.d = from.d;
+  same.n = from.n;
+  same.trials = from.trials;
+  std::vector<std::string> problems;
+  if (same.canonical_text() != from.canonical_text())
+    problems.push_back(io::config_differences(from.canonical_text(), same.canonical_text()));
+  note_lost_values("grid.rho", from.rho, to.rho, problems);
+  note_lost_values("grid.gamma", from.gamma, to.gamma, problems);
+  note_lost_values("grid.d", from.d, to.d, problems);
+  note_lost_values("grid.n", from.n, to.n, problems);
+  if (to.trials < from.trials) {
+    problems.push_back("mc.trials: file " + std::to_string(from.trials) + ", config " + std::to_string(to.trials));
+  }
+  if (problems.empty()) return Growth(from, to);
+  std::string text;
+  for (size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+  throw io::InputError(output + " holds a sweep with another config (" + text +
+                       "); a study grows only by more values on an axis or more trials: use another --output "
+                       "or the original config");
+}
+
+namespace {
+
+// The file's state: its snapshot with its journal replayed over it. `journal` is opened (and
+// locked) for the file's config and kept open by the caller until the new journal is in place.
+struct FileState {
+  io::SweepState state;
+  PartialCells partials;
+  std::unique_ptr<io::Journal> journal;
+};
+
+FileState read_file_state(const Growth& growth, const std::string& output, const std::string& journal_path) {
+  FileState file;
+  file.state = io::read_results_file(output).state;
+  file.journal =
+      std::make_unique<io::Journal>(journal_path, growth.from().hash(), replay_into(file.state, file.partials));
+  return file;
+}
+
+// A done cell's trials 0 .. trials-1 as a trials record of the grown cell; false if the file
+// does not know them all.
+bool known_trials(const io::SweepState& state, std::int64_t cell, io::TrialsRecord& record) {
+  const auto slots = static_cast<std::int64_t>(state.trial_slots());
+  const std::int32_t trials = state.trials[static_cast<size_t>(cell)];
+  if (slots < trials) return false;
+  for (std::int32_t t = 0; t < trials; ++t) {
+    const auto at = static_cast<size_t>(cell * slots + t);
+    if (std::isnan(state.trial_lambda[at]) || std::isnan(state.trial_eta[at])) return false;
+    record.trial.push_back(static_cast<std::uint64_t>(t));
+    record.lambda.push_back(state.trial_lambda[at]);
+    record.eta.push_back(state.trial_eta[at]);
+  }
+  record.seconds = state.seconds[static_cast<size_t>(cell)];
+  return true;
+}
+
+struct Carried {
+  std::int64_t cells = 0, extended = 0, trials = 0;
+};
+
+// The records of the grown journal: finished and failed cells as they are, the known trials of
+// cells that take more trials, and the trials of cells in progress.
+Carried carry_over(const Growth& growth, const FileState& file, io::Journal::Batch& batch) {
+  Carried carried;
+  const io::SweepState& state = file.state;
+  for (std::int64_t cell = 0; cell < state.size(); ++cell) {
+    const auto status = static_cast<io::CellStatus>(state.status[static_cast<size_t>(cell)]);
+    if (status == io::CellStatus::missing) continue;
+    ++carried.cells;
+    if (status == io::CellStatus::done && growth.more_trials()) {
+      io::TrialsRecord record;
+      if (!known_trials(state, cell, record)) {
+        throw io::InputError(
+            "the file keeps no per-trial values for cell " + std::to_string(cell) +
+            " (a grid above the per-trial cap, or a file of attnsweep 0.1), so its cells cannot take more trials; "
+            "rerun with mc.trials = " +
+            std::to_string(growth.from().trials) + " or use another --output");
+      }
+      record.cell = growth.map(cell);
+      ++carried.extended;
+      carried.trials += static_cast<std::int64_t>(record.trial.size());
+      batch.add(record);
+      continue;
+    }
+    io::CellRecord record = state.record(cell);
+    record.cell = growth.map(cell);
+    batch.add(record);
+  }
+  for (const auto& [cell, partial] : file.partials) {
+    io::TrialsRecord record;
+    record.cell = growth.map(cell);
+    record.seconds = partial.seconds;
+    for (const auto& [trial, value] : partial.samples.by_trial()) {
+      record.trial.push_back(trial);
+      record.lambda.push_back(value.lambda);
+      record.eta.push_back(value.eta);
+    }
+    carried.trials += static_cast<std::int64_t>(record.trial.size());
+    batch.add(record);
+  }
+  return carried;
+}
+
+}  // namespace
+
+std::string grow_journal(const Growth& growth, const std::string& output, const std::string& journal_path,
+                         const Grid& grid) {
+  FileState file = read_file_state(growth, output, journal_path);
+  io::Journal::Batch batch;
+  const Carried carried = carry_over(growth, file, batch);
+  // Written beside the output under the snapshot's temporary name (checked to fit the file
+  // system; one left by a kill is removed as a stale snapshot), then renamed over the journal
+  // while the old one is still locked by `file.journal`.
+  const std::string temporary = io::temporary_path_of(output);
+  ::unlink(temporary.c_str());
+  try {
+    io::Journal grown(temporary, grid.config().hash());
+    grown.commit(batch);
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  io::rename_durably(temporary, journal_path);
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "grew %s from %lld to %lld cells (trials %ld -> %ld): %lld cells and %lld trials carried over, "
+                "%lld cells extended",
+                output.c_str(), static_cast<long long>(file.state.size()), static_cast<long long>(grid.size()),
+                growth.from().trials, grid.config().trials, static_cast<long long>(carried.cells),
+                static_cast<long long>(carried.trials), static_cast<long long>(carried.extended));
+  return text;
+}
+
+}  // namespace attnsweep::sweep

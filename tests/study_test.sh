@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Studies that grow (called by ctest, one scenario per call; sweep/growth.hpp):
+#   grow     a study grown by values on every axis (in another order) and by trials, on 1, 2 and
+#            3 ranks, is bitwise the file a fresh run of the grown config gives, and computes only
+#            the new trials; grown twice (n, then trials) likewise; a geometric range grows too
+#   crash    a kill -9 during a growth, and a growth stopped after its new journal was in place
+#            (the file still the smaller study's): the rerun ends bitwise equal to a fresh run
+#   refuse   any other difference (seed, a value dropped, fewer trials, more trials on a file
+#            without per-trial values) is exit 2 naming each key with both values; nothing
+#            changes on disk
+#   slices   slices grown one by one and merged equal the fresh grown run
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(realpath "$1")
+SCENARIO=$2
+WORK=$(mktemp -d /tmp/attnsweep-study.XXXXXX)
+cleanup() {
+  pkill -9 -f -- "$WORK" 2> /dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+source "$HERE/common.sh"
+export OMPI_MCA_rmaps_base_oversubscribe=1
+same() { /usr/bin/python3 "$HERE/h5_same.py" "$1" "$2"; }
+cat > small.ini << 'INI'
+[grid]
+rho   = 0.2, 0.5
+gamma = 0.5, 1, 2
+d     = 4, 8
+n     = 16, 32
+[mc]
+trials = 4
+seed   = 7
+INI
+# Every axis grown, values in another order, and more trials.
+GROWN=("grid.rho=0.8, 0.5, 0.2" "grid.gamma=4, 0.5, 1, 2" "grid.d=8, 4" "grid.n=64, 16, 32" "mc.trials=6")
+trials_run() { sed -n 's/.*; \([0-9]*\) trials in .*/\1/p' "$1"; }
+
+case "$SCENARIO" in
+grow)
+  mpiexec -n 2 "$BIN" run --config small.ini --output fresh.h5 "${GROWN[@]}" > fresh.log 2>&1 || fail "fresh run"
+  total=$(trials_run fresh.log)
+  for ranks in 1 2 3; do
+    mpiexec -n 2 "$BIN" run --config small.ini --output g$ranks.h5 > /dev/null 2>&1 || fail "small run"
+    mpiexec -n $ranks "$BIN" run --config small.ini --output g$ranks.h5 "${GROWN[@]}" > grow.log 2>&1 ||
+      fail "growth on $ranks ranks: $(grep attnsweep: grow.log)"
+    grep -q 'grew .* from 24 to 72 cells (trials 4 -> 6): 24 cells and 96 trials carried over, 24 cells extended' grow.log ||
+      fail "no growth line: $(grep -m3 attnsweep grow.log)"
+    # The fresh run computes 72 x 6 trials; the growth only the 432 - 96 new ones.
+    [ "$(trials_run grow.log)" = $((total - 96)) ] && ok "P=$ranks computed only the $((total - 96)) new trials" ||
+      fail "P=$ranks computed $(trials_run grow.log) trials, want $((total - 96))"
+    same g$ranks.h5 fresh.h5 && ok "P=$ranks: the grown file is bitwise the fresh run's" || fail "P=$ranks grown differs"
+    "$BIN" verify g$ranks.h5 > /dev/null || fail "grown file fails verify"
+  done
+  # Twice: first n, then trials; a no-op rerun after.
+  mpiexec -n 2 "$BIN" run --config small.ini --output twice.h5 > /dev/null 2>&1
+  mpiexec -n 2 "$BIN" run --config small.ini --output twice.h5 grid.n=16,32,64 > /dev/null 2>&1 || fail "grow n"
+  mpiexec -n 2 "$BIN" run --config small.ini --output twice.h5 grid.n=16,32,64 mc.trials=9 > /dev/null 2>&1 || fail "grow trials"
+  mpiexec -n 2 "$BIN" run --config small.ini --output once.h5 grid.n=16,32,64 mc.trials=9 > /dev/null 2>&1
+  same twice.h5 once.h5 && ok "grown twice (n, then trials) equals a fresh run" || fail "grown twice differs"
+  mpiexec -n 2 "$BIN" run --config small.ini --output twice.h5 grid.n=16,32,64 mc.trials=9 > noop.log 2>&1
+  [ "$(trials_run noop.log)" = 0 ] && same twice.h5 once.h5 && ok "a rerun of the grown config does nothing" ||
+    fail "no-op rerun: $(tail -2 noop.log)"
+  # A geometric range is the list it stands for: growing 16:32:*2 to 16:64:*2 is one more n.
+  mpiexec -n 2 "$BIN" run --config small.ini --output geo.h5 grid.n=16:32:*2 > /dev/null 2>&1 || fail "geometric run"
+  mpiexec -n 2 "$BIN" run --config small.ini --output geo.h5 grid.n=16:64:*2 mc.trials=9 > /dev/null 2>&1 ||
+    fail "geometric growth"
+  same geo.h5 once.h5 && ok "n = 16:64:*2 grows 16:32:*2 into the fresh file" || fail "geometric growth differs"
+  ;;
+crash)
+  write_medium_config
+  MORE=("grid.n=512, 256" "mc.trials=32")
+  mpiexec -n 2 "$BIN" run --config medium.ini --output ref.h5 "${MORE[@]}" > /dev/null 2>&1 || fail "reference"
+  mpiexec -n 2 "$BIN" run --config medium.ini --output k.h5 > /dev/null 2>&1 || fail "medium run"
+  setsid mpiexec -n 2 "$BIN" run --config medium.ini --output k.h5 "${MORE[@]}" > kill.log 2>&1 &
+  pid=$!
+  wait_for_records k.h5.journal 60 || fail "the growth made no progress"
+  kill_job $pid "$WORK"
+  grep -q 'grew' kill.log && ok "killed during the growth ($(journal_counts k.h5.journal))" || fail "not grown: $(cat kill.log)"
+  mpiexec -n 2 "$BIN" run --config medium.ini --output k.h5 "${MORE[@]}" > resume.log 2>&1 || fail "resume"
+  same k.h5 ref.h5 && ok "kill -9 during a growth, then a rerun: bitwise the fresh run" || fail "resumed growth differs"
+  # The window between the new journal and the first snapshot: the file still holds the small study.
+  mpiexec -n 2 "$BIN" run --config small.ini --output w.h5 > /dev/null 2>&1
+  cp w.h5 w-small.h5
+  mpiexec -n 2 "$BIN" run --config small.ini --output w.h5 "${GROWN[@]}" > /dev/null 2>&1 || fail "growth"
+  cp w-small.h5 w.h5
+  mpiexec -n 2 "$BIN" run --config small.ini --output fresh.h5 "${GROWN[@]}" > /dev/null 2>&1
+  mpiexec -n 2 "$BIN" run --config small.ini --output w.h5 "${GROWN[@]}" > window.log 2>&1 || fail "rerun: $(cat window.log)"
+  ! grep -q 'grew' window.log && [ "$(trials_run window.log)" = 0 ] && same w.h5 fresh.h5 &&
+    ok "grown journal beside the small file: rebuilt from the journal, nothing computed" || fail "$(tail -3 window.log)"
+  ;;
+refuse)
+  "$BIN" run --config small.ini --output r.h5 > /dev/null 2>&1 || fail "small run"
+  cp r.h5 r-before.h5
+  cp r.h5.journal r-before.journal
+  refused() {
+    bounded_exit 2 "$1" "${@:3}"
+    grep -q -- "$2" err.txt || fail "$1: '$2' not in: $(cat err.txt)"
+  }
+  refused "another seed" "mc.seed: file 7, config 8" "$BIN" run --config small.ini --output r.h5 mc.seed=8 grid.n=16,32,64
+  refused "a value dropped" "grid.n: the config lacks the file's 32" "$BIN" run --config small.ini --output r.h5 grid.n=16,64
+  refused "fewer trials" "mc.trials: file 4, config 2" "$BIN" run --config small.ini --output r.h5 mc.trials=2
+  refused "another estimator" "mc.jacobian: file exact, config hutchinson" \
+    "$BIN" run --config small.ini --output r.h5 mc.jacobian=hutchinson
+  cmp -s r.h5 r-before.h5 && cmp -s r.h5.journal r-before.journal && ok "file and journal untouched" ||
+    fail "a refusal changed the file or its journal"
+  # More trials need the file's per-trial values: a file without them is refused, unchanged.
+  cp r-before.h5 nt.h5
+  /usr/bin/python3 -c "
+import h5py
+with h5py.File('nt.h5', 'r+') as f:
+    del f['lambda_trial'], f['eta_trial'], f['trial']"
+  "$BIN" verify nt.h5 > /dev/null 2>&1 || fail "a file without per-trial values fails verify"
+  cp nt.h5 nt-before.h5
+  refused "more trials, no per-trial values" "keeps no per-trial values" \
+    "$BIN" run --config small.ini --output nt.h5 mc.trials=6
+  cmp -s nt.h5 nt-before.h5 && [ "$(journal_counts nt.h5.journal | cut -d' ' -f1)" = 0 ] &&
+    ok "unchanged, journal empty" || fail "changed after the refusal"
+  mpiexec -n 2 "$BIN" run --config small.ini --output nt.h5 grid.n=16,32,64 > /dev/null 2>&1 &&
+    ok "... while more n values grow it" || fail "axis growth of a file without per-trial values"
+  ;;
+slices)
+  mpiexec -n 2 "$BIN" run --config small.ini --output fresh.h5 "${GROWN[@]}" > /dev/null 2>&1 || fail "fresh"
+  for k in 0 1; do
+    mpiexec -n 2 "$BIN" run --config small.ini --output s$k.h5 --slice $k/2 > /dev/null 2>&1 || fail "slice $k"
+    mpiexec -n 2 "$BIN" run --config small.ini --output s$k.h5 --slice $k/2 "${GROWN[@]}" > /dev/null 2>&1 ||
+      fail "grown slice $k"
+  done
+  "$BIN" merge merged.h5 s0.h5 s1.h5 > /dev/null || fail "merge of grown slices"
+  same merged.h5 fresh.h5 && ok "slices grown one by one and merged: bitwise the fresh run" || fail "merged differs"
+  ;;
+*)
+  echo "unknown scenario $SCENARIO"
+  exit 2
+  ;;
+esac
+echo "$SCENARIO: $failures failures"
+[ $failures = 0 ]
