@@ -71,7 +71,7 @@ for var in ("lambda", "eta"):
     check(mean_gap < 1e-13 and se_gap < 1e-12, f"{var}: per-trial mean and stderr match the summaries ({mean_gap:.1e}, {se_gap:.1e})")
 with h5py.File("o.h5", "r") as f:
     check([d.label for d in f["lambda_mean"].dims] == ["rho", "gamma", "d", "n"], "h5py: dimension labels")
-    check(int(f.attrs["schema_version"]) == 2, "schema_version 2")
+    check(int(f.attrs["schema_version"]) == 3, "schema_version 3")
 sys.exit(1 if bad else 0)
 PY
 
@@ -119,9 +119,9 @@ PY
 [ $? = 2 ] && grep -q "no per-trial values" err.txt && ok "query --trials of schema 1: $(cat err.txt)" || fail "query --trials schema 1: $(cat err.txt)"
 "$BIN" verify old.h5 > verify_old.txt 2>&1 && ok "verify passes a sound schema-1 file" || fail "verify schema 1: $(cat verify_old.txt)"
 "$BIN" merge merged.h5 old.h5 > merge.txt 2>&1 && "$BIN" query merged.h5 --format csv | cmp -s - o.csv &&
-  ok "merge reads schema 1 and writes schema 2 with the same cells" || fail "merge of schema 1: $(cat merge.txt)"
+  ok "merge reads schema 1 and writes schema 3 with the same cells" || fail "merge of schema 1: $(cat merge.txt)"
 
-# A half-done schema-1 file (cells of rho 0.8 missing) resumed: rewritten as schema 2, and the
+# A half-done schema-1 file (cells of rho 0.8 missing) resumed: rewritten as schema 3, and the
 # result equals the uninterrupted run bitwise.
 /usr/bin/python3 - <<'PY'
 import h5py, numpy as np
@@ -134,8 +134,8 @@ with h5py.File("old.h5", "r+") as f:
 PY
 mpiexec -n 2 "$BIN" run --config o.ini --output old.h5 > resume.log 2>&1 || fail "resume of schema 1 exited $?"
 grep -q "6 to run" resume.log && ok "resume of schema 1 runs the 6 missing cells" || fail "resume: $(grep -m1 'to run' resume.log)"
-[ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('old.h5', 'r').attrs['schema_version']))")" = 2 ] &&
-  ok "the resumed file is schema 2" || fail "the resumed file kept schema 1"
+[ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('old.h5', 'r').attrs['schema_version']))")" = 3 ] &&
+  ok "the resumed file is schema 3" || fail "the resumed file kept schema 1"
 cut -d, -f1-11,13- o.csv > want.csv
 results old.h5 > got.csv
 cmp -s want.csv got.csv && ok "resumed schema-1 file equals the uninterrupted run bitwise" || fail "resumed results differ"

@@ -133,4 +133,30 @@ fi
 /usr/bin/python3 "$TOOLS/plot_n_study.py" --critical ns-log.h5 --out ns > out.txt 2> err.txt
 code=$?
 if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: a sweep given as --critical -> 2: $(cat err.txt)"; else echo "FAIL: sweep as --critical -> $code"; rc=1; fi
+# A study that sweeps model parameters: one value of each is chosen with --select (an axis of one
+# value needs none); without it, or with a value off the axis, a one-line refusal (exit 2).
+cat > swept.ini <<'INI'
+[grid]
+rho     = 0.2, 0.5
+gamma   = 0.5:3:0.5
+d       = 8
+n       = 16
+layers  = 1, 2
+scaling = log
+[mc]
+jacobian = hutchinson
+trials   = 2
+INI
+mpiexec -n 2 "$BIN" run --config swept.ini --output sw.h5 > /dev/null 2>&1 || { echo "FAIL: swept sweep"; rc=1; }
+for case in "none:" "off:--select layers=3" "unknown:--select alpha=0"; do
+  /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" sw.h5 --out swp ${case#*:} > out.txt 2> err.txt
+  code=$?
+  if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: ${case%%:*} selection -> 2: $(cat err.txt)"; else echo "FAIL: ${case%%:*} selection -> $code: $(tail -2 err.txt)"; rc=1; fi
+done
+if /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" sw.h5 --out swp --select layers=2 > swp.log 2>&1 &&
+  [ -s swp/figure1_n16.png ] && ! grep -q "1/(1" swp/transition.csv; then
+  echo "ok: --select layers=2 draws the figures (no paper theory for 2 layers)"
+else
+  echo "FAIL: --select layers=2: $(tail -3 swp.log)"; rc=1
+fi
 exit $rc

@@ -9,6 +9,10 @@
 #            without per-trial values) is exit 2 naming each key with both values; nothing
 #            changes on disk
 #   slices   slices grown one by one and merged equal the fresh grown run
+#   axes     alpha, layers and scaling swept in [grid] (a 7-D file): P = 1, 2, 3 bitwise, every
+#            cell bitwise `attnsweep cell` of its parameters, xarray selects by layers, query
+#            filters by them; a fixed mc.layers grown into a layers axis; a schema-2 file (0.2's)
+#            read and grown into schema 3
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -129,6 +133,69 @@ slices)
   done
   "$BIN" merge merged.h5 s0.h5 s1.h5 > /dev/null || fail "merge of grown slices"
   same merged.h5 fresh.h5 && ok "slices grown one by one and merged: bitwise the fresh run" || fail "merged differs"
+  ;;
+axes)
+  cat > axes.ini << 'INI'
+[grid]
+rho     = 0.2, 0.8
+gamma   = 0.5, 2
+d       = 8
+n       = 16, 32
+alpha   = 0, 0.5
+layers  = 1, 2
+scaling = log, sqrt-log
+[mc]
+jacobian = hutchinson
+trials   = 3
+seed     = 3
+INI
+  for ranks in 1 2 3; do
+    mpiexec -n $ranks "$BIN" run --config axes.ini --output a$ranks.h5 > a$ranks.log 2>&1 ||
+      fail "P=$ranks run: $(grep attnsweep: a$ranks.log)"
+  done
+  same a1.h5 a2.h5 && same a1.h5 a3.h5 && ok "7-D study: P = 1, 2, 3 bitwise equal" || fail "P = 1, 2, 3 differ"
+  "$BIN" verify a2.h5 > /dev/null && ok "verify passes the 7-D file" || fail "verify: $("$BIN" verify a2.h5)"
+  # Every cell is `attnsweep cell` of its parameters (two cells in each corner of the new axes).
+  "$BIN" query a2.h5 --format csv --n 32 --rho 0.8 > cells.csv
+  [ "$(head -1 cells.csv | cut -d, -f1-8)" = "cell,rho,gamma,d,n,alpha,layers,scaling" ] && ok "query columns name the axes" ||
+    fail "query columns: $(head -1 cells.csv)"
+  bad=0
+  while IFS=, read -r cell rho gamma d n alpha layers scaling status trials lambda rest; do
+    want=$("$BIN" cell --rho $rho --gamma $gamma --d $d --n $n --alpha $alpha --layers $layers --scaling $scaling \
+      --jacobian hutchinson --trials 3 --seed 3 --format json | /usr/bin/python3 -c "import json, sys; print(repr(json.load(sys.stdin)['lambda_mean']))")
+    got=$(/usr/bin/python3 -c "print(repr(float('$lambda')))")
+    [ "$want" = "$got" ] || { bad=$((bad + 1)); echo "cell $cell: cell command $want, sweep $got"; }
+  done < <(tail -n +2 cells.csv)
+  [ $bad = 0 ] && ok "every queried cell equals \`attnsweep cell\` of its parameters bitwise ($(($(wc -l < cells.csv) - 1)) cells)" ||
+    fail "$bad cells differ from the cell command"
+  [ "$("$BIN" query a2.h5 --format csv --layers 2 --scaling sqrt-log | tail -n +2 | wc -l)" = 16 ] &&
+    ok "query --layers 2 --scaling sqrt-log: 16 cells" || fail "query filters on swept axes"
+  bounded_exit 2 "query --layers 3 (not on the axis)" "$BIN" query a2.h5 --layers 3
+  "$BIN" run --config small.ini --output plain.h5 > /dev/null 2>&1
+  bounded_exit 2 "query --layers on a file that fixes it" "$BIN" query plain.h5 --layers 1
+  /usr/bin/python3 - << 'PY' > xr.txt 2>&1 && ok "xarray: $(cat xr.txt)" || fail "xarray: $(tail -3 xr.txt)"
+import numpy as np, xarray as xr
+ds = xr.open_dataset("a2.h5", engine="h5netcdf")
+assert ds.lambda_mean.dims == ("rho", "gamma", "d", "n", "alpha", "layers", "scaling"), ds.lambda_mean.dims
+assert ds.lambda_trial.dims[-1] == "trial"
+v = ds.lambda_mean.sel(layers=2, scaling="sqrt-log", alpha=0.5, rho=0.8, gamma=2, n=32, d=8)
+assert np.isfinite(float(v))
+print(f"lambda_mean.sel(layers=2, scaling='sqrt-log', ...) = {float(v):.6g}")
+PY
+  # A fixed mc.layers = 2 grown into layers = 1, 2: bitwise the fresh run, the old cells kept.
+  mpiexec -n 2 "$BIN" run --config axes.ini --output fixed.h5 grid.layers= mc.layers=2 > /dev/null 2>&1 || fail "fixed run"
+  mpiexec -n 2 "$BIN" run --config axes.ini --output fixed.h5 > grow.log 2>&1 || fail "growth into an axis: $(grep attnsweep: grow.log)"
+  [ "$(trials_run grow.log)" = 96 ] && same fixed.h5 a2.h5 &&
+    ok "fixed layers = 2 grown into the layers axis: only the 96 new trials, bitwise the fresh run" ||
+    fail "growth into an axis: $(trials_run grow.log) trials; $(same fixed.h5 a2.h5)"
+  # A schema-2 file (what 0.2 wrote: the same places) is read, and grown into schema 3.
+  mpiexec -n 2 "$BIN" run --config small.ini --output two.h5 > /dev/null 2>&1
+  /usr/bin/python3 -c "import h5py, numpy as np; h5py.File('two.h5', 'r+').attrs['schema_version'] = np.int64(2)"
+  "$BIN" query two.h5 --format csv > two.csv && "$BIN" verify two.h5 > /dev/null && ok "schema 2 read and verified" ||
+    fail "schema 2 not read"
+  mpiexec -n 2 "$BIN" run --config small.ini --output two.h5 grid.n=16,32,64 > /dev/null 2>&1 || fail "schema 2 growth"
+  mpiexec -n 2 "$BIN" run --config small.ini --output three.h5 grid.n=16,32,64 > /dev/null 2>&1
+  same two.h5 three.h5 && ok "a schema-2 file grown: bitwise the fresh schema-3 run" || fail "schema 2 growth differs"
   ;;
 *)
   echo "unknown scenario $SCENARIO"

@@ -172,7 +172,7 @@ TEST(Grid, FlatIndexRoundTripsInCOrder) {
   EXPECT_EQ(grid.size(), 19 * 40 * 3 * 1);
   for (std::int64_t i : {0L, 1L, 2L, 3L, 119L, 2279L}) EXPECT_EQ(grid.flat(grid.coordinates(i)), i);
   const auto c = grid.coordinates(1);  // last axis (n) has one value, so index 1 is the next d
-  EXPECT_EQ(c.d, 1);
+  EXPECT_EQ(c[sw::kDAxis], 1);
   EXPECT_EQ(grid.cell(3).gamma, 0.5);
   const sw::Grid critical(io::parse_config(kGood, {"gamma-scale=critical"}, "t"));
   EXPECT_DOUBLE_EQ(critical.cell(critical.flat({1, 3, 0, 0})).gamma, 1.0 / (1 - 0.1));
@@ -192,7 +192,7 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
       std::tuple<long, long, long> previous{-1, -1, -1};
       for (std::int64_t cell : t.cells) {
         const auto c = grid.coordinates(cell);
-        const std::tuple<long, long, long> key{c.rho, c.d, c.n};
+        const std::tuple<long, long, long> key{c[sw::kRhoAxis], c[sw::kDAxis], c[sw::kNAxis]};
         if (key != previous) {
           ASSERT_TRUE(runs.insert(key).second) << "group split inside a task";
         }
@@ -215,7 +215,7 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     std::vector<std::pair<std::tuple<long, long, long>, double>> runs_in_order;  // (group, its total estimate)
     for (const auto& t : tasks) {
       const auto c = grid.coordinates(t.cells.front());
-      const std::tuple<long, long, long> key{c.rho, c.d, c.n};
+      const std::tuple<long, long, long> key{c[sw::kRhoAxis], c[sw::kDAxis], c[sw::kNAxis]};
       if (runs_in_order.empty() || runs_in_order.back().first != key) runs_in_order.push_back({key, 0.0});
       runs_in_order.back().second += t.estimated_seconds;
     }
@@ -349,7 +349,7 @@ TEST(ResultsFile, RoundTripLayoutAndScales) {
   {
     namespace h5 = io::h5;
     h5::Handle file = h5::open_file_readonly(path);
-    EXPECT_EQ(h5::get_int_attribute(file, "/", "schema_version"), 2);
+    EXPECT_EQ(h5::get_int_attribute(file, "/", "schema_version"), 3);
     EXPECT_EQ(h5::dataset_shape(file, "/eta_mean"), (std::vector<std::int64_t>{2, 3, 2, 1}));
     EXPECT_TRUE(h5::scale_attached(file, "/lambda_mean", "/gamma", 1));
     EXPECT_FALSE(h5::scale_attached(file, "/lambda_mean", "/gamma", 0));

@@ -109,3 +109,117 @@ TEST(Growth, RefusesEveryOtherDifferenceNamingKeyAndBothValues) {
   EXPECT_NE(probes.find("mc.jacobian: file exact, config hutchinson"), std::string::npos) << probes;
   EXPECT_EQ(probes.find("mc.trials"), std::string::npos) << probes;
 }
+
+namespace {
+const char* const kSwept =
+    "[grid]\nrho = 0.2, 0.5\ngamma = 1, 2, 4\nd = 8\nn = 16, 32\nlayers = 1, 2, 4\nscaling = log, sqrt-log\n"
+    "[mc]\njacobian = hutchinson\ntrials = 3\nseed = 5\n";
+}  // namespace
+
+TEST(SweptParameters, BecomeAxesAfterTheFixedOnesInRegistryOrder) {
+  const io::SweepConfig c = io::parse_config(kSwept, {"grid.alpha=0, 0.5"}, "swept.ini");
+  const std::vector<io::Axis> axes = io::study_axes(c);
+  ASSERT_EQ(axes.size(), 7u);
+  const char* names[] = {"rho", "gamma", "d", "n", "alpha", "layers", "scaling"};
+  for (size_t a = 0; a < axes.size(); ++a) EXPECT_EQ(axes[a].name, names[a]);
+  EXPECT_EQ(axes[5].kind, io::Axis::Kind::integer);
+  EXPECT_EQ(axes[6].labels, (std::vector<std::string>{"log", "sqrt-log"}));
+  EXPECT_EQ(io::cell_count(c), 2.0 * 3 * 1 * 2 * 2 * 3 * 2);
+}
+
+TEST(SweptParameters, CanonicalTextRoundTripsAndKeepsOldConfigsIdentity) {
+  const io::SweepConfig c = io::parse_config(kSwept, {}, "swept.ini");
+  const std::string text = c.canonical_text();
+  EXPECT_NE(text.find("[grid]\nrho = 0.2, 0.5\ngamma = 1, 2, 4\nd = 8\nn = 16, 32\ngamma-scale = absolute\n"
+                      "layers = 1, 2, 4\nscaling = log, sqrt-log\n[mc]"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("\nlayers = 1\n"), std::string::npos) << "a swept parameter's scalar is not in the text";
+  EXPECT_EQ(io::parse_config(text, {}, "again").canonical_text(), text);
+  // A config without swept parameters has the text (and hash) it always had.
+  const io::SweepConfig plain = io::parse_config(kSwept, {"grid.layers=1"}, "t");
+  EXPECT_NE(plain.canonical_text(), io::parse_config("[grid]\nrho=0.2,0.5\ngamma=1,2,4\nd=8\nn=16,32\n"
+                                                     "scaling = log, sqrt-log\n[mc]\njacobian=hutchinson\n"
+                                                     "trials=3\nseed=5\n",
+                                                     {}, "u")
+                                        .canonical_text())
+      << "an axis of one value is still an axis (a dimension of the file)";
+}
+
+TEST(SweptParameters, RefusedNamingTheKey) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"mc.layers=2"}, "grid.layers and mc.layers both given"},
+      {{"mc.jacobian=exact"}, "grid.layers = 2: needs mc.jacobian = hutchinson"},
+      {{"grid.layers=0, 1"}, "grid.layers = 0"},
+      {{"grid.layers=1, 1"}, "repeated value 1"},
+      {{"grid.scaling=log, cubic"}, "cubic"},
+      {{"grid.scaling=log,"}, "grid.scaling"},
+      {{"grid.alpha=0, x"}, "grid.alpha"},
+  };
+  for (const auto& [overrides, expected] : cases) {
+    try {
+      (void)io::parse_config(kSwept, overrides, "swept.ini");
+      ADD_FAILURE() << "accepted " << overrides[0];
+    } catch (const io::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(NdGrid, FlatIndexIsCOrderOverEveryAxisAndCellsTakeTheirValues) {
+  const sw::Grid grid(io::parse_config(kSwept, {"grid.alpha=0, 0.5"}, "swept.ini"));
+  const std::vector<std::int64_t> shape = grid.shape();
+  ASSERT_EQ(shape, (std::vector<std::int64_t>{2, 3, 1, 2, 2, 3, 2}));
+  std::int64_t expected = 0;
+  std::vector<std::int64_t> at(shape.size(), 0);
+  // Walk the grid in C order (last axis fastest) and compare with the flat index.
+  for (; expected < grid.size(); ++expected) {
+    ASSERT_EQ(grid.flat(at), expected);
+    ASSERT_EQ(grid.coordinates(expected), at);
+    const auto p = grid.cell(expected);
+    EXPECT_EQ(p.rho, (std::vector<double>{0.2, 0.5})[static_cast<size_t>(at[0])]);
+    EXPECT_EQ(p.gamma, (std::vector<double>{1, 2, 4})[static_cast<size_t>(at[1])]);
+    EXPECT_EQ(p.n, (std::vector<long>{16, 32})[static_cast<size_t>(at[3])]);
+    EXPECT_EQ(p.alpha, (std::vector<double>{0, 0.5})[static_cast<size_t>(at[4])]);
+    EXPECT_EQ(p.layers, (std::vector<long>{1, 2, 4})[static_cast<size_t>(at[5])]);
+    EXPECT_EQ(p.scaling, at[6] == 0 ? attnsweep::model::ScalingLaw::log : attnsweep::model::ScalingLaw::sqrt_log);
+    for (size_t a = shape.size(); a-- > 0;) {
+      if (++at[a] < shape[a]) break;
+      at[a] = 0;
+    }
+  }
+}
+
+TEST(NdGrid, DrawGroupsDifferOnlyInGammaAndCostClassesOnlyInRhoAndGamma) {
+  const sw::Grid grid(io::parse_config(kSwept, {}, "swept.ini"));
+  for (std::int64_t a = 0; a < grid.size(); ++a) {
+    for (std::int64_t b = 0; b < grid.size(); ++b) {
+      auto ca = grid.coordinates(a), cb = grid.coordinates(b);
+      ca[sw::kGammaAxis] = cb[sw::kGammaAxis] = 0;
+      ASSERT_EQ(grid.draw_group(a) == grid.draw_group(b), ca == cb) << a << " " << b;
+      ca[sw::kRhoAxis] = cb[sw::kRhoAxis] = 0;
+      ASSERT_EQ(grid.cost_class(a) == grid.cost_class(b), ca == cb) << a << " " << b;
+    }
+  }
+  // Class k's first cell is cell k.
+  for (std::int64_t k = 0; k < grid.cost_classes(); ++k) ASSERT_EQ(grid.cost_class(k), k);
+}
+
+TEST(Growth, AFixedParameterMayBecomeAnAxisHoldingItsValue) {
+  const io::SweepConfig from = io::parse_config(kSwept, {"grid.layers=", "mc.layers=2"}, "t");
+  EXPECT_FALSE(io::is_swept(from, "layers"));
+  const io::SweepConfig to = io::parse_config(kSwept, {"grid.layers=4, 2"}, "t");
+  const auto growth = sw::plan_growth(from, to, "out.h5");
+  ASSERT_TRUE(growth.has_value());
+  const sw::Grid old_grid(from), new_grid(to);
+  for (std::int64_t cell = 0; cell < old_grid.size(); ++cell) {
+    const auto p = new_grid.cell(growth->map(cell));
+    EXPECT_EQ(p.layers, 2);
+    EXPECT_EQ(p.gamma, old_grid.cell(cell).gamma);
+    EXPECT_EQ(p.scaling, old_grid.cell(cell).scaling);
+  }
+  const std::string lost = refusal(from, io::parse_config(kSwept, {"grid.layers=1, 4"}, "t"));
+  EXPECT_NE(lost.find("grid.layers: the config lacks the file's 2"), std::string::npos) << lost;
+  const std::string fixed = refusal(to, io::parse_config(kSwept, {"grid.layers=", "mc.layers=2"}, "t"));
+  EXPECT_NE(fixed.find("grid.layers"), std::string::npos) << fixed;
+}

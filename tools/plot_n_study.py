@@ -32,6 +32,8 @@ except ImportError as e:  # pragma: no cover
     print(f"plot_n_study.py: {e} (install python3-h5py, python3-matplotlib)", file=sys.stderr)
     sys.exit(2)
 
+import study_select  # noqa: E402 (beside this script)
+
 LAWS = ["log", "log-squared", "sqrt-log", "constant"]
 LAW_LABEL = {"log": "gamma ln n", "log-squared": "gamma (ln n)^2", "sqrt-log": "gamma sqrt(ln n)", "constant": "gamma"}
 
@@ -42,11 +44,19 @@ def fail(message):
 
 
 def config_value(text, key, default):
+    """A key's value outside [grid] (where a swept parameter's line lists its axis)."""
+    section = ""
     for line in text.splitlines():
+        if line.strip().startswith("["):
+            section = line.strip()
+            continue
         name, _, value = line.partition("=")
-        if name.strip() == key:
+        if name.strip() == key and (section != "[grid]" or key == "gamma-scale"):
             return value.strip()
     return default
+
+
+SELECTIONS = {}  # --select NAME=VALUE: one value of each swept parameter
 
 
 def open_h5(path):
@@ -61,13 +71,16 @@ def read_sweep(path):
     if f.attrs.get("kind", b"") in ("critical", b"critical"):
         fail(f"{path}: a critical-search file, not a sweep (give it to --critical)")
     if "lambda_mean" not in f or "meta" not in f:
-        fail(f"{path}: not an attnsweep sweep file (schema 2)")
+        fail(f"{path}: not an attnsweep sweep file (schema 2 or 3)")
     text = f["meta/config"][()]
     text = text.decode() if isinstance(text, bytes) else text
-    data = {name: np.asarray(f[name]) for name in ["rho", "gamma", "d", "n", "lambda_mean", "lambda_stderr",
-                                                    "eta_mean", "eta_stderr", "status"]}
-    data["scaling"] = config_value(text, "scaling", "log")
-    data["layers"] = int(config_value(text, "layers", "1"))
+    index, chosen = study_select.swept_index(f, path, SELECTIONS, fail)
+    data = {name: np.asarray(f[name]) for name in ["rho", "gamma", "d", "n"]}
+    for name in ["lambda_mean", "lambda_stderr", "eta_mean", "eta_stderr", "status"]:
+        data[name] = study_select.take(np.asarray(f[name]), index)
+    # A swept parameter's chosen value, else the [mc] scalar (the [grid] line lists an axis).
+    data["scaling"] = str(chosen.get("scaling", config_value(text, "scaling", "log")))
+    data["layers"] = int(chosen.get("layers", config_value(text, "layers", "1")))
     data["gamma_scale"] = config_value(text, "gamma-scale", "absolute")
     data["path"] = path
     return data
@@ -256,7 +269,10 @@ def main():
     parser.add_argument("--critical", nargs="*", default=[])
     parser.add_argument("--depth", nargs="*", default=[])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--select", action="append", metavar="NAME=VALUE",
+                        help="one value of a swept parameter (alpha, layers, scaling); repeat for each")
     args = parser.parse_args()
+    SELECTIONS.update(study_select.parse_selections(args.select, fail))
     if not (args.sweeps or args.critical or args.depth):
         fail("nothing to plot: give --sweeps, --critical or --depth")
     if not os.path.isdir(args.out):

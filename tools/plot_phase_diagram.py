@@ -24,6 +24,8 @@ import sys
 
 import numpy as np
 
+import study_select
+
 
 def fail(message):
     print(f"plot_phase_diagram: {message}", file=sys.stderr)
@@ -73,7 +75,19 @@ def first_crossing(gammas, values, target):
     return float("nan")
 
 
-def load(path):
+def mc_value(config, key, default):
+    """A key's value in the [mc] section of a canonical config text (default when absent)."""
+    section = ""
+    for line in config.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[mc]" and line.partition("=")[0].strip() == key:
+            return line.partition("=")[2].strip()
+    return default
+
+
+def load(path, selections):
     try:
         import h5py
     except ImportError:
@@ -89,32 +103,40 @@ def load(path):
             fail(f"{path}: not an attnsweep output (no schema_version attribute)")
         schema = int(f.attrs["schema_version"])
         if schema not in LAYOUTS:
-            fail(f"{path}: schema version {schema} is not supported (this tool reads 1 and 2)")
+            fail(f"{path}: schema version {schema} is not supported (this tool reads 1 to 3)")
         where = LAYOUTS[schema]
         for name in where.values():
             if name not in f:
                 fail(f"{path}: not an attnsweep output (no /{name})")
+        index, chosen = study_select.swept_index(f, path, selections, fail)
         scale = f[where["gamma"]].attrs.get("scale", b"absolute")
         scale = scale.decode() if isinstance(scale, bytes) else str(scale)
         data = {key: f[name][()] for key, name in where.items() if key != "config"}
+        for key in ("lambda", "lambda_se", "eta", "eta_se", "status"):
+            data[key] = study_select.take(data[key], index)
         data["critical_scale"] = scale.startswith("critical")
         config = f[where["config"]][()]
         config = config.decode() if isinstance(config, bytes) else str(config)
-        laws = [line.split("=", 1)[1].strip() for line in config.splitlines() if line.replace(" ", "").startswith("scaling=")]
-        data["scaling"] = laws[-1] if laws else "log"
+        # The config's [mc] scalars, replaced by the chosen value of a swept parameter.
+        data["scaling"] = str(chosen.get("scaling", mc_value(config, "scaling", "log")))
         if data["scaling"] not in BETA:
             fail(f"{path}: unknown scaling law '{data['scaling']}'")
-        depth = [line.split("=", 1)[1].strip() for line in config.splitlines() if line.replace(" ", "").startswith("layers=")]
-        data["layers"] = int(depth[-1]) if depth else 1
+        data["layers"] = int(chosen.get("layers", mc_value(config, "layers", "1")))
+        data["alpha"] = float(chosen.get("alpha", mc_value(config, "alpha", "0")))
+        data["selection"] = ", ".join(f"{k} = {v}" for k, v in chosen.items())
         # The paper's theory (critical curve, n -> infinity limits, 1/(1 - rho)) is for one layer
-        # with beta = gamma ln n; the simplex closed form here is for one layer with any law.
-        data["paper"] = data["scaling"] == "log" and data["layers"] == 1
-        data["lambda_trial"] = f["lambda_trial"][()] if schema >= 2 and "lambda_trial" in f else None
+        # with beta = gamma ln n and no residual; the simplex closed form is for one layer, alpha 0.
+        data["paper"] = data["scaling"] == "log" and data["layers"] == 1 and data["alpha"] == 0
+        data["lambda_trial"] = (study_select.take(f["lambda_trial"][()], index)
+                                if schema >= 2 and "lambda_trial" in f else None)
     return data
 
 
-# Where each array lives: schema 2 (axes and arrays at the root, netCDF-4 readable) and 1 (0.1's).
+# Where each array lives: schemas 3 and 2 (axes and arrays at the root, netCDF-4 readable; 3 adds a
+# dimension per swept model parameter after n) and 1 (0.1's).
 LAYOUTS = {
+    3: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
+        "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status", "config": "meta/config"},
     2: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
         "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status", "config": "meta/config"},
     1: {"rho": "grid/rho", "gamma": "grid/gamma", "d": "grid/d", "n": "grid/n", "lambda": "results/lambda/mean",
@@ -238,7 +260,7 @@ def collapse_plots(data, out, plt):
             kk = np.linspace(0, kmax, 400)
             # The exact-simplex curve only where a simplex of n directions exists (d >= n + 1);
             # elsewhere it is a formula outside its assumptions, and only the limits are drawn.
-            if d >= n + 1 and data["layers"] == 1:
+            if d >= n + 1 and data["layers"] == 1 and data["alpha"] == 0:
                 for r, style in ((float(rho[len(rho) // 2]), "k--"),):
                     theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d), data["scaling"]) for k in kk])
                     ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
@@ -270,8 +292,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--select", action="append", metavar="NAME=VALUE",
+                        help="one value of a swept parameter (alpha, layers, scaling); repeat for each")
     args = parser.parse_args()
-    data = load(args.file)
+    data = load(args.file, study_select.parse_selections(args.select, fail))
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:

@@ -9,6 +9,7 @@
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "attnsweep/io/study_axes.hpp"
 #include "attnsweep/model/layer.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
@@ -21,15 +22,21 @@ using io::InputError;
 namespace {
 // The config and provenance lines of `status`.
 void print_status_details(const io::ResultsFile& f, std::int64_t done, std::int64_t failed, double seconds) {
-  std::printf("  grid: %zu rho [%g..%g] x %zu gamma [%g..%g]%s x d {", f.config.rho.size(), f.config.rho.front(),
-              f.config.rho.back(), f.config.gamma.size(), f.config.gamma.front(), f.config.gamma.back(),
-              f.config.gamma_scale == io::GammaScale::critical ? " (x 1/(1-rho))" : "");
-  for (size_t i = 0; i < f.config.d.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.d[i]);
-  std::printf("} x n {");
-  for (size_t i = 0; i < f.config.n.size(); ++i) std::printf("%s%ld", i ? ", " : "", f.config.n[i]);
-  std::printf("}\n  mc: %ld trials, %s Jacobian, %s geometry, alpha %g, scaling %s, layers %ld, seed %llu\n",
-              f.config.trials, mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry),
-              f.config.alpha, model::scaling_name(f.config.scaling), f.config.layers,
+  const std::vector<io::Axis> axes = io::study_axes(f.config);
+  std::string grid;
+  for (const io::Axis& axis : axes) {
+    grid += (grid.empty() ? "" : " x ") + std::to_string(axis.size()) + " " + axis.name + " {";
+    for (std::int64_t i = 0; i < axis.size() && i < 8; ++i) grid += (i ? ", " : "") + axis.text(i);
+    grid += axis.size() > 8 ? ", ...}" : "}";
+    if (axis.name == "gamma" && f.config.gamma_scale == io::GammaScale::critical) grid += " (x 1/(1-rho))";
+  }
+  std::printf("  grid: %s\n", grid.c_str());
+  std::string fixed;
+  if (!io::is_swept(f.config, "alpha")) fixed += ", alpha " + io::format_real(f.config.alpha);
+  if (!io::is_swept(f.config, "scaling")) fixed += std::string(", scaling ") + model::scaling_name(f.config.scaling);
+  if (!io::is_swept(f.config, "layers")) fixed += ", layers " + std::to_string(f.config.layers);
+  std::printf("  mc: %ld trials, %s Jacobian, %s geometry%s, seed %llu\n", f.config.trials,
+              mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), fixed.c_str(),
               static_cast<unsigned long long>(f.config.seed));
   std::printf("  compute: %.1f core-seconds in finished cells (%.3f s per cell)\n", seconds,
               done + failed > 0 ? seconds / static_cast<double>(done + failed) : 0.0);

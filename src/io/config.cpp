@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "attnsweep/io/paths.hpp"
+#include "attnsweep/io/study_axes.hpp"
 #include "config_text.hpp"
 
 namespace attnsweep::io {
@@ -73,15 +74,17 @@ double tidy(double v) {
 
 struct Keys {
   std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed,
-      max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file;
+      max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file, grid_alpha, grid_layers,
+      grid_scaling;
 };
 
 po::options_description describe(Keys& k) {
   po::options_description desc;
   desc.add_options()("grid.rho", po::value(&k.rho)->required())("grid.gamma", po::value(&k.gamma)->required())(
       "grid.d", po::value(&k.d)->required())("grid.n", po::value(&k.n)->required())(
-      "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))("mc.trials", po::value(&k.trials))(
-      "mc.probes", po::value(&k.probes)->default_value("4"))(
+      "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))("grid.alpha", po::value(&k.grid_alpha))(
+      "grid.layers", po::value(&k.grid_layers))("grid.scaling", po::value(&k.grid_scaling))(
+      "mc.trials", po::value(&k.trials))("mc.probes", po::value(&k.probes)->default_value("4"))(
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.scaling", po::value(&k.scaling)->default_value("log"))(
@@ -289,6 +292,18 @@ static void store_overrides(const std::vector<std::string>& overrides, const po:
   }
 }
 
+// The grid's cells, all axes multiplied, within kMaxCells.
+static void require_cells_fit(const SweepConfig& c, const std::string& source_name) {
+  const double cells = cell_count(c);
+  if (cells <= static_cast<double>(kMaxCells)) return;
+  std::string sizes;
+  for (const Axis& axis : study_axes(c)) sizes += (sizes.empty() ? "" : " x ") + std::to_string(axis.size());
+  char msg[200];
+  std::snprintf(msg, sizeof msg, "the grid has %.3g cells (%s); at most %.0e are allowed", cells, sizes.c_str(),
+                static_cast<double>(kMaxCells));
+  throw InputError(source_name + ": " + msg);
+}
+
 SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
                          const std::string& source_name) {
   Keys k;
@@ -324,14 +339,6 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   for (long v : c.n) require(v >= 2, "grid.n", v, "must be >= 2");
   for (long v : c.d) require(v <= kMaxDimension, "grid.d", v, "must be <= " + std::to_string(kMaxDimension));
   for (long v : c.n) require(v <= kMaxTokens, "grid.n", v, "must be <= " + std::to_string(kMaxTokens));
-  const double cells = static_cast<double>(c.rho.size()) * static_cast<double>(c.gamma.size()) *
-                       static_cast<double>(c.d.size()) * static_cast<double>(c.n.size());
-  if (cells > static_cast<double>(kMaxCells)) {
-    char msg[200];
-    std::snprintf(msg, sizeof msg, "the grid has %.3g cells (%zu x %zu x %zu x %zu); at most %.0e are allowed", cells,
-                  c.rho.size(), c.gamma.size(), c.d.size(), c.n.size(), static_cast<double>(kMaxCells));
-    throw InputError(source_name + ": " + msg);
-  }
   const std::string scale = trim(k.gamma_scale);
   require(scale == "absolute" || scale == "critical", "grid.gamma-scale", scale, "must be absolute or critical");
   c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
@@ -358,10 +365,12 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
     throw InputError(std::string("mc.") + e.what());
   }
   c.layers = parse_integer("mc.layers", k.layers);
-  require(c.layers >= 1 && c.layers <= mc::kMaxLayers, "mc.layers", c.layers,
-          "must be in [1, " + std::to_string(mc::kMaxLayers) + "]");
-  require(c.layers == 1 || c.jacobian == mc::JacobianMethod::hutchinson, "mc.layers", c.layers,
-          "needs mc.jacobian = hutchinson (the exact Jacobian norm is a one-layer formula)");
+  check_layers("mc.layers", c.layers, c.jacobian);
+  parse_swept({{"alpha", trim(k.grid_alpha), !vm["mc.alpha"].defaulted()},
+               {"layers", trim(k.grid_layers), !vm["mc.layers"].defaulted()},
+               {"scaling", trim(k.grid_scaling), !vm["mc.scaling"].defaulted()}},
+              c);
+  require_cells_fit(c, source_name);
   const long seed = parse_integer("mc.seed", k.seed);
   require(seed >= 0, "mc.seed", seed, "must be >= 0");
   c.seed = static_cast<std::uint64_t>(seed);
@@ -433,13 +442,12 @@ std::string SweepConfig::canonical_text() const {
       << "d = " << ints(d) << "\n"
       << "n = " << ints(n) << "\n"
       << "gamma-scale = " << (gamma_scale == GammaScale::critical ? "critical" : "absolute") << "\n"
-      << "[mc]\n"
+      << swept_canonical_lines(*this) << "[mc]\n"
       << "trials = " << trials << "\n"
       << "probes = " << probes << "\n"
       << "jacobian = " << mc::jacobian_name(jacobian) << "\n"
       << "geometry = " << mc::geometry_name(geometry) << "\n"
-      << "alpha = " << format_real(alpha)
-      << "\n"
+      << (is_swept(*this, "alpha") ? std::string() : "alpha = " + format_real(alpha) + "\n")
       // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
       << (scaling == model::ScalingLaw::log ? std::string()
                                             : std::string("scaling = ") + model::scaling_name(scaling) + "\n")

@@ -28,7 +28,22 @@
 
 namespace attnsweep::io {
 
-const char* const kAxes[4] = {"rho", "gamma", "d", "n"};
+std::string axis_dataset(const Layout& at, const std::vector<Axis>& axes, size_t a) {
+  return a < 4 ? std::string(at.axes[a]) : "/" + axes[a].name;
+}
+
+const char* axis_long_name(const std::string& name) {
+  static const std::map<std::string, const char*> names = {
+      {"rho", "input pairwise cosine rho"},
+      {"gamma", "attention scale gamma (beta = gamma ln n)"},
+      {"d", "token dimension d"},
+      {"n", "number of tokens n"},
+      {"alpha", "residual weight alpha (the layer adds alpha times its input)"},
+      {"layers", "number of layers L (the layer applied L times)"},
+      {"scaling", "attention scaling law: beta as a function of gamma and n"}};
+  const auto it = names.find(name);
+  return it == names.end() ? "swept model parameter" : it->second;
+}
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -59,15 +74,15 @@ const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
                           "/meta/config",
                           "/meta/config_hash",
                           "/meta/build"};
-static_assert(kSchemaVersion == 2, "kLayoutV2 is the layout written");
+static_assert(kSchemaVersion == 3, "kLayoutV2 is the layout written (schema 3: the same places, plus swept axes)");
 }  // namespace
 
 const Layout& layout_of(std::int64_t schema, const std::string& path) {
   if (schema == 1) return kLayoutV1;
-  if (schema == 2) return kLayoutV2;
+  if (schema == 2 || schema == 3) return kLayoutV2;
   throw WrongKindOfFile(path + ": schema version " + std::to_string(schema) +
-                        " is not supported (this build reads 1 and 2" +
-                        (schema > 2 ? "; the file is from a newer attnsweep)" : ")"));
+                        " is not supported (this build reads 1 to 3" +
+                        (schema > 3 ? "; the file is from a newer attnsweep)" : ")"));
 }
 
 // CRC-32 of the error texts with their cell indices, in cell order.
@@ -172,13 +187,20 @@ const std::string& SweepState::error_of(std::int64_t cell) const {
   return it == error.end() ? none : it->second;
 }
 
-std::int64_t CellBox::flat_index(std::int64_t k, const std::array<std::int64_t, 4>& shape) const {
-  std::array<std::int64_t, 4> at{};
-  for (int a = 3; a >= 0; --a) {
-    at[a] = start[a] + k % count[a];
+std::int64_t CellBox::size() const {
+  std::int64_t cells = 1;
+  for (std::int64_t c : count) cells *= c;
+  return cells;
+}
+
+std::int64_t CellBox::flat_index(std::int64_t k, const std::vector<std::int64_t>& shape) const {
+  std::int64_t flat = 0, stride = 1;
+  for (size_t a = shape.size(); a-- > 0;) {
+    flat += (start[a] + k % count[a]) * stride;
     k /= count[a];
+    stride *= shape[a];
   }
-  return ((at[0] * shape[1] + at[1]) * shape[2] + at[2]) * shape[3] + at[3];
+  return flat;
 }
 
 CellRecord SweepState::record(std::int64_t cell) const {
@@ -253,95 +275,136 @@ void write_hdf5_atomically(const std::string& path, const std::function<void(con
   rename_durably(temporary, path);
 }
 
+namespace {
+namespace h = h5;
+
+// The coordinate datasets, as dimension scales named like their axis.
+void write_axes(const h::Handle& file, const Layout& at, const std::vector<Axis>& axes) {
+  for (size_t a = 0; a < axes.size(); ++a) {
+    const Axis& axis = axes[a];
+    const std::string path = axis_dataset(at, axes, a);
+    switch (axis.kind) {
+      case Axis::Kind::real:
+        h::write_doubles(file, path, {axis.size()}, axis.values);
+        break;
+      case Axis::Kind::integer:
+        h::write_int64(file, path, {axis.size()}, {axis.values.begin(), axis.values.end()});
+        break;
+      case Axis::Kind::label: {
+        std::vector<const char*> labels;
+        for (const std::string& label : axis.labels) labels.push_back(label.c_str());
+        h::write_strings(file, path, {axis.size()}, labels);
+        break;
+      }
+    }
+    h::make_scale(file, path, axis.name);
+    h::set_attribute(file, path, "long_name", std::string(axis_long_name(axis.name)));
+  }
+}
+
+void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& shape, const SweepState& state) {
+  h::write_doubles(file, "lambda_mean", shape, state.lambda_mean);
+  h::write_doubles(file, "lambda_stderr", shape, state.lambda_stderr);
+  h::write_doubles(file, "eta_mean", shape, state.eta_mean);
+  h::write_doubles(file, "eta_stderr", shape, state.eta_stderr);
+  h::write_int32(file, "trials", shape, state.trials);
+  h::write_uint8(file, "status", shape, state.status);
+  h::write_doubles(file, "seconds", shape, state.seconds);
+  h::write_int32(file, "attempts", shape, state.attempts);
+  std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
+  for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
+  h::write_strings(file, "error", shape, errors);
+}
+
+// Per-trial values (a trailing `trial` dimension), or an attribute saying why they are not kept.
+void write_trial_arrays(const h::Handle& file, const std::vector<std::int64_t>& shape, const SweepState& state,
+                        const SweepConfig& config) {
+  if (state.trial_slots() == 0) {
+    char why[160];
+    std::snprintf(why, sizeof why, "not stored: %lld cells x %ld trials is over %lld values (or over %d trials a cell)",
+                  static_cast<long long>(state.size()), config.trials, static_cast<long long>(kMaxTrialValues),
+                  kMaxTrialSlots);
+    h::set_attribute(file, "/", "per_trial_values", std::string(why));
+    return;
+  }
+  std::vector<std::int64_t> trial_index(static_cast<size_t>(state.trial_slots()));
+  for (size_t t = 0; t < trial_index.size(); ++t) trial_index[t] = static_cast<std::int64_t>(t);
+  h::write_int64(file, "trial", {state.trial_slots()}, trial_index);
+  std::vector<std::int64_t> with_trial = shape;
+  with_trial.push_back(state.trial_slots());
+  h::write_doubles(file, "lambda_trial", with_trial, state.trial_lambda);
+  h::write_doubles(file, "eta_trial", with_trial, state.trial_eta);
+  h::make_scale(file, "/trial", "trial");
+  h::set_attribute(file, "/trial", "long_name", std::string("trial index (its random draws)"));
+  h::set_attribute(file, "/lambda_trial", "long_name", std::string("angle ratio lambda of each trial (NaN: not run)"));
+  h::set_attribute(file, "/eta_trial", "long_name", std::string("eta of each trial (NaN: not run)"));
+}
+
+// The config (with its CRC-32, so that a flipped byte is caught like one in an array), its hash
+// and the build.
+void write_meta(const h::Handle& file, const Layout& at, const SweepConfig& config) {
+  h::Handle meta = h::create_group(file, "meta");
+  const std::string config_text = config.canonical_text();
+  h::write_string(meta, "config", config_text);
+  char hash[32];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(config.hash()));
+  h::write_string(meta, "config_hash", hash);
+  h::write_string(meta, "build", build_description());
+  h::set_attribute(file, at.config, "crc32", static_cast<std::int64_t>(crc32(config_text.data(), config_text.size())));
+}
+
+// Every array's dimensions named by the axes' scales (and the trial scale for per-trial arrays).
+void attach_scales(const h::Handle& file, const Layout& at, const std::vector<Axis>& axes, bool trials) {
+  const std::vector<const char*> fixed = at.arrays();
+  std::vector<std::string> arrays(fixed.begin(), fixed.end());
+  if (trials) arrays.insert(arrays.end(), {"/lambda_trial", "/eta_trial"});
+  for (const std::string& array : arrays) {
+    for (size_t a = 0; a < axes.size(); ++a)
+      h::attach_scale(file, array, axis_dataset(at, axes, a), static_cast<unsigned>(a));
+  }
+  if (trials) {
+    for (const char* array : {"/lambda_trial", "/eta_trial"})
+      h::attach_scale(file, array, "/trial", static_cast<unsigned>(axes.size()));
+  }
+}
+
+// What each variable is, for whoever opens the file without the docs (MODEL.md section 3).
+void describe_variables(const h::Handle& file, const Layout& at, const SweepConfig& config) {
+  h::set_attribute(file, "/", "schema_version", kSchemaVersion);
+  h::set_attribute(file, "/", "engine_version", engine_version());
+  h::set_attribute(file, "/", "created_utc", utc_now());
+  h::set_attribute(file, "/", "title", std::string("attnsweep phase diagram of critical attention scaling"));
+  h::set_attribute(file, at.axes[1], "scale",
+                   config.gamma_scale == GammaScale::critical ? std::string("critical: gamma = value / (1 - rho)")
+                                                              : std::string("absolute"));
+  const std::pair<const char*, const char*> names[] = {
+      {at.lambda_mean, "angle ratio lambda, mean over trials"},
+      {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)"},
+      {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials"},
+      {at.eta_stderr, "standard error of eta_mean (NaN with one trial)"},
+      {at.trials, "trials in the cell"},
+      {at.seconds, "compute time of the cell in seconds"},
+      {at.attempts, "attempts at the cell"},
+      {at.error, "last error text of the cell (empty unless failed)"}};
+  for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
+  h::set_attribute(file, at.status, "long_name", std::string("cell status"));
+  h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed"));
+}
+}  // namespace
+
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state) {
-  namespace h = h5;
-  const std::vector<std::int64_t> shape = {
-      static_cast<std::int64_t>(config.rho.size()), static_cast<std::int64_t>(config.gamma.size()),
-      static_cast<std::int64_t>(config.d.size()), static_cast<std::int64_t>(config.n.size())};
+  const std::vector<Axis> axes = study_axes(config);
+  std::vector<std::int64_t> shape;
+  for (const Axis& axis : axes) shape.push_back(axis.size());
+  const Layout& at = kLayoutV2;
   write_hdf5_atomically(path, [&](const h::Handle& file) {
-    const Layout& at = kLayoutV2;
-    {
-      h::write_doubles(file, "rho", {shape[0]}, config.rho);
-      h::write_doubles(file, "gamma", {shape[1]}, config.gamma);
-      h::write_int64(file, "d", {shape[2]}, {config.d.begin(), config.d.end()});
-      h::write_int64(file, "n", {shape[3]}, {config.n.begin(), config.n.end()});
-      h::write_doubles(file, "lambda_mean", shape, state.lambda_mean);
-      h::write_doubles(file, "lambda_stderr", shape, state.lambda_stderr);
-      h::write_doubles(file, "eta_mean", shape, state.eta_mean);
-      h::write_doubles(file, "eta_stderr", shape, state.eta_stderr);
-      h::write_int32(file, "trials", shape, state.trials);
-      h::write_uint8(file, "status", shape, state.status);
-      h::write_doubles(file, "seconds", shape, state.seconds);
-      h::write_int32(file, "attempts", shape, state.attempts);
-      std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
-      for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
-      h::write_strings(file, "error", shape, errors);
-      if (state.trial_slots() > 0) {
-        std::vector<std::int64_t> trial_index(static_cast<size_t>(state.trial_slots()));
-        for (size_t t = 0; t < trial_index.size(); ++t) trial_index[t] = static_cast<std::int64_t>(t);
-        h::write_int64(file, "trial", {state.trial_slots()}, trial_index);
-        std::vector<std::int64_t> shape5 = shape;
-        shape5.push_back(state.trial_slots());
-        h::write_doubles(file, "lambda_trial", shape5, state.trial_lambda);
-        h::write_doubles(file, "eta_trial", shape5, state.trial_eta);
-      }
-      h::Handle meta = h::create_group(file, "meta");
-      h::write_string(meta, "config", config.canonical_text());
-      char hash[32];
-      std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(config.hash()));
-      h::write_string(meta, "config_hash", hash);
-      h::write_string(meta, "build", build_description());
-    }
-    // CRC-32 of every text, so that a flipped byte in the config is caught like one in an array.
-    const std::string config_text = config.canonical_text();
-    h::set_attribute(file, at.config, "crc32",
-                     static_cast<std::int64_t>(crc32(config_text.data(), config_text.size())));
+    write_axes(file, at, axes);
+    write_cell_arrays(file, shape, state);
+    write_trial_arrays(file, shape, state, config);
+    write_meta(file, at, config);
     h::set_attribute(file, at.error, "crc32", static_cast<std::int64_t>(errors_crc(state.error)));
-    for (int a = 0; a < 4; ++a) h::make_scale(file, at.axes[a], kAxes[a]);
-    for (const char* array : at.arrays()) {
-      for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, at.axes[a], a);
-    }
-    if (state.trial_slots() > 0) {
-      h::make_scale(file, "/trial", "trial");
-      for (const char* array : {"/lambda_trial", "/eta_trial"}) {
-        for (unsigned a = 0; a < 4; ++a) h::attach_scale(file, array, at.axes[a], a);
-        h::attach_scale(file, array, "/trial", 4);
-      }
-      h::set_attribute(file, "/trial", "long_name", std::string("trial index (its random draws)"));
-      h::set_attribute(file, "/lambda_trial", "long_name",
-                       std::string("angle ratio lambda of each trial (NaN: not run)"));
-      h::set_attribute(file, "/eta_trial", "long_name", std::string("eta of each trial (NaN: not run)"));
-    } else {
-      char why[160];
-      std::snprintf(
-          why, sizeof why, "not stored: %lld cells x %ld trials is over %lld values (or over %d trials a cell)",
-          static_cast<long long>(state.size()), config.trials, static_cast<long long>(kMaxTrialValues), kMaxTrialSlots);
-      h::set_attribute(file, "/", "per_trial_values", std::string(why));
-    }
-    h::set_attribute(file, "/", "schema_version", kSchemaVersion);
-    h::set_attribute(file, "/", "engine_version", engine_version());
-    h::set_attribute(file, "/", "created_utc", utc_now());
-    h::set_attribute(file, "/", "title", std::string("attnsweep phase diagram of critical attention scaling"));
-    h::set_attribute(file, at.axes[1], "scale",
-                     config.gamma_scale == GammaScale::critical ? std::string("critical: gamma = value / (1 - rho)")
-                                                                : std::string("absolute"));
-    // What each variable is, for whoever opens the file without the README (MODEL.md section 3).
-    const std::pair<const char*, const char*> names[] = {
-        {at.axes[0], "input pairwise cosine rho"},
-        {at.axes[1], "attention scale gamma (beta = gamma ln n)"},
-        {at.axes[2], "token dimension d"},
-        {at.axes[3], "number of tokens n"},
-        {at.lambda_mean, "angle ratio lambda, mean over trials"},
-        {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)"},
-        {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials"},
-        {at.eta_stderr, "standard error of eta_mean (NaN with one trial)"},
-        {at.trials, "trials in the cell"},
-        {at.seconds, "compute time of the cell in seconds"},
-        {at.attempts, "attempts at the cell"},
-        {at.error, "last error text of the cell (empty unless failed)"}};
-    for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
-    h::set_attribute(file, at.status, "long_name", std::string("cell status"));
-    h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed"));
+    attach_scales(file, at, axes, state.trial_slots() > 0);
+    describe_variables(file, at, config);
   });
 }
 

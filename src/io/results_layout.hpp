@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "attnsweep/io/study_axes.hpp"
+
 namespace attnsweep::io {
 
 // Where each dataset lives, by schema version. Version 2 (written) keeps the axes and the arrays
@@ -22,8 +24,11 @@ struct Layout {
   }
 };
 
-// The axis names, in the grid's order.
-extern const char* const kAxes[4];
+// The dataset of axis `a` of a study's axes (io/study_axes.hpp): the layout's place for the four
+// fixed axes, "/NAME" at the root for a swept parameter.
+std::string axis_dataset(const Layout& at, const std::vector<Axis>& axes, size_t a);
+// What an axis is, as its coordinate's long_name.
+const char* axis_long_name(const std::string& name);
 
 // The layout of a schema version; WrongKindOfFile for one this build does not read.
 const Layout& layout_of(std::int64_t schema, const std::string& path);

@@ -54,6 +54,22 @@ void ResultsReader::require_shape(const char* dataset, const std::vector<std::in
   }
 }
 
+// Whether the stored coordinate `path` holds the axis's values, bit for bit.
+bool ResultsReader::axis_matches(const Axis& axis, const std::string& path) const {
+  namespace h = h5;
+  switch (axis.kind) {
+    case Axis::Kind::label:
+      return h::read_strings(file_, path) == axis.labels;
+    case Axis::Kind::integer:
+      return h::read_int64(file_, path) == std::vector<std::int64_t>(axis.values.begin(), axis.values.end());
+    case Axis::Kind::real:
+      break;
+  }
+  const std::vector<double> stored = h::read_doubles(file_, path);
+  return stored.size() == axis.values.size() &&
+         std::memcmp(stored.data(), axis.values.data(), stored.size() * sizeof(double)) == 0;
+}
+
 void ResultsReader::read_header() {
   namespace h = h5;
   const Layout& at = *layout_;
@@ -67,23 +83,18 @@ void ResultsReader::read_header() {
   header_.config = parse_config(header_.config_text, {}, path_ + ":" + at.config);
   header_.config_hash = header_.config.hash();
   const SweepConfig& c = header_.config;
-  shape_ = {static_cast<std::int64_t>(c.rho.size()), static_cast<std::int64_t>(c.gamma.size()),
-            static_cast<std::int64_t>(c.d.size()), static_cast<std::int64_t>(c.n.size())};
+  axes_ = study_axes(c);
+  shape_.clear();
+  for (const Axis& axis : axes_) shape_.push_back(axis.size());
   // Declared shapes are checked before anything is read: a damaged dataspace may declare 2^32
   // values, and reading it would ask for tens of GiB.
-  for (int a = 0; a < 4; ++a) require_shape(at.axes[a], {shape_[static_cast<size_t>(a)]});
-  const std::vector<std::int64_t> shape(shape_.begin(), shape_.end());
+  for (size_t a = 0; a < axes_.size(); ++a) require_shape(axis_dataset(at, axes_, a).c_str(), {shape_[a]});
+  const std::vector<std::int64_t>& shape = shape_;
   for (const char* array : at.arrays()) require_shape(array, shape);
-  // The axes must be the config's, value for value (bitwise).
-  const auto axis_differs = [](const auto& stored, const auto& configured) {
-    return stored.size() != configured.size() ||
-           std::memcmp(stored.data(), configured.data(), stored.size() * sizeof(stored[0])) != 0;
-  };
-  const std::vector<std::int64_t> d(c.d.begin(), c.d.end()), n(c.n.begin(), c.n.end());
-  if (axis_differs(h::read_doubles(file_, at.axes[0]), c.rho) ||
-      axis_differs(h::read_doubles(file_, at.axes[1]), c.gamma) || axis_differs(h::read_int64(file_, at.axes[2]), d) ||
-      axis_differs(h::read_int64(file_, at.axes[3]), n)) {
-    throw CorruptFile(path_ + ": the axes do not match " + at.config + " (the file is damaged)");
+  for (size_t a = 0; a < axes_.size(); ++a) {
+    if (!axis_matches(axes_[a], axis_dataset(at, axes_, a)))
+      throw CorruptFile(path_ + ": the " + axes_[a].name + " axis does not match " + at.config +
+                        " (the file is damaged)");
   }
   if (header_.schema_version >= 2 && (h::exists(file_, "/lambda_trial") || h::exists(file_, "/eta_trial"))) {
     std::vector<std::int64_t> shape5 = shape;
@@ -100,6 +111,7 @@ void ResultsReader::read_header() {
 
 CellBox ResultsReader::whole() const {
   CellBox box;
+  box.start.assign(shape_.size(), 0);
   box.count = shape_;
   return box;
 }
@@ -107,10 +119,8 @@ CellBox ResultsReader::whole() const {
 SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
   namespace h = h5;
   h::Slab slab;
-  for (int a = 0; a < 4; ++a) {
-    slab.start.push_back(box.start[a]);
-    slab.count.push_back(box.count[a]);
-  }
+  slab.start = box.start;
+  slab.count = box.count;
   SweepState s;
   const Layout& at = *layout_;
   try {
@@ -157,7 +167,8 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
 
 void ResultsReader::for_each_slab(unsigned fields,
                                   const std::function<void(std::int64_t, const SweepState&)>& visit) const {
-  const std::int64_t per_rho = shape_[1] * shape_[2] * shape_[3];
+  std::int64_t per_rho = 1;
+  for (size_t a = 1; a < shape_.size(); ++a) per_rho *= shape_[a];
   const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / std::max<std::int64_t>(per_rho, 1));
   for (std::int64_t r0 = 0; r0 < shape_[0]; r0 += rows) {
     CellBox box = whole();
@@ -190,10 +201,11 @@ std::vector<std::string> verify_results_file(const std::string& path) {
   const Layout& at = layout_of(f.schema_version, path);
   try {
     h5::Handle file = h5::open_file_readonly(path);
+    const std::vector<Axis>& axes = reader.axes();
     for (const char* array : at.arrays())
-      for (unsigned a = 0; a < 4; ++a)
-        if (!h5::scale_attached(file, array, at.axes[a], a))
-          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + kAxes[a] +
+      for (size_t a = 0; a < axes.size(); ++a)
+        if (!h5::scale_attached(file, array, axis_dataset(at, axes, a), static_cast<unsigned>(a)))
+          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + axes[a].name +
                              " scale");
     char hash[32];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));

@@ -17,6 +17,7 @@
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "attnsweep/io/study_axes.hpp"
 #include "attnsweep/model/theory.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
@@ -67,6 +68,13 @@ void check_gamma_range(const io::SweepConfig& config) {
         "grid.gamma: the critical search brackets gamma_c between the smallest and the largest "
         "gamma, so it needs at least two distinct values (got " +
         io::format_real(config.gamma.front()) + " only)");
+  }
+  // A search is one bisection per (rho, d, n) at one value of every model parameter.
+  for (const std::string& name : io::sweepable_parameters()) {
+    if (io::is_swept(config, name)) {
+      throw io::InputError("grid." + name + ": the critical search runs at one value of " + name + "; give mc." + name +
+                           " instead (one search per value)");
+    }
   }
 }
 

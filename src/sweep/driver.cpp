@@ -29,15 +29,13 @@
 
 namespace attnsweep::sweep {
 
-// The cell whose trial needs the most memory (memory depends on d and n only).
+// The cell whose trial needs the most memory (the same for every cell of a cost class).
 static mc::CellParams largest_cell(const Grid& grid) {
-  const auto shape = grid.shape();
   mc::CellParams largest = grid.cell(0);
-  for (long d = 0; d < shape[2]; ++d)
-    for (long n = 0; n < shape[3]; ++n) {
-      const mc::CellParams cell = grid.cell(grid.flat({0, 0, d, n}));
-      if (mc::trial_memory_bytes(cell) > mc::trial_memory_bytes(largest)) largest = cell;
-    }
+  for (std::int64_t k = 1; k < grid.cost_classes(); ++k) {
+    const mc::CellParams cell = grid.cell(k);
+    if (mc::trial_memory_bytes(cell) > mc::trial_memory_bytes(largest)) largest = cell;
+  }
   return largest;
 }
 

@@ -5,44 +5,45 @@
 
 namespace attnsweep::sweep {
 
-Grid::Grid(const io::SweepConfig& config) : config_(config) {
-  size_ = static_cast<std::int64_t>(config.rho.size() * config.gamma.size() * config.d.size() * config.n.size());
+Grid::Grid(const io::SweepConfig& config) : config_(config), axes_(io::study_axes(config)) {
+  strides_.assign(axes_.size(), 1);
+  for (size_t a = axes_.size(); a-- > 0;) {
+    strides_[a] = size_;
+    size_ *= axes_[a].size();
+  }
+  inner_ = strides_[kGammaAxis];
+  gammas_ = axes_[kGammaAxis].size();
 }
 
 std::vector<std::int64_t> Grid::shape() const {
-  return {static_cast<std::int64_t>(config_.rho.size()), static_cast<std::int64_t>(config_.gamma.size()),
-          static_cast<std::int64_t>(config_.d.size()), static_cast<std::int64_t>(config_.n.size())};
+  std::vector<std::int64_t> shape;
+  for (const io::Axis& axis : axes_) shape.push_back(axis.size());
+  return shape;
 }
 
-CellCoordinates Grid::coordinates(std::int64_t flat) const {
+std::vector<std::int64_t> Grid::coordinates(std::int64_t flat) const {
   if (flat < 0 || flat >= size_) throw std::out_of_range("cell index " + std::to_string(flat) + " outside the grid");
-  CellCoordinates c;
-  const auto nn = static_cast<std::int64_t>(config_.n.size()), nd = static_cast<std::int64_t>(config_.d.size()),
-             ng = static_cast<std::int64_t>(config_.gamma.size());
-  c.n = flat % nn;
-  flat /= nn;
-  c.d = flat % nd;
-  flat /= nd;
-  c.gamma = flat % ng;
-  c.rho = flat / ng;
-  return c;
+  std::vector<std::int64_t> at(axes_.size());
+  for (size_t a = 0; a < axes_.size(); ++a) {
+    at[a] = flat / strides_[a];
+    flat %= strides_[a];
+  }
+  return at;
 }
 
-std::int64_t Grid::flat(const CellCoordinates& c) const {
-  return ((c.rho * static_cast<std::int64_t>(config_.gamma.size()) + c.gamma) *
-              static_cast<std::int64_t>(config_.d.size()) +
-          c.d) *
-             static_cast<std::int64_t>(config_.n.size()) +
-         c.n;
+std::int64_t Grid::flat(const std::vector<std::int64_t>& at) const {
+  std::int64_t flat = 0;
+  for (size_t a = 0; a < axes_.size(); ++a) flat += at[a] * strides_[a];
+  return flat;
 }
 
 mc::CellParams Grid::cell(std::int64_t index) const {
-  const CellCoordinates c = coordinates(index);
+  const std::vector<std::int64_t> at = coordinates(index);
   mc::CellParams p;
-  p.rho = config_.rho[c.rho];
-  p.gamma = io::cell_gamma(config_, p.rho, config_.gamma[c.gamma]);
-  p.d = config_.d[c.d];
-  p.n = config_.n[c.n];
+  p.rho = config_.rho[static_cast<size_t>(at[kRhoAxis])];
+  p.gamma = io::cell_gamma(config_, p.rho, config_.gamma[static_cast<size_t>(at[kGammaAxis])]);
+  p.d = config_.d[static_cast<size_t>(at[kDAxis])];
+  p.n = config_.n[static_cast<size_t>(at[kNAxis])];
   p.trials = config_.trials;
   p.probes = config_.probes;
   p.geometry = config_.geometry;
@@ -52,6 +53,7 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.layers = config_.layers;
   p.seed = config_.seed;
   p.threads = config_.threads;
+  for (size_t a = kFixedAxes; a < axes_.size(); ++a) io::apply_axis_value(axes_[a], at[a], p);
   return p;
 }
 

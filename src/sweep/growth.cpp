@@ -4,82 +4,88 @@
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <memory>
 
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "attnsweep/io/study_axes.hpp"
 #include "attnsweep/sweep/run_store.hpp"
 
 namespace attnsweep::sweep {
 
 namespace {
 
+// The file's values of the grown grid's axis `axis` (a parameter the file fixes: its one value).
+io::Axis file_values(const Grid& from, const io::Axis& axis) {
+  for (const io::Axis& mine : from.axes())
+    if (mine.name == axis.name) return mine;
+  return io::parameter_values(from.config(), axis.name);
+}
+
 // Per value of `from`, its index in `to`; -1 for a value `to` lacks.
-template <class T>
-std::vector<std::int64_t> index_map(const std::vector<T>& from, const std::vector<T>& to) {
-  std::map<T, std::int64_t> where;
-  for (size_t i = 0; i < to.size(); ++i) where[to[i]] = static_cast<std::int64_t>(i);
+std::vector<std::int64_t> index_map(const io::Axis& from, const io::Axis& to) {
   std::vector<std::int64_t> map;
-  for (const T& value : from) {
-    const auto it = where.find(value);
-    map.push_back(it == where.end() ? -1 : it->second);
-  }
+  for (std::int64_t i = 0; i < from.size(); ++i) map.push_back(to.find(from.text(i)));
   return map;
 }
 
-std::string value_text(double v) { return io::format_real(v); }
-std::string value_text(long v) { return std::to_string(v); }
-
 // "grid.n: the config lacks the file's 128, 256" when an axis would lose values.
-template <class T>
-void note_lost_values(const char* key, const std::vector<T>& from, const std::vector<T>& to,
-                      std::vector<std::string>& problems) {
-  const std::vector<std::int64_t> map = index_map(from, to);
+void note_lost_values(const io::Axis& from, const std::vector<std::int64_t>& map, std::vector<std::string>& problems) {
   std::string lost;
   int shown = 0, count = 0;
   for (size_t i = 0; i < map.size(); ++i) {
     if (map[i] >= 0) continue;
     ++count;
-    if (shown < 5) lost += (shown++ ? ", " : "") + value_text(from[i]);
+    if (shown < 5) lost += (shown++ ? ", " : "") + from.text(static_cast<std::int64_t>(i));
   }
   if (count == 0) return;
   if (count > shown) lost += ", ... (" + std::to_string(count) + " values)";
-  problems.push_back(std::string(key) + ": the config lacks the file's " + lost);
+  problems.push_back("grid." + from.name + ": the config lacks the file's " + lost);
 }
 
 }  // namespace
 
-Growth::Growth(io::SweepConfig from, const io::SweepConfig& to)
-    : from_grid_(std::move(from)), to_shape_(Grid(to).shape()), to_trials_(to.trials) {
-  const io::SweepConfig& f = from_grid_.config();
-  axis_maps_ = {index_map(f.rho, to.rho), index_map(f.gamma, to.gamma), index_map(f.d, to.d), index_map(f.n, to.n)};
+Growth::Growth(io::SweepConfig from, const io::SweepConfig& to) : from_grid_(std::move(from)), to_grid_(to) {
+  for (const io::Axis& axis : to_grid_.axes()) {
+    axis_maps_.push_back(index_map(file_values(from_grid_, axis), axis));
+    int source = -1;
+    for (size_t a = 0; a < from_grid_.axes().size(); ++a)
+      if (from_grid_.axes()[a].name == axis.name) source = static_cast<int>(a);
+    from_axis_.push_back(source);
+  }
 }
 
 std::int64_t Growth::map(std::int64_t old_cell) const {
-  const CellCoordinates c = from_grid_.coordinates(old_cell);
-  const std::int64_t at[4] = {axis_maps_[0][static_cast<size_t>(c.rho)], axis_maps_[1][static_cast<size_t>(c.gamma)],
-                              axis_maps_[2][static_cast<size_t>(c.d)], axis_maps_[3][static_cast<size_t>(c.n)]};
-  return ((at[0] * to_shape_[1] + at[1]) * to_shape_[2] + at[2]) * to_shape_[3] + at[3];
+  const std::vector<std::int64_t> old_at = from_grid_.coordinates(old_cell);
+  std::vector<std::int64_t> at(axis_maps_.size());
+  for (size_t a = 0; a < at.size(); ++a) {
+    const std::int64_t index = from_axis_[a] < 0 ? 0 : old_at[static_cast<size_t>(from_axis_[a])];
+    at[a] = axis_maps_[a][static_cast<size_t>(index)];
+  }
+  return to_grid_.flat(at);
 }
 
 std::optional<Growth> plan_growth(const io::SweepConfig& from, const io::SweepConfig& to, const std::string& output) {
   if (from.canonical_text() == to.canonical_text()) return std::nullopt;
-  // Everything but the axes' values and the trial count must agree.
+  // Everything but the axes' values and the trial count must agree: `same` is the config with
+  // the file's axes, so any difference left in it is a difference of another key.
   io::SweepConfig same = to;
   same.rho = from.rho;
   same.gamma = from.gamma;
   same.d = from.d;
   same.n = from.n;
   same.trials = from.trials;
+  for (const std::string& name : io::sweepable_parameters())
+    if (io::is_swept(to, name)) io::copy_parameter(name, from, same);
   std::vector<std::string> problems;
   if (same.canonical_text() != from.canonical_text())
     problems.push_back(io::config_differences(from.canonical_text(), same.canonical_text()));
-  note_lost_values("grid.rho", from.rho, to.rho, problems);
-  note_lost_values("grid.gamma", from.gamma, to.gamma, problems);
-  note_lost_values("grid.d", from.d, to.d, problems);
-  note_lost_values("grid.n", from.n, to.n, problems);
+  const Grid from_grid(from), to_grid(to);
+  for (const io::Axis& axis : to_grid.axes()) {
+    const io::Axis values = file_values(from_grid, axis);
+    note_lost_values(values, index_map(values, axis), problems);
+  }
   if (to.trials < from.trials) {
     problems.push_back("mc.trials: file " + std::to_string(from.trials) + ", config " + std::to_string(to.trials));
   }

@@ -9,20 +9,18 @@ namespace attnsweep::sweep {
 std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
                              int workers, double max_task_seconds) {
   const auto trials = static_cast<std::uint64_t>(grid.config().trials);
-  const auto shape = grid.shape();
-  // A trial's cost depends on (d, n) only: computed once per pair, not once per cell.
-  std::vector<double> cost_of_dn(static_cast<size_t>(shape[2] * shape[3]));
-  for (long d = 0; d < shape[2]; ++d)
-    for (long n = 0; n < shape[3]; ++n)
-      cost_of_dn[static_cast<size_t>(d * shape[3] + n)] = cost.trial_seconds(grid.cell(grid.flat({0, 0, d, n})));
-  // Group by (rho, d, n): sort the cells by group key, keeping flat order inside a group.
+  // A trial's cost is the same for every cell of a cost class (rho and gamma do not change it):
+  // computed once per class, not once per cell.
+  std::vector<double> cost_of_class(static_cast<size_t>(grid.cost_classes()));
+  for (std::int64_t k = 0; k < grid.cost_classes(); ++k)
+    cost_of_class[static_cast<size_t>(k)] = cost.trial_seconds(grid.cell(k));
+  // Group by draw group (everything but gamma): sort the cells by group, keeping flat order inside a group.
   std::vector<std::pair<std::int64_t, std::int64_t>> keyed;  // (group key, cell)
   keyed.reserve(cells.size());
   double total = 0;
   for (std::int64_t cell : cells) {
-    const CellCoordinates c = grid.coordinates(cell);
-    keyed.emplace_back((c.rho * shape[2] + c.d) * shape[3] + c.n, cell);
-    total += cost_of_dn[static_cast<size_t>(c.d * shape[3] + c.n)] * static_cast<double>(trials);
+    keyed.emplace_back(grid.draw_group(cell), cell);
+    total += cost_of_class[static_cast<size_t>(grid.cost_class(cell))] * static_cast<double>(trials);
   }
   std::sort(keyed.begin(), keyed.end());
   const double target = std::min({total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds, max_task_seconds});
@@ -47,7 +45,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
     while (end < keyed.size() && keyed[end].first == keyed[begin].first) members.push_back(keyed[end++].second);
     begin = end;
     const std::int64_t key = keyed[end - 1].first;
-    const double per_cell = cost_of_dn[static_cast<size_t>(key % (shape[2] * shape[3]))];
+    const double per_cell = cost_of_class[static_cast<size_t>(grid.cost_class(key))];
     const double per_trial = per_cell * static_cast<double>(members.size());  // one trial of every cell
     // First split the trials, then, if one trial of the whole group is still too big, the
     // gammas. Sizes come from floor(target / cost), so every piece fits the target unless it

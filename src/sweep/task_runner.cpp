@@ -56,19 +56,15 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
     }
     result.outcomes.push_back(std::move(outcome));
   }
-  // The task's cells come in runs that share (rho, d, n) (plan_tasks keeps them adjacent); each
+  // The task's cells come in runs of one draw group (plan_tasks keeps them adjacent); each
   // run draws its tokens once per trial and computes all its gammas from them.
   std::vector<size_t> live;
   std::vector<double> gammas;
   std::vector<std::string> errors;
   for (size_t begin = 0; begin < result.outcomes.size() && !result.abandoned;) {
-    const CellCoordinates key = grid.coordinates(result.outcomes[begin].cell);
+    const std::int64_t group = grid.draw_group(result.outcomes[begin].cell);
     size_t end = begin + 1;
-    while (end < result.outcomes.size()) {
-      const CellCoordinates c = grid.coordinates(result.outcomes[end].cell);
-      if (c.rho != key.rho || c.d != key.d || c.n != key.n) break;
-      ++end;
-    }
+    while (end < result.outcomes.size() && grid.draw_group(result.outcomes[end].cell) == group) ++end;
     try {
       mc::CellParams base = grid.cell(result.outcomes[begin].cell);
       base.observe_eta = !task.lambda_only;

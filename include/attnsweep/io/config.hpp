@@ -56,6 +56,11 @@ struct SweepConfig {
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;
   long layers = 1;  // the layer applied this many times (> 1 needs hutchinson); in the text only when > 1
+  // Model parameters swept as axes of the grid ([grid] alpha, layers, scaling; io/study_axes.hpp);
+  // empty: the scalar above holds for every cell.
+  std::vector<double> alpha_values;
+  std::vector<long> layers_values;
+  std::vector<model::ScalingLaw> scaling_values;
   std::uint64_t seed = 2025;
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
   int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)

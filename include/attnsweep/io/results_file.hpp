@@ -10,11 +10,14 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/hdf5.hpp"
+#include "attnsweep/io/study_axes.hpp"
 
 namespace attnsweep::io {
 
-// The layout written (2: axes and arrays at the root, netCDF-4 readable); 1 (0.1's) is still read.
-inline constexpr std::int64_t kSchemaVersion = 2;
+// The layout written (3: axes and arrays at the root, netCDF-4 readable, one dimension per axis of
+// the study, swept model parameters included); 2 (0.2's, the four fixed axes) and 1 (0.1's) are
+// still read.
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 // An attnsweep output whose contents fail a check: a checksum (Fletcher-32 on the arrays,
 // CRC-32 on the texts), or axes that disagree with the stored config. `verify` reports it
@@ -82,12 +85,12 @@ struct SweepState {
   std::int32_t trial_slots_ = 0;
 };
 
-// A box of the 4-D grid: `count` cells from `start` along (rho, gamma, d, n).
+// A box of the grid: `count` cells from `start` along each axis (io/study_axes.hpp order).
 struct CellBox {
-  std::array<std::int64_t, 4> start{}, count{};
-  std::int64_t size() const { return count[0] * count[1] * count[2] * count[3]; }
+  std::vector<std::int64_t> start, count;
+  std::int64_t size() const;
   // The flat grid index of the k-th cell of the box (C order within the box).
-  std::int64_t flat_index(std::int64_t k, const std::array<std::int64_t, 4>& shape) const;
+  std::int64_t flat_index(std::int64_t k, const std::vector<std::int64_t>& shape) const;
 };
 
 struct ResultsFile {
@@ -116,7 +119,8 @@ class ResultsReader {
   explicit ResultsReader(const std::string& path);
   // Config, hash and metadata; `state` is empty.
   const ResultsFile& header() const { return header_; }
-  std::array<std::int64_t, 4> shape() const { return shape_; }
+  const std::vector<std::int64_t>& shape() const { return shape_; }
+  const std::vector<Axis>& axes() const { return axes_; }
   CellBox whole() const;
   // Which per-cell arrays a read fetches (the others stay empty).
   enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kTrials = 32, kAll = 63 };
@@ -131,13 +135,15 @@ class ResultsReader {
  private:
   void read_header();  // config, shapes, axes, provenance; CorruptFile on damage
   void require_shape(const char* dataset, const std::vector<std::int64_t>& shape) const;
+  bool axis_matches(const Axis& axis, const std::string& path) const;
 
   std::string path_;
   h5::Handle file_;
   ResultsFile header_;
   const Layout* layout_ = nullptr;
   std::int32_t trial_slots_ = 0;
-  std::array<std::int64_t, 4> shape_{};
+  std::vector<Axis> axes_;
+  std::vector<std::int64_t> shape_;
 };
 
 // The whole file, cells included (resume and merge need every cell).

@@ -1,38 +1,52 @@
-// The 4-D grid (rho, gamma, d, n) and its stable flat cell index.
+// The study's grid (io/study_axes.hpp: rho, gamma, d, n, then each swept model parameter) and its
+// stable flat cell index: C order over the axes, which is the order of the HDF5 arrays' dimensions.
+// The index is the basis of scheduling, the journal, resume, growth, failure injection and
+// slicing.
 //
-// flat = ((i_rho * N_gamma + i_gamma) * N_d + i_d) * N_n + i_n
-//
-// i.e. C order over the HDF5 arrays' shape [N_rho, N_gamma, N_d, N_n]. The index is the
-// basis of scheduling, the journal, resume, failure injection and slicing.
+// rho and gamma are the two outermost axes, so the cells that differ only in rho and gamma (same
+// cost) and the cells that differ only in gamma (same token draws) are found by arithmetic on
+// the index.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "attnsweep/io/config.hpp"
+#include "attnsweep/io/study_axes.hpp"
 #include "attnsweep/mc/trial.hpp"
 
 namespace attnsweep::sweep {
 
-struct CellCoordinates {
-  long rho = 0, gamma = 0, d = 0, n = 0;
-};
+// Positions of the fixed axes in Grid::axes().
+enum AxisIndex : size_t { kRhoAxis = 0, kGammaAxis = 1, kDAxis = 2, kNAxis = 3, kFixedAxes = 4 };
 
 class Grid {
  public:
   explicit Grid(const io::SweepConfig& config);
 
   std::int64_t size() const { return size_; }
+  const std::vector<io::Axis>& axes() const { return axes_; }
   std::vector<std::int64_t> shape() const;
-  CellCoordinates coordinates(std::int64_t flat) const;
-  std::int64_t flat(const CellCoordinates& c) const;
+  // One index per axis, in axes() order.
+  std::vector<std::int64_t> coordinates(std::int64_t flat) const;
+  std::int64_t flat(const std::vector<std::int64_t>& at) const;
   // The full parameters of one cell (gamma already scaled when gamma-scale = critical).
   mc::CellParams cell(std::int64_t flat) const;
+  // Cells with the same draw group share their token draws (common random numbers: the draws
+  // depend on d and n, and everything but gamma is the same), so a task draws once for them all:
+  // the cell's flat index with gamma at its first value.
+  std::int64_t draw_group(std::int64_t flat) const { return flat - (flat / inner_ % gammas_) * inner_; }
+  // Cells of one cost class differ only in rho and gamma, which do not change a trial's cost:
+  // classes are 0 .. cost_classes() - 1, and class k's first cell is cell k.
+  std::int64_t cost_class(std::int64_t flat) const { return flat % inner_; }
+  std::int64_t cost_classes() const { return inner_; }
   const io::SweepConfig& config() const { return config_; }
 
  private:
   io::SweepConfig config_;
-  std::int64_t size_;
+  std::vector<io::Axis> axes_;
+  std::vector<std::int64_t> strides_;
+  std::int64_t size_ = 1, inner_ = 1, gammas_ = 1;
 };
 
 }  // namespace attnsweep::sweep

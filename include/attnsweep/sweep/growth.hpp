@@ -1,5 +1,6 @@
 // Studies that grow in place: a run whose config is the file's config with more values on an
-// axis (a superset, in any order) and/or more trials computes only the new work, and its file is
+// axis (a superset, in any order; a parameter the file fixes may become an axis holding its value)
+// and/or more trials computes only the new work, and its file is
 // bitwise the file a fresh run of the grown config gives (trial values depend only on the seed,
 // (d, n) and the trial index, never on a cell's flat index; see mc/trial.hpp).
 //
@@ -27,14 +28,15 @@ class Growth {
   // The grown grid's flat index of the file's cell `old_cell`.
   std::int64_t map(std::int64_t old_cell) const;
   // Whether the cells take more trials than the file's.
-  bool more_trials() const { return to_trials_ > from().trials; }
+  bool more_trials() const { return to_grid_.config().trials > from().trials; }
+  // Per axis of the grown grid, the grown index of each of the file's values (-1: not in the
+  // grown axis); a parameter the file fixes counts as an axis of its one value.
+  const std::vector<std::vector<std::int64_t>>& axis_maps() const { return axis_maps_; }
 
  private:
-  Grid from_grid_;
-  std::vector<std::int64_t> to_shape_;
-  // Per axis (rho, gamma, d, n): the grown axis's index of each of the file's values.
+  Grid from_grid_, to_grid_;
   std::vector<std::vector<std::int64_t>> axis_maps_;
-  long to_trials_;
+  std::vector<int> from_axis_;  // per axis of the grown grid, the file's axis (-1: a fixed parameter)
 };
 
 // nullopt when `to` defines the same sweep as `from` (the file's config); a Growth when `to` is

@@ -1,0 +1,171 @@
+// `attnsweep plan`: what a sweep costs before it runs (cells, core-seconds, the costliest cells,
+// memory per node, wall time by rank count), from the kernel's cost model calibrated here.
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+
+#include "attnsweep/io/config.hpp"
+#include "attnsweep/io/study_axes.hpp"
+#include "attnsweep/mc/trial.hpp"
+#include "attnsweep/model/kernel.hpp"
+#include "attnsweep/sweep/cost.hpp"
+#include "attnsweep/sweep/grid.hpp"
+#include "cli.hpp"
+#include "commands.hpp"
+
+namespace attnsweep::app {
+
+namespace po = boost::program_options;
+using io::InputError;
+
+namespace {
+
+// One cost class of the grid (cells that differ only in rho and gamma cost the same).
+struct ClassCost {
+  mc::CellParams cell;
+  double seconds = 0, bytes = 0;  // one trial on one thread
+};
+
+struct Estimate {
+  std::vector<ClassCost> classes;  // costliest first
+  double total = 0, largest_trial = 0, peak_memory = 0;
+};
+
+Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
+  Estimate e;
+  const double cells_per_class = static_cast<double>(grid.size() / grid.cost_classes());
+  for (std::int64_t k = 0; k < grid.cost_classes(); ++k) {
+    const mc::CellParams cell = grid.cell(k);
+    const double t = cost.trial_seconds(cell);  // core-seconds
+    e.total += t * static_cast<double>(grid.config().trials) * cells_per_class;
+    e.largest_trial = std::max(e.largest_trial, t);
+    e.peak_memory = std::max(e.peak_memory, mc::trial_memory_bytes(cell));
+    e.classes.push_back({cell, t, mc::trial_memory_bytes(cell)});
+  }
+  std::stable_sort(e.classes.begin(), e.classes.end(),
+                   [](const ClassCost& a, const ClassCost& b) { return a.seconds > b.seconds; });
+  return e;
+}
+
+// The costliest (d, n, layers): where the time goes, and for the exact method what it costs
+// against Hutchinson (its quartic term grows as n^2 d^2 or n^3; MODEL.md section 4).
+void print_costliest(const Estimate& e, const sweep::CostModel& cost) {
+  std::printf("  costliest cells, one trial on one thread:\n");
+  std::printf("  %8s %8s %6s %12s %12s %s\n", "d", "n", "layers", "trial [s]", "memory [GiB]", "jacobian");
+  std::vector<std::tuple<long, long, long>> shown;
+  for (const ClassCost& c : e.classes) {
+    const mc::CellParams& cell = c.cell;
+    // alpha and the scaling law do not change the cost: one line per (d, n, layers).
+    const auto key = std::make_tuple(cell.d, cell.n, cell.layers);
+    if (std::find(shown.begin(), shown.end(), key) != shown.end()) continue;
+    if (shown.size() == 5) break;
+    shown.push_back(key);
+    mc::CellParams other = cell;
+    other.jacobian =
+        cell.jacobian == mc::JacobianMethod::exact ? mc::JacobianMethod::hutchinson : mc::JacobianMethod::exact;
+    char note[160];
+    if (cell.jacobian == mc::JacobianMethod::exact) {
+      std::snprintf(note, sizeof note, " (quartic term by %s; %.2fx the time of %ld Hutchinson probes)",
+                    model::quartic_route(cell.n, cell.d) == model::QuarticRoute::packed ? "packed products" : "G o G",
+                    c.seconds / cost.trial_seconds(other), cell.probes);
+    } else if (cell.layers > 1) {
+      std::snprintf(note, sizeof note, " (%ld probes through %ld layers)", cell.probes, cell.layers);
+    } else {
+      std::snprintf(note, sizeof note, " (%ld probes; exact would take %.2fx this)", cell.probes,
+                    cost.trial_seconds(other) / c.seconds);
+    }
+    std::printf("  %8ld %8ld %6ld %12.3g %12.3f %s%s\n", cell.d, cell.n, cell.layers, c.seconds, c.bytes / (1 << 30),
+                mc::jacobian_name(cell.jacobian), note);
+  }
+}
+
+// Rank 0's node holds the master's state and a computing slot per rank (rank 0's own thread on
+// small jobs); other nodes a slot per rank.
+void print_memory(const sweep::Grid& grid, const Estimate& e, long ranks_per_node) {
+  const int slots = static_cast<int>(ranks_per_node);
+  const double master = sweep::master_memory_bytes(grid.size(), grid.config().trials);
+  const double master_node = sweep::node_memory_bytes(slots, e.peak_memory, master);
+  const double other_node = sweep::node_memory_bytes(slots, e.peak_memory, 0.0);
+  std::printf(
+      "  memory per node at %ld ranks per node: %.2f GiB (rank 0's node, with the master's %.2f GiB), "
+      "%.2f GiB (other nodes); this machine has %.1f GiB available\n",
+      ranks_per_node, master_node / (1 << 30), master / (1 << 30), other_node / (1 << 30),
+      sweep::available_memory_bytes() / (1 << 30));
+}
+
+void print_wall_times(const io::SweepConfig& config, const Estimate& e, const std::string& config_path) {
+  const double threads = static_cast<double>(config.threads);
+  const double largest_trial = e.largest_trial / threads;  // the longest trial, its threads all on it
+  std::printf("  %8s %14s\n", "ranks", "wall time");
+  int suggested = 0;
+  double suggested_wall = 0;
+  for (int ranks : {1, 2, 4, 8, 16, 32, 64, 128, 256}) {
+    const int workers = ranks <= 8 ? ranks : ranks - 1;
+    // Trials are the smallest unit a cell splits into: the wall cannot drop below one.
+    const double wall = std::max(e.total / (workers * threads) * 1.05, largest_trial) + 5;
+    std::printf("  %8d %14.0f s\n", ranks, wall);
+    if (!suggested && (wall < 3600 || ranks == 256 || e.total / (workers * threads) < 20 * largest_trial)) {
+      suggested = ranks;
+      suggested_wall = wall;
+    }
+  }
+  const long limit = static_cast<long>(std::ceil((suggested_wall * 1.5 + 300) / 60));
+  std::printf("suggested: --ntasks=%d --time=%02ld:%02ld:00\n", suggested, limit / 60, limit % 60);
+  std::printf("  sbatch --ntasks=%d --time=%02ld:%02ld:00 jobs/sweep.sbatch %s\n", suggested, limit / 60, limit % 60,
+              config_path.c_str());
+}
+
+}  // namespace
+
+int plan_command(const std::vector<std::string>& args) {
+  std::string config_path;
+  long ranks_per_node = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  bool output_name = false, critical_output_name = false;
+  po::options_description desc("attnsweep plan options");
+  desc.add_options()("config", po::value(&config_path)->required(), "sweep config (INI)")(
+      "ranks-per-node", po::value(&ranks_per_node)->default_value(ranks_per_node),
+      "MPI ranks per node, for the memory per node (default: this machine's cores)")(
+      "output-name", po::bool_switch(&output_name), "print only the output file the config names (for job scripts)")(
+      "critical-output-name", po::bool_switch(&critical_output_name),
+      "print only the file `attnsweep critical` writes by default");
+  std::vector<std::string> rest;
+  parse(args, desc, nullptr, &rest);
+  for (const auto& item : rest)
+    if (item.find('=') == std::string::npos) throw InputError("unrecognised argument '" + item + "'");
+  if (ranks_per_node < 1 || ranks_per_node > 100000) throw InputError("--ranks-per-node must be 1..100000");
+  const io::SweepConfig config = io::load_config(config_path, rest);
+  // Job scripts ask the program, which reads the INI as a run would (comments, CRLF, overrides),
+  // instead of guessing the name with sed.
+  if (output_name || critical_output_name) {
+    std::printf("%s\n", output_name ? config.output.c_str() : config.critical_output().c_str());
+    return 0;
+  }
+  const sweep::Grid grid(config);
+  const sweep::CostModel cost = sweep::CostModel::calibrate();
+  const Estimate e = estimate(grid, cost);
+  std::string sizes;
+  for (const io::Axis& axis : grid.axes())
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(axis.size()) + " " + axis.name;
+  std::printf("plan for %s\n", config_path.c_str());
+  std::printf("  grid: %s = %lld cells, %ld trials each (%lld trials)\n", sizes.c_str(),
+              static_cast<long long>(grid.size()), config.trials, static_cast<long long>(grid.size()) * config.trials);
+  std::printf(
+      "  estimated work: %.0f core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
+      e.total, e.total / 3600, e.largest_trial, e.peak_memory / (1 << 30));
+  std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
+              cost.seconds_per_pair);
+  print_costliest(e, cost);
+  if (config.threads > 1) {
+    std::printf("  %d threads per rank on each trial (run.threads): a trial's wall time about 1/%d of the above\n",
+                config.threads, config.threads);
+  }
+  print_memory(grid, e, ranks_per_node);
+  print_wall_times(config, e, config_path);
+  return 0;
+}
+
+}  // namespace attnsweep::app
