@@ -69,6 +69,20 @@ for var in ("lambda", "eta"):
     se = trials.std("trial", ddof=1) / np.sqrt(3)
     se_gap = float(abs(se - ds[f"{var}_stderr"]).max() / abs(ds[f"{var}_stderr"]).max())
     check(mean_gap < 1e-13 and se_gap < 1e-12, f"{var}: per-trial mean and stderr match the summaries ({mean_gap:.1e}, {se_gap:.1e})")
+# Quantiles over the trials: a `quantile` dimension; numpy's default (linear) quantiles of the
+# per-trial values, an independent computation, to rounding.
+levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+for var in ("lambda", "eta"):
+    q = ds[f"{var}_quantile"]
+    check(q.dims == ("rho", "gamma", "d", "n", "quantile") and list(ds["quantile"].values) == levels,
+          f"xarray: {var}_quantile dims {q.dims}, levels {list(ds['quantile'].values)}")
+    want = np.moveaxis(np.quantile(ds[f"{var}_trial"].values, levels, axis=-1), 0, -1)
+    gap = float(np.max(np.abs(q.values - want) / np.maximum(np.abs(want), 1e-300)))
+    check(gap < 1e-14, f"{var}_quantile equals numpy.quantile of the trials ({gap:.1e})")
+    median = [float(r[f"{var}_median"]) for r in rows]
+    check(median == [float(ds[f"{var}_quantile"].sel(rho=float(r["rho"]), gamma=float(r["gamma"]), d=int(r["d"]),
+                                                    n=int(r["n"]), quantile=0.5)) for r in rows],
+          f"query's {var}_median column is the file's")
 with h5py.File("o.h5", "r") as f:
     check([d.label for d in f["lambda_mean"].dims] == ["rho", "gamma", "d", "n"], "h5py: dimension labels")
     check(int(f.attrs["schema_version"]) == 3, "schema_version 3")
@@ -113,12 +127,15 @@ with h5py.File("old.h5", "r+") as f:
     f.attrs["schema_version"] = np.int64(1)
 PY
 "$BIN" status old.h5 > status_old.txt 2>&1 && ok "status reads a schema-1 file" || fail "status of schema 1: $(cat status_old.txt)"
-"$BIN" query old.h5 --format csv > old.csv 2> err.txt && cmp -s o.csv old.csv && ok "query of schema 1 equals schema 2" ||
+# 0.1 kept no per-trial values, so its cells have no quantiles: the 14 columns of 0.2 are compared.
+first14() { cut -d, -f1-14 "$@"; }
+"$BIN" query old.h5 --format csv > old.csv 2> err.txt && cmp -s <(first14 o.csv) <(first14 old.csv) &&
+  ok "query of schema 1 equals schema 3 (the columns 0.1 has)" ||
   fail "query of schema 1: $(cat err.txt)"
 "$BIN" query old.h5 --trials > /dev/null 2> err.txt
 [ $? = 2 ] && grep -q "no per-trial values" err.txt && ok "query --trials of schema 1: $(cat err.txt)" || fail "query --trials schema 1: $(cat err.txt)"
 "$BIN" verify old.h5 > verify_old.txt 2>&1 && ok "verify passes a sound schema-1 file" || fail "verify schema 1: $(cat verify_old.txt)"
-"$BIN" merge merged.h5 old.h5 > merge.txt 2>&1 && "$BIN" query merged.h5 --format csv | cmp -s - o.csv &&
+"$BIN" merge merged.h5 old.h5 > merge.txt 2>&1 && "$BIN" query merged.h5 --format csv | first14 | cmp -s - <(first14 o.csv) &&
   ok "merge reads schema 1 and writes schema 3 with the same cells" || fail "merge of schema 1: $(cat merge.txt)"
 
 # A half-done schema-1 file (cells of rho 0.8 missing) resumed: rewritten as schema 3, and the
@@ -136,9 +153,13 @@ mpiexec -n 2 "$BIN" run --config o.ini --output old.h5 > resume.log 2>&1 || fail
 grep -q "6 to run" resume.log && ok "resume of schema 1 runs the 6 missing cells" || fail "resume: $(grep -m1 'to run' resume.log)"
 [ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('old.h5', 'r').attrs['schema_version']))")" = 3 ] &&
   ok "the resumed file is schema 3" || fail "the resumed file kept schema 1"
-cut -d, -f1-11,13- o.csv > want.csv
-results old.h5 > got.csv
+cut -d, -f1-11,13-14 o.csv > want.csv
+results old.h5 | cut -d, -f1-13 > got.csv
 cmp -s want.csv got.csv && ok "resumed schema-1 file equals the uninterrupted run bitwise" || fail "resumed results differ"
+# The resumed cells (rho 0.8) have their quantiles, the 0.1 cells none (no per-trial values).
+"$BIN" query old.h5 --format csv --rho 0.8 | tail -n +2 | cut -d, -f17 | grep -qv nan &&
+  [ "$("$BIN" query old.h5 --format csv --rho 0.2 | tail -n +2 | cut -d, -f17 | sort -u)" = nan ] &&
+  ok "quantiles where the per-trial values are known, NaN where 0.1 kept none" || fail "quantiles of the resumed file"
 
 # A schema from the future: refused, one line, exit 2.
 cp o.h5 future.h5

@@ -134,3 +134,29 @@ TEST(Rng, RademacherProbesFollowTheStreamsBitOrder) {
   for (long i = 0; i < V.rows(); ++i)
     for (long j = 0; j < V.cols(); ++j) ASSERT_EQ(V(i, j), b.sign()) << i << "," << j;
 }
+
+TEST(Quantiles, LinearInterpolationBetweenOrderStatistics) {
+  // Sorted 1..5: h = 4 p, so q(0.05) = 1 + 0.2, q(0.95) = 4 + 0.8 (the type-7 definition).
+  const mc::Quantiles q = mc::quantiles({5, 3, 1, 4, 2});
+  const double want[] = {1.2, 2, 3, 4, 4.8};
+  for (size_t k = 0; k < q.size(); ++k) EXPECT_NEAR(q[k], want[k], 1e-15) << k;
+  EXPECT_EQ(mc::quantiles({7})[0], 7);
+  EXPECT_EQ(mc::quantiles({7})[4], 7);
+  EXPECT_TRUE(std::isnan(mc::quantiles({})[2]));
+  // Two values: the median is their midpoint, the 5% point 5% of the way.
+  EXPECT_DOUBLE_EQ(mc::quantiles({10, 0})[2], 5);
+  EXPECT_DOUBLE_EQ(mc::quantiles({10, 0})[0], 0.5);
+}
+
+TEST(Quantiles, SummariesCarryThemIndependentlyOfTrialOrder) {
+  mc::CellSamples a, b;
+  const double values[] = {0.3, -1, 8e3, 2.5, 0.7, 0.1};
+  for (std::uint64_t t = 0; t < 6; ++t) a.add(t, {values[t], -values[t]});
+  for (std::uint64_t t = 6; t-- > 0;) b.add(t, {values[t], -values[t]});
+  EXPECT_EQ(a.lambda().quantiles, b.lambda().quantiles);
+  EXPECT_EQ(a.lambda().quantiles, mc::quantiles({0.3, -1, 8e3, 2.5, 0.7, 0.1}));
+  // A heavy tail moves the mean, not the median: (0.3 + 0.7) / 2.
+  EXPECT_DOUBLE_EQ(a.lambda().quantiles[2], 0.5);
+  EXPECT_GT(a.lambda().mean, 1000);
+  EXPECT_DOUBLE_EQ(a.eta().quantiles[2], -0.5);
+}

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/journal.hpp"
@@ -85,6 +86,16 @@ std::string json_string(const std::string& s) {
 }
 
 // ------------------------------------------------------------------------------- cell
+namespace {
+// {"0.05": q, "0.25": q, "0.5": median, ...}: the quantiles over the trials.
+std::string quantiles_json(const mc::Quantiles& q) {
+  std::string text = "{";
+  for (size_t k = 0; k < q.size(); ++k)
+    text += (k ? ", \"" : "\"") + io::format_real(mc::kQuantileLevels[k]) + "\": " + json_number(q[k]);
+  return text + "}";
+}
+}  // namespace
+
 int cell_command(const std::vector<std::string>& args) {
   mc::CellParams cell;
   std::string geometry = "gaussian", jacobian = "exact", format = "table", scaling = "log";
@@ -168,12 +179,14 @@ int cell_command(const std::vector<std::string>& args) {
         "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
         "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
         "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-        "\"scaling\": \"%s\", \"layers\": %ld, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+        "\"scaling\": \"%s\", \"layers\": %ld, \"lambda_quantiles\": %s, \"eta_quantiles\": %s, "
+        "\"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
         json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
         mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
         static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
         json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-        json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers, simplex_json.c_str(),
+        json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers,
+        quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), simplex_json.c_str(),
         limit_json.c_str());
     return 0;
   }
@@ -190,7 +203,8 @@ int cell_command(const std::vector<std::string>& args) {
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
       cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
       cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
-  std::printf("  %-8s %14s %12s %16s %12s\n", "", "measured", "stderr", "simplex theory", "n -> inf");
+  std::printf("  %-8s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
+              "simplex theory", "n -> inf");
   const auto theory_text = [simplex_exists](double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -201,10 +215,13 @@ int cell_command(const std::vector<std::string>& args) {
     std::snprintf(buf, sizeof buf, "%.6g", v);
     return paper_law ? std::string(buf) : std::string("n/a");
   };
-  std::printf("  %-8s %14.6g %12.3g %16s %12s\n", "lambda", lambda.mean, lambda.std_error,
-              theory_text(simplex.lambda).c_str(), limit_text(limit.lambda).c_str());
-  std::printf("  %-8s %14.6g %12.3g %16s %12s\n", "eta", eta.mean, eta.std_error, theory_text(simplex.eta).c_str(),
-              limit_text(limit.eta).c_str());
+  for (const auto& [name, summary, simplex_value, limit_value] :
+       {std::tuple{"lambda", lambda, simplex.lambda, limit.lambda}, std::tuple{"eta", eta, simplex.eta, limit.eta}}) {
+    char range[64];
+    std::snprintf(range, sizeof range, "%.4g .. %.4g", summary.quantiles[0], summary.quantiles[4]);
+    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", name, summary.mean, summary.std_error,
+                summary.quantiles[2], range, theory_text(simplex_value).c_str(), limit_text(limit_value).c_str());
+  }
   if (!simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
   if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for one layer with beta = gamma ln n only)\n");

@@ -98,6 +98,14 @@ std::vector<Cell> place_cells(const sweep::Grid& grid, std::int64_t cell) {
   return cells;
 }
 
+// "lambda_q05", "lambda_median", ...: a quantile's column.
+std::string quantile_column(const char* observable, double level) {
+  if (level == 0.5) return std::string(observable) + "_median";
+  char name[32];
+  std::snprintf(name, sizeof name, "%s_q%02d", observable, static_cast<int>(std::lround(level * 100)));
+  return name;
+}
+
 // `query --trials`: one row per trial of every done cell in the box that the filters keep.
 void print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::vector<std::int64_t>& shape,
                   const Keep& keep, const io::SweepState& cells, const std::string& format) {
@@ -130,15 +138,22 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
   const bool by_status = !status.empty();
   const io::CellStatus wanted = by_status ? io::parse_status(status) : io::CellStatus::missing;
   std::vector<Column> columns = place_columns(grid.axes());
+  // The table shows each median beside its mean; CSV and JSON keep their first 14 columns (the
+  // layout of 0.2) and add every quantile after them.
   columns.insert(columns.end(), {{"status", "", 7, -1},
                                  {"trials", "", 6, -1},
                                  {"lambda_mean", "lambda", 12, 6},
                                  {"lambda_stderr", "+-", 10, 3},
+                                 {"lambda_median", "median", 12, 6, Column::table_only},
                                  {"eta_mean", "eta", 12, 6},
                                  {"eta_stderr", "+-", 10, 3},
+                                 {"eta_median", "median", 12, 6, Column::table_only},
                                  {"seconds", "", 8, -1},
                                  {"attempts", "att", 3, -1},
                                  {"error", "", -5, -1}});
+  for (const char* observable : {"lambda", "eta"})
+    for (const double level : mc::kQuantileLevels)
+      columns.push_back({quantile_column(observable, level), "", 12, 6, Column::data_only});
   Report report(format, columns);
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
@@ -148,8 +163,11 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     std::vector<Cell> row = place_cells(grid, i);
     row.insert(row.end(),
                {Cell::label(io::status_name(r.status)), Cell::whole(r.trials), Cell::real(r.lambda_mean),
-                Cell::real(r.lambda_stderr), Cell::real(r.eta_mean), Cell::real(r.eta_stderr),
+                Cell::real(r.lambda_stderr), Cell::real(r.lambda_quantiles[2]), Cell::real(r.eta_mean),
+                Cell::real(r.eta_stderr), Cell::real(r.eta_quantiles[2]),
                 Cell::fixed(r.seconds, format == "table" ? 3 : 6), Cell::whole(r.attempts), Cell::free_text(r.error)});
+    for (const mc::Quantiles* q : {&r.lambda_quantiles, &r.eta_quantiles})
+      for (const double value : *q) row.push_back(Cell::real(value));
     report.row(row);
   }
 }

@@ -28,12 +28,14 @@ Report::Report(std::string format, std::vector<Column> columns)
     std::printf("[");
     return;
   }
-  for (size_t c = 0; c < columns_.size(); ++c) {
+  for (size_t c = 0, shown = 0; c < columns_.size(); ++c) {
     const Column& column = columns_[c];
+    if (!shows(column)) continue;
+    const bool first = shown++ == 0;
     if (format_ == "csv")
-      std::printf("%s%s", c ? "," : "", column.name.c_str());
+      std::printf("%s%s", first ? "" : ",", column.name.c_str());
     else
-      std::printf(column.width > 0 ? "%s%*s" : "%s%-*s", c ? " " : "", std::abs(column.width),
+      std::printf(column.width > 0 ? "%s%*s" : "%s%-*s", first ? "" : " ", std::abs(column.width),
                   (column.table_name.empty() ? column.name : column.table_name).c_str());
   }
   std::printf("\n");
@@ -72,17 +74,23 @@ std::string json_text(const Cell& cell) {
 }
 }  // namespace
 
+bool Report::shows(const Column& column) const {
+  return column.shown == Column::everywhere || (column.shown == Column::table_only) == (format_ == "table");
+}
+
 void Report::row(const std::vector<Cell>& cells) {
   if (format_ == "json") std::printf("%s\n {", rows_ ? "," : "");
-  for (size_t c = 0; c < columns_.size() && c < cells.size(); ++c) {
+  for (size_t c = 0, shown = 0; c < columns_.size() && c < cells.size(); ++c) {
     const Column& column = columns_[c];
+    if (!shows(column)) continue;
+    const bool first = shown++ == 0;
     if (format_ == "csv") {
-      std::printf("%s%s", c ? "," : "", csv_text(cells[c]).c_str());
+      std::printf("%s%s", first ? "" : ",", csv_text(cells[c]).c_str());
     } else if (format_ == "json") {
-      std::printf("%s\"%s\": %s", c ? ", " : "", column.name.c_str(), json_text(cells[c]).c_str());
+      std::printf("%s\"%s\": %s", first ? "" : ", ", column.name.c_str(), json_text(cells[c]).c_str());
     } else {
       const std::string text = table_text(cells[c], column);
-      std::printf(column.width > 0 ? "%s%*s" : "%s%-*s", c ? " " : "", std::abs(column.width), text.c_str());
+      std::printf(column.width > 0 ? "%s%*s" : "%s%-*s", first ? "" : " ", std::abs(column.width), text.c_str());
     }
   }
   std::printf(format_ == "json" ? "}" : "\n");

@@ -25,6 +25,7 @@ struct Column {
   std::string table_name;  // table header ("": the name)
   int width = 8;           // table column width, right-aligned (negative: left-aligned)
   int table_digits = -1;   // table: significant digits of a real (-1: its CSV text)
+  enum Shown { everywhere, table_only, data_only } shown = everywhere;  // data: CSV and JSON
 };
 
 // Writes rows to standard output as a table, CSV (a header line) or a JSON array of objects.
@@ -39,6 +40,7 @@ class Report {
   long rows() const { return rows_; }
 
  private:
+  bool shows(const Column& column) const;
   std::string format_;
   std::vector<Column> columns_;
   long rows_ = 0;

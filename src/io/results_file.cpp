@@ -134,7 +134,15 @@ SweepState::SweepState(std::int64_t cells)
       lambda_stderr(static_cast<size_t>(cells), kNaN),
       eta_mean(static_cast<size_t>(cells), kNaN),
       eta_stderr(static_cast<size_t>(cells), kNaN),
-      seconds(static_cast<size_t>(cells), 0) {}
+      seconds(static_cast<size_t>(cells), 0),
+      lambda_quantile(static_cast<size_t>(cells) * mc::kQuantileLevels.size(), kNaN),
+      eta_quantile(static_cast<size_t>(cells) * mc::kQuantileLevels.size(), kNaN) {}
+
+mc::Quantiles CellRecord::no_quantiles() {
+  mc::Quantiles q;
+  q.fill(kNaN);
+  return q;
+}
 
 bool SweepState::keep_trials(std::int32_t per_cell) {
   if (per_cell < 1 || per_cell > kMaxTrialSlots || size() * per_cell > kMaxTrialValues) {
@@ -167,6 +175,18 @@ void SweepState::apply(const CellRecord& r) {
       trial_eta[i * slots + t] = have ? r.trial_eta[t] : kNaN;
     }
   }
+  // Quantiles: the record's, else from its per-trial values (a journal record), else unknown.
+  mc::Quantiles lambda_q = r.lambda_quantiles, eta_q = r.eta_quantiles;
+  if (r.status != CellStatus::done) {
+    lambda_q = eta_q = CellRecord::no_quantiles();
+  } else if (std::isnan(lambda_q[2]) && !r.trial_lambda.empty() &&
+             r.trial_lambda.size() == static_cast<size_t>(r.trials) && r.trial_eta.size() == r.trial_lambda.size()) {
+    lambda_q = mc::quantiles(r.trial_lambda);
+    eta_q = mc::quantiles(r.trial_eta);
+  }
+  std::copy(lambda_q.begin(), lambda_q.end(),
+            lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * lambda_q.size()));
+  std::copy(eta_q.begin(), eta_q.end(), eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * eta_q.size()));
   status.at(i) = static_cast<std::uint8_t>(r.status);
   trials[i] = r.trials;
   attempts[i] = r.attempts;
@@ -217,6 +237,11 @@ CellRecord SweepState::record(std::int64_t cell) const {
                error_of(cell),
                {},
                {}};
+  const size_t q = mc::kQuantileLevels.size();
+  if (lambda_quantile.size() == lambda_mean.size() * q) {
+    std::copy_n(lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.lambda_quantiles.begin());
+    std::copy_n(eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.eta_quantiles.begin());
+  }
   if (trial_slots_ > 0 && r.status == CellStatus::done) {
     const auto slots = static_cast<size_t>(trial_slots_);
     const size_t count = std::min(slots, static_cast<size_t>(std::max(0, trials[i])));
@@ -314,6 +339,19 @@ void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& s
   std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
   for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
   h::write_strings(file, "error", shape, errors);
+  // Quantiles over the trials: a trailing `quantile` dimension whose coordinate is the level.
+  const std::vector<double> levels(mc::kQuantileLevels.begin(), mc::kQuantileLevels.end());
+  h::write_doubles(file, "quantile", {static_cast<std::int64_t>(levels.size())}, levels);
+  std::vector<std::int64_t> with_level = shape;
+  with_level.push_back(static_cast<std::int64_t>(levels.size()));
+  h::write_doubles(file, "lambda_quantile", with_level, state.lambda_quantile);
+  h::write_doubles(file, "eta_quantile", with_level, state.eta_quantile);
+  h::make_scale(file, "/quantile", "quantile");
+  h::set_attribute(file, "/quantile", "long_name", std::string("quantile level of the trials' distribution"));
+  h::set_attribute(file, "/lambda_quantile", "long_name",
+                   std::string("angle ratio lambda, quantiles over trials (0.5: the median; NaN: not known)"));
+  h::set_attribute(file, "/eta_quantile", "long_name",
+                   std::string("eta, quantiles over trials (0.5: the median; NaN: not known)"));
 }
 
 // Per-trial values (a trailing `trial` dimension), or an attribute saying why they are not kept.
@@ -357,11 +395,14 @@ void write_meta(const h::Handle& file, const Layout& at, const SweepConfig& conf
 void attach_scales(const h::Handle& file, const Layout& at, const std::vector<Axis>& axes, bool trials) {
   const std::vector<const char*> fixed = at.arrays();
   std::vector<std::string> arrays(fixed.begin(), fixed.end());
+  arrays.insert(arrays.end(), {"/lambda_quantile", "/eta_quantile"});
   if (trials) arrays.insert(arrays.end(), {"/lambda_trial", "/eta_trial"});
   for (const std::string& array : arrays) {
     for (size_t a = 0; a < axes.size(); ++a)
       h::attach_scale(file, array, axis_dataset(at, axes, a), static_cast<unsigned>(a));
   }
+  for (const char* array : {"/lambda_quantile", "/eta_quantile"})
+    h::attach_scale(file, array, "/quantile", static_cast<unsigned>(axes.size()));
   if (trials) {
     for (const char* array : {"/lambda_trial", "/eta_trial"})
       h::attach_scale(file, array, "/trial", static_cast<unsigned>(axes.size()));

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "attnsweep/io/hdf5.hpp"
@@ -96,6 +97,14 @@ void ResultsReader::read_header() {
       throw CorruptFile(path_ + ": the " + axes_[a].name + " axis does not match " + at.config +
                         " (the file is damaged)");
   }
+  has_quantiles_ = header_.schema_version >= 3;
+  if (has_quantiles_) {
+    std::vector<std::int64_t> with_level = shape;
+    with_level.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
+    require_shape("/lambda_quantile", with_level);
+    require_shape("/eta_quantile", with_level);
+    require_shape("/quantile", {with_level.back()});
+  }
   if (header_.schema_version >= 2 && (h::exists(file_, "/lambda_trial") || h::exists(file_, "/eta_trial"))) {
     std::vector<std::int64_t> shape5 = shape;
     shape5.push_back(c.trials);
@@ -107,6 +116,29 @@ void ResultsReader::read_header() {
   header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
   header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
   header_.build = h::read_string(file_, at.build);
+}
+
+// A file of schema 1 or 2 stores no quantiles: they are computed from its per-trial values
+// where those were read (NaN otherwise), as the next write will store them.
+void ResultsReader::derive_quantiles(SweepState& s, std::int64_t cells) const {
+  const size_t levels = mc::kQuantileLevels.size();
+  s.lambda_quantile.assign(static_cast<size_t>(cells) * levels, std::numeric_limits<double>::quiet_NaN());
+  s.eta_quantile = s.lambda_quantile;
+  const auto slots = static_cast<size_t>(s.trial_slots());
+  if (slots == 0 || s.trials.size() != static_cast<size_t>(cells) || s.status.size() != static_cast<size_t>(cells))
+    return;
+  for (size_t c = 0; c < static_cast<size_t>(cells); ++c) {
+    const auto count = static_cast<size_t>(std::max(0, s.trials[c]));
+    if (s.status[c] != static_cast<std::uint8_t>(CellStatus::done) || count == 0 || count > slots ||
+        std::isnan(s.trial_lambda[c * slots]))
+      continue;
+    const auto first = static_cast<std::ptrdiff_t>(c * slots);
+    const auto end = first + static_cast<std::ptrdiff_t>(count);
+    const mc::Quantiles lambda = mc::quantiles({s.trial_lambda.begin() + first, s.trial_lambda.begin() + end});
+    const mc::Quantiles eta = mc::quantiles({s.trial_eta.begin() + first, s.trial_eta.begin() + end});
+    std::copy(lambda.begin(), lambda.end(), s.lambda_quantile.begin() + static_cast<std::ptrdiff_t>(c * levels));
+    std::copy(eta.begin(), eta.end(), s.eta_quantile.begin() + static_cast<std::ptrdiff_t>(c * levels));
+  }
 }
 
 CellBox ResultsReader::whole() const {
@@ -136,6 +168,13 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
       s.eta_stderr = h::read_doubles(file_, at.eta_stderr, slab);
     }
     if (fields & kSeconds) s.seconds = h::read_doubles(file_, at.seconds, slab);
+    if ((fields & kValues) && has_quantiles_) {
+      h::Slab with_level = slab;
+      with_level.start.push_back(0);
+      with_level.count.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
+      s.lambda_quantile = h::read_doubles(file_, "/lambda_quantile", with_level);
+      s.eta_quantile = h::read_doubles(file_, "/eta_quantile", with_level);
+    }
     if ((fields & kTrials) && trial_slots_ > 0) {
       h::Slab slab5 = slab;
       slab5.start.push_back(0);
@@ -162,6 +201,7 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
   for (auto v : s.status) {
     if (v > 2) throw CorruptFile(path_ + ": " + at.status + " holds " + std::to_string(v) + ", not 0, 1 or 2");
   }
+  if ((fields & kValues) && !has_quantiles_) derive_quantiles(s, box.size());
   return s;
 }
 

@@ -34,6 +34,23 @@ void CellSamples::merge(const CellSamples& other) {
   for (const auto& [trial, result] : other.by_trial_) add(trial, result);
 }
 
+Quantiles quantiles(std::vector<double> values) {
+  Quantiles q;
+  if (values.empty()) {
+    q.fill(std::numeric_limits<double>::quiet_NaN());
+    return q;
+  }
+  std::sort(values.begin(), values.end());
+  const double last = static_cast<double>(values.size() - 1);
+  for (size_t k = 0; k < q.size(); ++k) {
+    const double h = last * kQuantileLevels[k];
+    const auto below = static_cast<size_t>(std::floor(h));
+    const size_t above = std::min(below + 1, values.size() - 1);
+    q[k] = values[below] + (h - static_cast<double>(below)) * (values[above] - values[below]);
+  }
+  return q;
+}
+
 namespace {
 // Welford's update in trial order: stable, and fixed order means fixed rounding.
 template <class Field>
@@ -48,6 +65,10 @@ Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_t
     m2 += delta * (x - s.mean);
   }
   if (s.count == 0) s.mean = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> values;
+  values.reserve(by_trial.size());
+  for (const auto& [trial, result] : by_trial) values.push_back(field(result));
+  s.quantiles = quantiles(std::move(values));
   s.std_error = s.count >= 2 ? std::sqrt(m2 / static_cast<double>(s.count - 1) / static_cast<double>(s.count))
                              : std::numeric_limits<double>::quiet_NaN();
   return s;

@@ -73,11 +73,11 @@ void check_fits_in_memory(const mc::CellParams& cell) {
 }
 
 double master_memory_bytes(std::int64_t grid_cells, long trials) {
-  // status 1 + trials 4 + attempts 4 + five doubles 40 bytes per cell, plus the per-trial values
-  // (2 doubles a trial) where they are kept; twice (state + snapshot copy).
+  // status 1 + trials 4 + attempts 4 + five doubles 40 + ten quantiles 80 bytes per cell, plus the
+  // per-trial values (2 doubles a trial) where they are kept; twice (state + snapshot copy).
   const double cells = static_cast<double>(grid_cells);
   const bool per_trial = trials <= io::kMaxTrialSlots && cells * static_cast<double>(trials) <= io::kMaxTrialValues;
-  return 2.0 * (49.0 * cells + (per_trial ? 16.0 * cells * static_cast<double>(trials) : 0.0));
+  return 2.0 * (129.0 * cells + (per_trial ? 16.0 * cells * static_cast<double>(trials) : 0.0));
 }
 
 double critical_master_memory_bytes(std::int64_t searches, long evaluations, long trials) {

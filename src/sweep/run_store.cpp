@@ -305,6 +305,8 @@ void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double 
   record.lambda_stderr = lambda.std_error;
   record.eta_mean = eta.mean;
   record.eta_stderr = eta.std_error;
+  record.lambda_quantiles = lambda.quantiles;
+  record.eta_quantiles = eta.quantiles;
   record.seconds = seconds;
   for (const auto& [trial, value] : samples.by_trial()) {  // trials 0 .. trials - 1, in order
     record.trial_lambda.push_back(value.lambda);

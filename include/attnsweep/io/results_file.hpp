@@ -11,6 +11,7 @@
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/study_axes.hpp"
+#include "attnsweep/mc/samples.hpp"
 
 namespace attnsweep::io {
 
@@ -48,6 +49,10 @@ struct CellRecord {
   // A done cell's values trial by trial (element t is trial t); empty when not known (a record
   // of attnsweep 0.1, or a cell not done).
   std::vector<double> trial_lambda, trial_eta;
+  // Quantiles over the trials at mc::kQuantileLevels; NaN when not known (computed from the
+  // per-trial values when the record has them).
+  mc::Quantiles lambda_quantiles = no_quantiles(), eta_quantiles = no_quantiles();
+  static mc::Quantiles no_quantiles();
 };
 
 // Per-trial values are kept (in memory and in the file) for grids of at most this many
@@ -73,6 +78,8 @@ struct SweepState {
   std::vector<std::uint8_t> status;
   std::vector<std::int32_t> trials, attempts;
   std::vector<double> lambda_mean, lambda_stderr, eta_mean, eta_stderr, seconds;
+  // cells x 5 quantiles (mc::kQuantileLevels), cell-major; NaN where not known.
+  std::vector<double> lambda_quantile, eta_quantile;
   // Error texts of the cells that have one (failed cells): sparse, since a grid of 10^6 cells
   // should not hold 10^6 empty strings.
   std::map<std::int64_t, std::string> error;
@@ -123,6 +130,8 @@ class ResultsReader {
   const std::vector<Axis>& axes() const { return axes_; }
   CellBox whole() const;
   // Which per-cell arrays a read fetches (the others stay empty).
+  // kValues reads the quantiles too (from the file, or computed from the per-trial values of a
+  // file of schema 2, which then must be read with kTrials as well to have them).
   enum Fields : unsigned { kStatus = 1, kValues = 2, kCounts = 4, kSeconds = 8, kErrors = 16, kTrials = 32, kAll = 63 };
   // Trials per cell stored in the file (its trial dimension); 0 when it has no per-trial values.
   std::int32_t trial_slots() const { return trial_slots_; }
@@ -136,12 +145,14 @@ class ResultsReader {
   void read_header();  // config, shapes, axes, provenance; CorruptFile on damage
   void require_shape(const char* dataset, const std::vector<std::int64_t>& shape) const;
   bool axis_matches(const Axis& axis, const std::string& path) const;
+  void derive_quantiles(SweepState& s, std::int64_t cells) const;
 
   std::string path_;
   h5::Handle file_;
   ResultsFile header_;
   const Layout* layout_ = nullptr;
   std::int32_t trial_slots_ = 0;
+  bool has_quantiles_ = false;  // schema 3 stores them; older files' are derived
   std::vector<Axis> axes_;
   std::vector<std::int64_t> shape_;
 };

@@ -6,6 +6,7 @@
 // gives bitwise the same mean and standard error as the cell run in one piece.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -17,10 +18,22 @@ struct TrialResult {
   double eta = 0;
 };
 
+// The quantile levels every observable is summarised at: the median and the quartiles for the
+// body, 5% and 95% for the tails (MODEL.md: eta at d = 2 and lambda with alpha != 0 at d <= 3 have
+// no finite mean, so their mean +- standard error says nothing; the quantiles always exist).
+inline constexpr std::array<double, 5> kQuantileLevels = {0.05, 0.25, 0.5, 0.75, 0.95};
+using Quantiles = std::array<double, 5>;
+
+// Quantiles of the values by linear interpolation between order statistics (the "type 7"
+// definition: numpy's and R's default): q(p) = x[h] + (h - floor h)(x[h+1] - x[h]) at
+// h = (count - 1) p on the sorted values. NaN for no values. Independent of the values' order.
+Quantiles quantiles(std::vector<double> values);
+
 struct Summary {
   long count = 0;
   double mean = 0;
-  double std_error = 0;  // sample standard deviation / sqrt(count); NaN when count < 2
+  double std_error = 0;   // sample standard deviation / sqrt(count); NaN when count < 2
+  Quantiles quantiles{};  // at kQuantileLevels
 };
 
 class CellSamples {
