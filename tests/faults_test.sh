@@ -216,7 +216,7 @@ earlysignal)
     resume_equals_reference e.h5 "USR1 to rank $rank at birth"
   done
   # To mpirun, at several moments of the run's first second once it is running (during its own
-  # start-up mpirun may drop the signal or die of it, exit 138: not attnsweep's; README).
+  # start-up mpirun may drop the signal or die of it, exit 138: not attnsweep's; docs/guide.md).
   for delay in 0 0.2 0.5 1.0; do
     rm -f e.h5 e.h5.journal
     mpiexec -n 2 "$BIN" run --config medium.ini --output e.h5 > log.txt 2>&1 &

@@ -172,7 +172,7 @@ PY
   for dataset in rho gamma d n trial status trials attempts seconds lambda_mean lambda_stderr eta_mean eta_stderr \
     lambda_trial eta_trial error; do
     for how in chunk dims; do
-      [ $dataset = error ] && [ $how = chunk ] && continue  # strings: no checksum (README)
+      [ $dataset = error ] && [ $how = chunk ] && continue  # strings: no checksum (docs/file-format.md)
       /usr/bin/python3 damage.py ok.h5 $dataset $how x.h5 || { fail "could not damage $dataset"; continue; }
       refused 1 "verify, $dataset $how damaged" "$BIN" verify x.h5
       grep -q "/$dataset" out.txt || fail "verify does not name /$dataset: $(cat out.txt)"

@@ -150,7 +150,7 @@ TEST(Theory, LimitsApproachedAsNGrows) {
   }
   // Critical: lambda -> 1/(1 + 3 rho). eta -> (1 - 1/d)/4 needs d >> (ln n)^2 as well: at fixed
   // d the exact finite-n eta carries terms of order beta/d and beta^2/d that grow with ln n
-  // (the limit table of include/attnsweep/model/MODEL.md section 5 needs d to grow with n; see README).
+  // (the limit table of include/attnsweep/model/MODEL.md section 5 needs d to grow with n; see docs/results.md).
   const auto limit = model::limit_theory(rho, 1 / (1 - rho), d);
   EXPECT_EQ(limit.regime, model::Regime::critical);
   const auto t = model::simplex_theory(rho, 1 / (1 - rho), 1e12, d, 0.0);

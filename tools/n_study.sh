@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The studies beyond the paper (README, "Beyond the paper"): the critical search of figure 1 with
+# The studies beyond the paper (docs/results.md, "Beyond the paper"): the critical search of figure 1 with
 # 192 trials, gamma_c(n) at d = 64 and 512, lambda and eta against n for the four scaling laws,
 # and depth L = 1..16; then the pictures and tables in jobs/n-study/ (and jobs/figure1/critical.csv).
 # Every step is an ordinary attnsweep run, so rerunning this script resumes where it stopped.

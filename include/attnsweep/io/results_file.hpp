@@ -1,4 +1,4 @@
-// The sweep's state (one record per cell) and its HDF5 file (layout in README, "HDF5 layout").
+// The sweep's state (one record per cell) and its HDF5 file (layout in docs/file-format.md).
 #pragma once
 
 #include <array>

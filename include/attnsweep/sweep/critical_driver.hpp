@@ -36,7 +36,7 @@ struct CriticalJob {
 };
 CriticalJob plan_critical(const Grid& grid);
 
-// The HDF5 file of a search (layout in the README): /rho, /d, /n, per point gamma_c, its
+// The HDF5 file of a search (layout in docs/guide.md, "The critical point"): /rho, /d, /n, per point gamma_c, its
 // interval, the target, the paper's 1/(1 - rho), status, evaluations, and every evaluation's
 // gamma and per-trial lambda.
 void write_critical_file(const std::string& path, const io::SweepConfig& config, const CriticalJob& job,
