@@ -13,6 +13,9 @@
 #            cell bitwise `attnsweep cell` of its parameters, xarray selects by layers, query
 #            filters by them; a fixed mc.layers grown into a layers axis; a schema-2 file (0.2's)
 #            read and grown into schema 3
+#   undefined  d = 1 cells where lambda is undefined in some or all trials (no pair of distinct
+#            input directions): statistics over the defined trials with their count, cells with
+#            none `undefined` (not failed): exit 0, not retried, verify passes, merge keeps them
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -196,6 +199,55 @@ PY
   mpiexec -n 2 "$BIN" run --config small.ini --output two.h5 grid.n=16,32,64 > /dev/null 2>&1 || fail "schema 2 growth"
   mpiexec -n 2 "$BIN" run --config small.ini --output three.h5 grid.n=16,32,64 > /dev/null 2>&1
   same two.h5 three.h5 && ok "a schema-2 file grown: bitwise the fresh schema-3 run" || fail "schema 2 growth differs"
+  ;;
+undefined)
+  cat > u.ini << 'INI'
+[grid]
+rho   = 0.2, 0.9
+gamma = 0.5, 2
+d     = 1, 4
+n     = 2, 8
+[mc]
+trials = 3
+seed   = 1
+INI
+  mpiexec -n 2 "$BIN" run --config u.ini --output u.h5 > u.log 2>&1
+  rc=$?
+  undefined=$("$BIN" query u.h5 --status undefined --format csv | tail -n +2 | wc -l)
+  [ $rc = 0 ] && [ "$undefined" -gt 0 ] && grep -q "$undefined cells undefined" u.log &&
+    ok "exit 0 with $undefined undefined cells, named in the log" || fail "exit $rc, $undefined undefined: $(grep attnsweep u.log | tail -3)"
+  [ "$("$BIN" query u.h5 --status failed --format csv | tail -n +2 | wc -l)" = 0 ] && ok "no cell failed" || fail "failed cells"
+  "$BIN" verify u.h5 > /dev/null && ok "verify passes" || fail "verify: $("$BIN" verify u.h5)"
+  "$BIN" status u.h5 | grep -q "state: finished" && "$BIN" status u.h5 --format json | grep -q "\"undefined\": $undefined" &&
+    ok "status: finished, $undefined undefined" || fail "status: $("$BIN" status u.h5 | head -2)"
+  mpiexec -n 2 "$BIN" run --config u.ini --output u.h5 --retry-failed > retry.log 2>&1
+  grep -q " 0 to run" retry.log && ok "--retry-failed leaves undefined cells" || fail "retry: $(grep 'to run' retry.log)"
+  # The statistics are over the defined trials, and say how many (an independent computation
+  # from the per-trial values).
+  "$BIN" query u.h5 --format csv > cells.csv
+  "$BIN" query u.h5 --trials --format csv > trials.csv
+  /usr/bin/python3 - << 'PY' > stats.txt 2>&1 && ok "statistics over the defined trials: $(cat stats.txt)" || fail "$(cat stats.txt)"
+import csv, math, statistics
+trials = {}
+for r in csv.DictReader(open("trials.csv")):
+    trials.setdefault(r["cell"], []).append(float(r["lambda"]))
+partial = 0
+for r in csv.DictReader(open("cells.csv")):
+    if r["status"] not in ("done", "undefined"):
+        continue
+    defined = [v for v in trials[r["cell"]] if not math.isnan(v)]
+    assert int(r["lambda_defined"]) == len(defined), (r["cell"], r["lambda_defined"], len(defined))
+    assert (r["status"] == "undefined") == (len(defined) == 0), r
+    if defined:
+        assert abs(float(r["lambda_mean"]) - statistics.fmean(defined)) <= 1e-15, r
+        assert abs(float(r["lambda_median"]) - statistics.median(defined)) <= 1e-15, r
+        partial += 0 < len(defined) < int(r["trials"])
+    else:
+        assert math.isnan(float(r["lambda_mean"])), r
+assert partial > 0, "no cell with some undefined trials"
+print(f"{partial} cells with some trials undefined")
+PY
+  "$BIN" merge m.h5 u.h5 > /dev/null && same m.h5 u.h5 && ok "merge keeps undefined cells" || fail "merge"
   ;;
 *)
   echo "unknown scenario $SCENARIO"

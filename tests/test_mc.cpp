@@ -160,3 +160,47 @@ TEST(Quantiles, SummariesCarryThemIndependentlyOfTrialOrder) {
   EXPECT_GT(a.lambda().mean, 1000);
   EXPECT_DOUBLE_EQ(a.eta().quantiles[2], -0.5);
 }
+
+TEST(Summary, UndefinedTrialsAreLeftOutAndCounted) {
+  mc::CellSamples s;
+  const double nan = std::nan("");
+  s.add(0, {0.5, 1.0});
+  s.add(1, {nan, 2.0});
+  s.add(2, {0.7, 3.0});
+  EXPECT_EQ(s.lambda().count, 2);
+  EXPECT_DOUBLE_EQ(s.lambda().mean, 0.6);
+  EXPECT_DOUBLE_EQ(s.lambda().quantiles[2], 0.6);
+  EXPECT_EQ(s.eta().count, 3);
+  mc::CellSamples none;
+  none.add(0, {nan, 1.0});
+  EXPECT_EQ(none.lambda().count, 0);
+  EXPECT_TRUE(std::isnan(none.lambda().mean));
+  EXPECT_TRUE(std::isnan(none.lambda().quantiles[2]));
+}
+
+TEST(Trial, LambdaWithoutDistinctDirectionsIsUndefinedNotAnError) {
+  // d = 1: every token is +1 or -1; a trial whose tokens all share a sign has no pair of
+  // distinct directions. Some trial among the first 64 at rho 0.9, n = 2 does.
+  mc::CellParams cell;
+  cell.rho = 0.9;
+  cell.gamma = 1;
+  cell.d = 1;
+  cell.n = 2;
+  cell.seed = 3;
+  int undefined = 0;
+  for (std::uint64_t t = 0; t < 64; ++t) {
+    std::vector<std::string> errors;
+    const auto r = mc::run_trial_over_gamma(cell, {1.0}, t, errors).front();
+    EXPECT_TRUE(errors.front().empty()) << errors.front();
+    EXPECT_TRUE(std::isfinite(r.eta));
+    undefined += std::isnan(r.lambda);
+  }
+  EXPECT_GT(undefined, 0);
+  EXPECT_LT(undefined, 64);
+}
+
+TEST(Quantiles, LeaveOutUndefinedValues) {
+  const double nan = std::nan("");
+  EXPECT_EQ(mc::quantiles({nan, 3, nan, 1}), mc::quantiles({1, 3}));
+  EXPECT_TRUE(std::isnan(mc::quantiles({nan, nan})[2]));
+}

@@ -133,21 +133,15 @@ int cell_command(const std::vector<std::string>& args) {
   sweep::check_fits_in_memory(cell);
 
   const auto start = std::chrono::steady_clock::now();
-  // A cell the model cannot compute (a direction of zero length, a non-finite value) fails as
-  // it would in a sweep: the message, and exit 1.
+  // A cell the model cannot compute (a fault: a non-finite value) fails as it would in a sweep:
+  // the message, and exit 1. A trial in which an observable is undefined by its definition is
+  // not a fault: the statistics are over the defined trials, and say how many.
   mc::CellSamples samples;
   try {
     samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "attnsweep: cell failed: %s\n", e.what());
     return 1;
-  }
-  for (const auto& [trial, value] : samples.by_trial()) {
-    if (!std::isfinite(value.lambda) || !std::isfinite(value.eta)) {
-      std::fprintf(stderr, "attnsweep: cell failed: non-finite result at trial %llu (lambda %g, eta %g)\n",
-                   static_cast<unsigned long long>(trial), value.lambda, value.eta);
-      return 1;
-    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
@@ -180,14 +174,15 @@ int cell_command(const std::vector<std::string>& args) {
         "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
         "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
         "\"scaling\": \"%s\", \"layers\": %ld, \"lambda_quantiles\": %s, \"eta_quantiles\": %s, "
+        "\"lambda_defined\": %ld, \"eta_defined\": %ld, "
         "\"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
         json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
         mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
         static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
         json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
         json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers,
-        quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), simplex_json.c_str(),
-        limit_json.c_str());
+        quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), lambda.count, eta.count,
+        simplex_json.c_str(), limit_json.c_str());
     return 0;
   }
   if (paper_law) {
@@ -221,6 +216,13 @@ int cell_command(const std::vector<std::string>& args) {
     std::snprintf(range, sizeof range, "%.4g .. %.4g", summary.quantiles[0], summary.quantiles[4]);
     std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", name, summary.mean, summary.std_error,
                 summary.quantiles[2], range, theory_text(simplex_value).c_str(), limit_text(limit_value).c_str());
+  }
+  for (const auto& [name, summary] : {std::pair{"lambda", lambda}, std::pair{"eta", eta}}) {
+    if (summary.count < cell.trials)
+      std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n", name,
+                  cell.trials - summary.count, cell.trials,
+                  std::string(name) == "lambda" ? "no pair of distinct input directions" : "a zero-length output token",
+                  summary.count);
   }
   if (!simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
@@ -391,23 +393,29 @@ int merge_command(const std::vector<std::string>& args) {
       const auto k = static_cast<size_t>(c);
       const io::CellRecord theirs = files[i].state.record(c);
       const auto mine = static_cast<io::CellStatus>(merged.status[k]);
-      // done beats failed beats missing; two done records of one cell are bitwise equal by design,
-      // so two that differ mean one file is damaged or was computed by another build.
-      if (theirs.status == io::CellStatus::done && mine == io::CellStatus::done &&
-          (std::memcmp(&theirs.lambda_mean, &merged.lambda_mean[k], sizeof(double)) != 0 ||
+      // A finished cell (done or undefined) beats failed beats missing; two finished records of
+      // one cell are bitwise equal by design, so two that differ mean one file is damaged or was
+      // computed by another build.
+      const auto finished = [](io::CellStatus st) {
+        return st == io::CellStatus::done || st == io::CellStatus::undefined;
+      };
+      if (finished(theirs.status) && finished(mine) &&
+          (theirs.status != mine || std::memcmp(&theirs.lambda_mean, &merged.lambda_mean[k], sizeof(double)) != 0 ||
            std::memcmp(&theirs.eta_mean, &merged.eta_mean[k], sizeof(double)) != 0 ||
            theirs.trials != merged.trials[k])) {
-        throw InputError("cell " + std::to_string(c) + " is done in " + inputs[i] + " and in an earlier input with " +
-                         "different values; the files do not come from one deterministic sweep (run verify on each)");
+        throw InputError(
+            "cell " + std::to_string(c) + " is finished in " + inputs[i] + " and in an earlier input " +
+            "with different values; the files do not come from one deterministic sweep (run verify on each)");
       }
-      if (theirs.status == io::CellStatus::done && mine != io::CellStatus::done) merged.apply(theirs);
+      if (finished(theirs.status) && !finished(mine)) merged.apply(theirs);
       if (theirs.status == io::CellStatus::failed && mine == io::CellStatus::missing) merged.apply(theirs);
     }
   }
   io::SweepConfig config = files[0].config;
   io::write_results_file(output, config, merged);
-  std::printf("%s: merged %zu files: %lld done, %lld failed, %lld missing\n", output.c_str(), files.size(),
-              static_cast<long long>(merged.count(io::CellStatus::done)),
+  std::printf("%s: merged %zu files: %lld done, %lld undefined, %lld failed, %lld missing\n", output.c_str(),
+              files.size(), static_cast<long long>(merged.count(io::CellStatus::done)),
+              static_cast<long long>(merged.count(io::CellStatus::undefined)),
               static_cast<long long>(merged.count(io::CellStatus::failed)),
               static_cast<long long>(merged.count(io::CellStatus::missing)));
   return 0;

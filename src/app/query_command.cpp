@@ -117,7 +117,7 @@ void print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::ve
     const std::int64_t i = box.flat_index(k, shape);
     if (!kept(keep, grid.coordinates(i))) continue;
     const io::CellRecord r = cells.record(k);
-    if (r.status != io::CellStatus::done) continue;
+    if (r.status != io::CellStatus::done && r.status != io::CellStatus::undefined) continue;
     if (r.trial_lambda.empty()) ++unknown;
     const std::vector<Cell> place = place_cells(grid, i);
     for (size_t t = 0; t < r.trial_lambda.size(); ++t) {
@@ -154,6 +154,8 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
   for (const char* observable : {"lambda", "eta"})
     for (const double level : mc::kQuantileLevels)
       columns.push_back({quantile_column(observable, level), "", 12, 6, Column::data_only});
+  columns.insert(columns.end(),
+                 {{"lambda_defined", "", 6, -1, Column::data_only}, {"eta_defined", "", 6, -1, Column::data_only}});
   Report report(format, columns);
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
@@ -168,6 +170,7 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
                 Cell::fixed(r.seconds, format == "table" ? 3 : 6), Cell::whole(r.attempts), Cell::free_text(r.error)});
     for (const mc::Quantiles* q : {&r.lambda_quantiles, &r.eta_quantiles})
       for (const double value : *q) row.push_back(Cell::real(value));
+    row.insert(row.end(), {Cell::whole(r.lambda_defined), Cell::whole(r.eta_defined)});
     report.row(row);
   }
 }

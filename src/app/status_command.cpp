@@ -73,12 +73,13 @@ JournalProgress journal_progress(const std::string& journal, std::int64_t cells)
   return progress;
 }
 
-// running (a sweep holds the journal's lock here), finished (every cell done), failed (none
-// missing, some failed), stopped (cells missing, nothing running here).
-const char* run_state(bool running, std::int64_t done, std::int64_t failed, std::int64_t cells) {
+// running (a sweep holds the journal's lock here), finished (every cell done or undefined: the
+// model's answer, not a fault), failed (none missing, some failed), stopped (cells missing,
+// nothing running here).
+const char* run_state(bool running, std::int64_t finished, std::int64_t failed, std::int64_t cells) {
   if (running) return "running";
-  if (done == cells) return "finished";
-  if (done + failed == cells) return "failed";
+  if (finished == cells) return "finished";
+  if (finished + failed == cells) return "failed";
   return "stopped";
 }
 }  // namespace
@@ -96,13 +97,14 @@ int status_command(const std::vector<std::string>& args) {
   const io::ResultsFile& f = reader.header();
   // Status and seconds only, slab by slab: bounded memory on any grid.
   double seconds = 0;
-  std::int64_t counts[3] = {0, 0, 0};
+  std::int64_t counts[io::kLastStatus + 1] = {};
   reader.for_each_slab(io::ResultsReader::kStatus | io::ResultsReader::kSeconds,
                        [&](std::int64_t, const io::SweepState& s) {
                          for (auto v : s.status) ++counts[v];
                          for (double v : s.seconds) seconds += v;
                        });
-  const std::int64_t missing = counts[0], done = counts[1], failed = counts[2], cells = missing + done + failed;
+  const std::int64_t missing = counts[0], done = counts[1], failed = counts[2], undefined = counts[3],
+                     cells = missing + done + failed + undefined;
   const std::string journal = io::journal_path_of(io::resolve_output_path(file));
   const bool running = io::Journal::locked_here(journal);
   JournalProgress progress;
@@ -113,13 +115,14 @@ int status_command(const std::vector<std::string>& args) {
   }
   struct stat st {};
   const double age = ::stat(file.c_str(), &st) == 0 ? std::difftime(std::time(nullptr), st.st_mtime) : 0.0;
-  const char* state = run_state(running, done, failed, cells);
+  const char* state = run_state(running, done + undefined, failed, cells);
   if (format == "json") {
     std::printf(
         "{\"file\": %s, \"state\": \"%s\", \"cells\": %lld, \"done\": %lld, \"failed\": %lld, \"missing\": %lld, "
+        "\"undefined\": %lld, "
         "\"snapshot_age_seconds\": %.0f, \"journal\": %s, \"trials_per_cell\": %ld, \"core_seconds\": %s}\n",
         json_string(file).c_str(), state, static_cast<long long>(cells), static_cast<long long>(done),
-        static_cast<long long>(failed), static_cast<long long>(missing), age,
+        static_cast<long long>(failed), static_cast<long long>(missing), static_cast<long long>(undefined), age,
         progress.present ? ("{\"cells_finished\": " + std::to_string(progress.cells_finished) +
                             ", \"trials_in_unfinished_cells\": " + std::to_string(progress.trials_in_unfinished) + "}")
                                .c_str()
@@ -127,8 +130,11 @@ int status_command(const std::vector<std::string>& args) {
         f.config.trials, json_number(seconds).c_str());
     return 0;
   }
-  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing\n", file.c_str(), static_cast<long long>(cells),
+  std::printf("%s: %lld cells: %lld done, %lld failed, %lld missing", file.c_str(), static_cast<long long>(cells),
               static_cast<long long>(done), static_cast<long long>(failed), static_cast<long long>(missing));
+  if (undefined > 0)
+    std::printf(", %lld undefined (an observable undefined in every trial)", static_cast<long long>(undefined));
+  std::printf("\n");
   std::printf("  state: %s%s; snapshot written %.0f s ago", state,
               running ? " (a sweep holds its journal on this machine)" : "", age);
   if (progress.present) {
@@ -137,7 +143,7 @@ int status_command(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(progress.trials_in_unfinished));
   }
   std::printf("\n");
-  print_status_details(f, done, failed, seconds);
+  print_status_details(f, done + undefined, failed, seconds);
   return 0;
 }
 

@@ -25,6 +25,7 @@ constexpr size_t kHeaderSize = 16;
 constexpr size_t kFrameHeader = 8;  // u32 length, u32 CRC-32
 constexpr std::uint32_t kMaxPayload = 1u << 20;
 constexpr std::uint8_t kTrialsKind = 3;           // after the CellStatus values 0..2
+constexpr std::uint8_t kUndefinedKind = 4;        // a whole cell of status undefined (CellStatus 3)
 constexpr size_t kMaxTrialsPerRecord = 1u << 14;  // 24 bytes each: well inside kMaxPayload
 constexpr size_t kReadBlock = 1u << 20;
 constexpr size_t kMaxErrorText = 4096;
@@ -43,7 +44,8 @@ std::string encode(const CellRecord& r) {
   std::string p;
   ByteWriter w(p);
   w.put(r.cell);
-  w.put(static_cast<std::uint8_t>(r.status));
+  // Kind byte: the status, except that undefined (3) takes kUndefinedKind, 3 being a trials record's.
+  w.put(r.status == CellStatus::undefined ? kUndefinedKind : static_cast<std::uint8_t>(r.status));
   w.put(r.trials);
   w.put(r.lambda_mean);
   w.put(r.lambda_stderr);
@@ -90,8 +92,8 @@ bool decode(std::string_view p, CellRecord& r) {
         r.trial_eta[t] = in.get<double>();
       }
     }
-    if (status > 2 || !in.at_end()) return false;
-    r.status = static_cast<CellStatus>(status);
+    if ((status > 2 && status != kUndefinedKind) || !in.at_end()) return false;
+    r.status = status == kUndefinedKind ? CellStatus::undefined : static_cast<CellStatus>(status);
     return true;
   } catch (const TruncatedBytes&) {
     return false;

@@ -115,6 +115,8 @@ const char* status_name(CellStatus status) {
       return "done";
     case CellStatus::failed:
       return "failed";
+    case CellStatus::undefined:
+      return "undefined";
   }
   return "unknown";
 }
@@ -123,13 +125,16 @@ CellStatus parse_status(const std::string& text) {
   if (text == "missing") return CellStatus::missing;
   if (text == "done") return CellStatus::done;
   if (text == "failed") return CellStatus::failed;
-  throw InputError("--status must be missing, done or failed, not '" + text + "'");
+  if (text == "undefined") return CellStatus::undefined;
+  throw InputError("--status must be missing, done, failed or undefined, not '" + text + "'");
 }
 
 SweepState::SweepState(std::int64_t cells)
     : status(static_cast<size_t>(cells), 0),
       trials(static_cast<size_t>(cells), 0),
       attempts(static_cast<size_t>(cells), 0),
+      lambda_defined(static_cast<size_t>(cells), 0),
+      eta_defined(static_cast<size_t>(cells), 0),
       lambda_mean(static_cast<size_t>(cells), kNaN),
       lambda_stderr(static_cast<size_t>(cells), kNaN),
       eta_mean(static_cast<size_t>(cells), kNaN),
@@ -168,7 +173,8 @@ void SweepState::apply(const CellRecord& r) {
   const auto i = static_cast<size_t>(r.cell);
   if (trial_slots_ > 0) {
     const auto slots = static_cast<size_t>(trial_slots_);
-    const size_t known = r.status == CellStatus::done ? std::min(slots, r.trial_lambda.size()) : 0;
+    const bool ran_here = r.status == CellStatus::done || r.status == CellStatus::undefined;
+    const size_t known = ran_here ? std::min(slots, r.trial_lambda.size()) : 0;
     for (size_t t = 0; t < slots; ++t) {
       const bool have = t < known && t < r.trial_eta.size();
       trial_lambda.at(i * slots + t) = have ? r.trial_lambda[t] : kNaN;
@@ -177,13 +183,26 @@ void SweepState::apply(const CellRecord& r) {
   }
   // Quantiles: the record's, else from its per-trial values (a journal record), else unknown.
   mc::Quantiles lambda_q = r.lambda_quantiles, eta_q = r.eta_quantiles;
-  if (r.status != CellStatus::done) {
+  std::int32_t lambda_n = r.lambda_defined, eta_n = r.eta_defined;
+  const bool ran = r.status == CellStatus::done || r.status == CellStatus::undefined;
+  const bool have_trials = !r.trial_lambda.empty() && r.trial_lambda.size() == static_cast<size_t>(r.trials) &&
+                           r.trial_eta.size() == r.trial_lambda.size();
+  if (!ran) {
     lambda_q = eta_q = CellRecord::no_quantiles();
-  } else if (std::isnan(lambda_q[2]) && !r.trial_lambda.empty() &&
-             r.trial_lambda.size() == static_cast<size_t>(r.trials) && r.trial_eta.size() == r.trial_lambda.size()) {
-    lambda_q = mc::quantiles(r.trial_lambda);
-    eta_q = mc::quantiles(r.trial_eta);
+    lambda_n = eta_n = 0;
+  } else if (have_trials) {
+    const auto defined = [](const std::vector<double>& v) {
+      return static_cast<std::int32_t>(std::count_if(v.begin(), v.end(), [](double x) { return !std::isnan(x); }));
+    };
+    if (std::isnan(lambda_q[2])) lambda_q = mc::quantiles(r.trial_lambda);  // NaN (undefined) values left out
+    if (std::isnan(eta_q[2])) eta_q = mc::quantiles(r.trial_eta);
+    if (lambda_n < 0) lambda_n = defined(r.trial_lambda);
+    if (eta_n < 0) eta_n = defined(r.trial_eta);
   }
+  if (ran && lambda_n < 0) lambda_n = r.trials;  // a record of an engine that failed undefined trials
+  if (ran && eta_n < 0) eta_n = r.trials;
+  lambda_defined[i] = lambda_n;
+  eta_defined[i] = eta_n;
   std::copy(lambda_q.begin(), lambda_q.end(),
             lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * lambda_q.size()));
   std::copy(eta_q.begin(), eta_q.end(), eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * eta_q.size()));
@@ -237,15 +256,24 @@ CellRecord SweepState::record(std::int64_t cell) const {
                error_of(cell),
                {},
                {}};
+  if (lambda_defined.size() == lambda_mean.size()) {
+    r.lambda_defined = lambda_defined[i];
+    r.eta_defined = eta_defined[i];
+  }
   const size_t q = mc::kQuantileLevels.size();
   if (lambda_quantile.size() == lambda_mean.size() * q) {
     std::copy_n(lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.lambda_quantiles.begin());
     std::copy_n(eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.eta_quantiles.begin());
   }
-  if (trial_slots_ > 0 && r.status == CellStatus::done) {
+  if (trial_slots_ > 0 && (r.status == CellStatus::done || r.status == CellStatus::undefined)) {
     const auto slots = static_cast<size_t>(trial_slots_);
     const size_t count = std::min(slots, static_cast<size_t>(std::max(0, trials[i])));
-    if (count > 0 && !std::isnan(trial_lambda[i * slots])) {
+    // Known unless every value is NaN (a file without per-trial values) and the counts do not
+    // say that every trial was undefined.
+    bool known = r.lambda_defined == 0 && r.eta_defined == 0;
+    for (size_t t = 0; t < count && !known; ++t)
+      known = !std::isnan(trial_lambda[i * slots + t]) || !std::isnan(trial_eta[i * slots + t]);
+    if (count > 0 && known) {
       r.trial_lambda.assign(trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots),
                             trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots + count));
       r.trial_eta.assign(trial_eta.begin() + static_cast<std::ptrdiff_t>(i * slots),
@@ -336,6 +364,12 @@ void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& s
   h::write_uint8(file, "status", shape, state.status);
   h::write_doubles(file, "seconds", shape, state.seconds);
   h::write_int32(file, "attempts", shape, state.attempts);
+  h::write_int32(file, "lambda_defined", shape, state.lambda_defined);
+  h::write_int32(file, "eta_defined", shape, state.eta_defined);
+  h::set_attribute(file, "/lambda_defined", "long_name",
+                   std::string("trials on which lambda is defined (it is not without a pair of distinct directions)"));
+  h::set_attribute(file, "/eta_defined", "long_name",
+                   std::string("trials on which eta is defined (it is not with a zero-length output token)"));
   std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
   for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
   h::write_strings(file, "error", shape, errors);
@@ -395,7 +429,7 @@ void write_meta(const h::Handle& file, const Layout& at, const SweepConfig& conf
 void attach_scales(const h::Handle& file, const Layout& at, const std::vector<Axis>& axes, bool trials) {
   const std::vector<const char*> fixed = at.arrays();
   std::vector<std::string> arrays(fixed.begin(), fixed.end());
-  arrays.insert(arrays.end(), {"/lambda_quantile", "/eta_quantile"});
+  arrays.insert(arrays.end(), {"/lambda_defined", "/eta_defined", "/lambda_quantile", "/eta_quantile"});
   if (trials) arrays.insert(arrays.end(), {"/lambda_trial", "/eta_trial"});
   for (const std::string& array : arrays) {
     for (size_t a = 0; a < axes.size(); ++a)
@@ -429,7 +463,7 @@ void describe_variables(const h::Handle& file, const Layout& at, const SweepConf
       {at.error, "last error text of the cell (empty unless failed)"}};
   for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
   h::set_attribute(file, at.status, "long_name", std::string("cell status"));
-  h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed"));
+  h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed, 3 undefined"));
 }
 }  // namespace
 

@@ -98,6 +98,12 @@ void ResultsReader::read_header() {
                         " (the file is damaged)");
   }
   has_quantiles_ = header_.schema_version >= 3;
+  // Counts of defined trials: written since the undefined status; older files derive them.
+  has_defined_counts_ = h::exists(file_, "/lambda_defined") || h::exists(file_, "/eta_defined");
+  if (has_defined_counts_) {
+    require_shape("/lambda_defined", shape);
+    require_shape("/eta_defined", shape);
+  }
   if (has_quantiles_) {
     std::vector<std::int64_t> with_level = shape;
     with_level.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
@@ -160,6 +166,10 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
     if (fields & kCounts) {
       s.trials = h::read_int32(file_, at.trials, slab);
       s.attempts = h::read_int32(file_, at.attempts, slab);
+      if (has_defined_counts_) {
+        s.lambda_defined = h::read_int32(file_, "/lambda_defined", slab);
+        s.eta_defined = h::read_int32(file_, "/eta_defined", slab);
+      }
     }
     if (fields & kValues) {
       s.lambda_mean = h::read_doubles(file_, at.lambda_mean, slab);
@@ -199,9 +209,18 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
     throw CorruptFile(path_ + ": " + e.what() + " (the file is damaged)");
   }
   for (auto v : s.status) {
-    if (v > 2) throw CorruptFile(path_ + ": " + at.status + " holds " + std::to_string(v) + ", not 0, 1 or 2");
+    if (v > kLastStatus)
+      throw CorruptFile(path_ + ": " + at.status + " holds " + std::to_string(v) + ", not 0, 1, 2 or 3");
   }
   if ((fields & kValues) && !has_quantiles_) derive_quantiles(s, box.size());
+  if ((fields & kCounts) && !has_defined_counts_ && s.status.size() == s.trials.size()) {
+    // Engines before the undefined status failed a cell with an undefined trial: every trial of
+    // a done cell is defined.
+    s.lambda_defined.assign(s.trials.size(), 0);
+    for (size_t c = 0; c < s.trials.size(); ++c)
+      if (s.status[c] == static_cast<std::uint8_t>(CellStatus::done)) s.lambda_defined[c] = s.trials[c];
+    s.eta_defined = s.lambda_defined;
+  }
   return s;
 }
 
@@ -275,7 +294,11 @@ std::vector<std::string> verify_results_file(const std::string& path) {
         if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
           problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
         }
-        if (st != CellStatus::done && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
+        if (st == CellStatus::undefined && (finite || s.trials[i] != f.config.trials)) {
+          problems.push_back("cell " + std::to_string(cell) + " is undefined but has every value, or not every trial");
+        }
+        const bool ran = st == CellStatus::done || st == CellStatus::undefined;
+        if (!ran && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
           problems.push_back("cell " + std::to_string(cell) + " is " + status_name(st) + " but has values");
         }
         if (st == CellStatus::failed && s.error_of(k).empty()) {

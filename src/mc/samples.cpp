@@ -35,6 +35,8 @@ void CellSamples::merge(const CellSamples& other) {
 }
 
 Quantiles quantiles(std::vector<double> values) {
+  // NaN values are undefined trials: left out.
+  values.erase(std::remove_if(values.begin(), values.end(), [](double x) { return std::isnan(x); }), values.end());
   Quantiles q;
   if (values.empty()) {
     q.fill(std::numeric_limits<double>::quiet_NaN());
@@ -59,6 +61,7 @@ Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_t
   double m2 = 0;
   for (const auto& [trial, result] : by_trial) {
     const double x = field(result);
+    if (std::isnan(x)) continue;  // undefined in this trial: the statistics are over the defined ones
     ++s.count;
     const double delta = x - s.mean;
     s.mean += delta / static_cast<double>(s.count);

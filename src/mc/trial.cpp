@@ -78,10 +78,21 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
+  // The one place that tells undefined from failed: lambda is NaN exactly when no pair of input
+  // directions differs (nothing to compare), and a zero output token leaves both observables
+  // without a definition; those are recorded as NaN (undefined). Any other non-finite value is a
+  // fault of the computation, reported as this gamma's error.
   const auto record = [&](size_t k, const model::Observables& observed) {
-    results[k].lambda = observed.lambda;
-    results[k].eta = observed.jacobian_norm2 / nd;
+    const double lambda = observed.lambda, eta = observed.jacobian_norm2 / nd;
+    if (std::isinf(lambda) || !std::isfinite(eta)) {
+      errors[k] = "non-finite result at trial " + std::to_string(trial) + " (lambda " + std::to_string(lambda) +
+                  ", eta " + std::to_string(eta) + ")";
+      return;
+    }
+    results[k].lambda = lambda;
+    results[k].eta = eta;
   };
+  const auto undefined = [&](size_t k) { results[k].lambda = results[k].eta = std::nan(""); };
   if (cell.layers == 1) {
     // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
     w.layer.set_tokens(w.X);
@@ -89,6 +100,8 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     for (size_t k = 0; k < gammas.size(); ++k) {
       try {
         record(k, w.layer.evaluate(gammas[k], cell.alpha, method, cell.scaling));
+      } catch (const model::UndefinedDirection&) {
+        undefined(k);
       } catch (const std::exception& e) {
         errors[k] = e.what();
       }
@@ -101,6 +114,8 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     try {
       record(k, model::evaluate_stack(w.layer, w.X, hutchinson ? &w.probes : nullptr, cell.layers, gammas[k],
                                       cell.alpha, method, cell.scaling, w.stack));
+    } catch (const model::UndefinedDirection&) {
+      undefined(k);
     } catch (const std::exception& e) {
       errors[k] = e.what();
     }

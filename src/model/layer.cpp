@@ -51,6 +51,10 @@ double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eig
 Vector inverse_row_norms(const MatrixRef& X, const char* what) {
   Vector norms = X.rowwise().norm();
   for (Eigen::Index i = 0; i < norms.size(); ++i) {
+    if (norms(i) == 0) {
+      throw UndefinedDirection(std::string(what) + " row " + std::to_string(i) +
+                               " has norm 0: its direction is undefined");
+    }
     if (!(norms(i) > 0) || !std::isfinite(norms(i))) {
       throw std::invalid_argument(std::string(what) + " row " + std::to_string(i) + " has norm " +
                                   std::to_string(norms(i)) + ": its direction is undefined");

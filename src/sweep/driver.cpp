@@ -293,11 +293,20 @@ class Master {
 
   int exit_code(const Dispatcher& dispatcher) const {
     const io::SweepState& state = store_.state();
-    std::int64_t missing = 0, failed = 0;
+    std::int64_t missing = 0, failed = 0, undefined = 0;
     for (std::int64_t i = first_; i < last_; ++i) {
       const auto status = static_cast<io::CellStatus>(state.status[static_cast<size_t>(i)]);
       missing += status == io::CellStatus::missing;
       failed += status == io::CellStatus::failed;
+      undefined += status == io::CellStatus::undefined;
+    }
+    if (undefined > 0) {
+      // Not a failure: the model leaves an observable undefined in every trial of these cells.
+      std::fprintf(stderr,
+                   "[attnsweep] %lld cells undefined: an observable is undefined in all their trials (no pair of "
+                   "distinct input directions, or a zero-length output token); see `attnsweep query %s --status "
+                   "undefined`\n",
+                   static_cast<long long>(undefined), output_.c_str());
     }
     if (dispatcher.stopping() && missing > 0) {
       std::fprintf(stderr, "[attnsweep] stopped early (%s): %lld cells left; rerun the same command to resume\n",

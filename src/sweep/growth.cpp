@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -115,20 +114,17 @@ FileState read_file_state(const Growth& growth, const std::string& output, const
   return file;
 }
 
-// A done cell's trials 0 .. trials-1 as a trials record of the grown cell; false if the file
-// does not know them all.
+// A finished cell's trials 0 .. trials-1 as a trials record of the grown cell; false if the file
+// does not know them (undefined trials are known, as NaN).
 bool known_trials(const io::SweepState& state, std::int64_t cell, io::TrialsRecord& record) {
-  const auto slots = static_cast<std::int64_t>(state.trial_slots());
-  const std::int32_t trials = state.trials[static_cast<size_t>(cell)];
-  if (slots < trials) return false;
-  for (std::int32_t t = 0; t < trials; ++t) {
-    const auto at = static_cast<size_t>(cell * slots + t);
-    if (std::isnan(state.trial_lambda[at]) || std::isnan(state.trial_eta[at])) return false;
+  const io::CellRecord finished = state.record(cell);
+  if (finished.trial_lambda.size() != static_cast<size_t>(finished.trials) || finished.trials == 0) return false;
+  for (size_t t = 0; t < finished.trial_lambda.size(); ++t) {
     record.trial.push_back(static_cast<std::uint64_t>(t));
-    record.lambda.push_back(state.trial_lambda[at]);
-    record.eta.push_back(state.trial_eta[at]);
+    record.lambda.push_back(finished.trial_lambda[t]);
+    record.eta.push_back(finished.trial_eta[t]);
   }
-  record.seconds = state.seconds[static_cast<size_t>(cell)];
+  record.seconds = finished.seconds;
   return true;
 }
 
@@ -145,7 +141,8 @@ Carried carry_over(const Growth& growth, const FileState& file, io::Journal::Bat
     const auto status = static_cast<io::CellStatus>(state.status[static_cast<size_t>(cell)]);
     if (status == io::CellStatus::missing) continue;
     ++carried.cells;
-    if (status == io::CellStatus::done && growth.more_trials()) {
+    const bool ran = status == io::CellStatus::done || status == io::CellStatus::undefined;
+    if (ran && growth.more_trials()) {
       io::TrialsRecord record;
       if (!known_trials(state, cell, record)) {
         throw io::InputError(

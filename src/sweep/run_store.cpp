@@ -299,7 +299,10 @@ void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double 
   const mc::Summary lambda = samples.lambda(), eta = samples.eta();
   io::CellRecord record;
   record.cell = cell;
-  record.status = io::CellStatus::done;
+  // Undefined, not done, when an observable is defined in none of the trials (mc/trial.cpp).
+  record.status = lambda.count == 0 || eta.count == 0 ? io::CellStatus::undefined : io::CellStatus::done;
+  record.lambda_defined = static_cast<std::int32_t>(lambda.count);
+  record.eta_defined = static_cast<std::int32_t>(eta.count);
   record.trials = static_cast<std::int32_t>(samples.size());
   record.lambda_mean = lambda.mean;
   record.lambda_stderr = lambda.std_error;

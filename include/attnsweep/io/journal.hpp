@@ -3,7 +3,8 @@
 //
 // Layout: a 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
 // [u32 payload length][u32 CRC-32 of payload][payload]. A payload starts with the cell index
-// (i64) and a kind byte: 0..2 a whole cell (CellRecord, status missing/done/failed; since 0.2 a
+// (i64) and a kind byte: 0..2 and 4 a whole cell (CellRecord, status missing/done/failed and, 4,
+// undefined; since 0.2 a
 // done cell's record ends with its per-trial values, which 0.1's records lack), 3 some trials of
 // a cell not finished yet (TrialsRecord). Payloads are written with the project's
 // one byte codec (io/bytes.hpp).

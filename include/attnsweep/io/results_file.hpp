@@ -34,7 +34,11 @@ struct WrongKindOfFile : InputError {
   using InputError::InputError;
 };
 
-enum class CellStatus : std::uint8_t { missing = 0, done = 1, failed = 2 };
+// undefined: the cell ran without a fault, but an observable is undefined in every one of its
+// trials (no pair of distinct input directions, a zero-length output token; mc/trial.cpp). Not a
+// failure: not retried, and a run with such cells exits 0.
+enum class CellStatus : std::uint8_t { missing = 0, done = 1, failed = 2, undefined = 3 };
+inline constexpr std::uint8_t kLastStatus = 3;
 const char* status_name(CellStatus status);
 CellStatus parse_status(const std::string& text);  // throws InputError
 
@@ -53,6 +57,9 @@ struct CellRecord {
   // per-trial values when the record has them).
   mc::Quantiles lambda_quantiles = no_quantiles(), eta_quantiles = no_quantiles();
   static mc::Quantiles no_quantiles();
+  // Trials on which each observable is defined; -1: not known (derived from the per-trial values,
+  // or, for a record without them, all its trials: engines before 0.3 failed undefined trials).
+  std::int32_t lambda_defined = -1, eta_defined = -1;
 };
 
 // Per-trial values are kept (in memory and in the file) for grids of at most this many
@@ -77,6 +84,7 @@ struct SweepState {
 
   std::vector<std::uint8_t> status;
   std::vector<std::int32_t> trials, attempts;
+  std::vector<std::int32_t> lambda_defined, eta_defined;  // trials with the observable defined
   std::vector<double> lambda_mean, lambda_stderr, eta_mean, eta_stderr, seconds;
   // cells x 5 quantiles (mc::kQuantileLevels), cell-major; NaN where not known.
   std::vector<double> lambda_quantile, eta_quantile;
@@ -152,7 +160,8 @@ class ResultsReader {
   ResultsFile header_;
   const Layout* layout_ = nullptr;
   std::int32_t trial_slots_ = 0;
-  bool has_quantiles_ = false;  // schema 3 stores them; older files' are derived
+  bool has_quantiles_ = false;       // schema 3 stores them; older files' are derived
+  bool has_defined_counts_ = false;  // likewise the counts of defined trials
   std::vector<Axis> axes_;
   std::vector<std::int64_t> shape_;
 };

@@ -26,11 +26,14 @@ using Quantiles = std::array<double, 5>;
 
 // Quantiles of the values by linear interpolation between order statistics (the "type 7"
 // definition: numpy's and R's default): q(p) = x[h] + (h - floor h)(x[h+1] - x[h]) at
-// h = (count - 1) p on the sorted values. NaN for no values. Independent of the values' order.
+// h = (count - 1) p on the sorted values. NaN values (undefined trials) are left out; NaN when
+// none is left. Independent of the values' order.
 Quantiles quantiles(std::vector<double> values);
 
+// A trial value of NaN is undefined by the observable's definition (mc/trial.cpp decides): the
+// statistics are over the defined values, and `count` says how many there are.
 struct Summary {
-  long count = 0;
+  long count = 0;  // trials on which the observable is defined
   double mean = 0;
   double std_error = 0;   // sample standard deviation / sqrt(count); NaN when count < 2
   Quantiles quantiles{};  // at kQuantileLevels

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <stdexcept>
 #include <string>
 
 namespace attnsweep::model {
@@ -30,8 +31,15 @@ inline constexpr double kSmallAngle = 1e-3;
 double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
                         double cosine);
 
-// 1 / |x_i| for every row; throws std::invalid_argument naming the row ("<what> row i has norm 0:
-// its direction is undefined") for a zero or non-finite row.
+// A token of length exactly zero has no direction: the observables that need it are undefined by
+// their definition (not a numerical fault). A distinct type, so that a trial can record them as
+// undefined while any other failure stays a failure.
+struct UndefinedDirection : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// 1 / |x_i| for every row; throws UndefinedDirection naming the row ("<what> row i has norm 0:
+// its direction is undefined") for a zero row, std::invalid_argument for a non-finite one.
 Vector inverse_row_norms(const MatrixRef& X, const char* what);
 
 }  // namespace attnsweep::model
