@@ -6,7 +6,8 @@
 #   usr1     USR1 to a running job: it stops cleanly, requeues itself, resumes, and its results
 #            equal an uninterrupted run bitwise
 #   failure  a run with failed cells ends FAILED with exit code 1; a bad config FAILED with 2
-#   array    a sweep split into a job array of slices, merged, equals a single run bitwise
+#   array    a sweep split into a job array of slices, merged by a dependent job (afterok),
+#            equals a single run bitwise
 set -u
 BIN=$(realpath "$1")
 JOBS=$2
@@ -108,12 +109,16 @@ ATTNSWEEP_COMMAND=sweep sbatch --wait --ntasks=1 -o badcmd.log "$JOBS/sweep.sbat
 rc=$?
 [ $rc = 2 ] && ok "unknown ATTNSWEEP_COMMAND: job exit 2" || fail "unknown ATTNSWEEP_COMMAND: exit $rc"
 
-# job array of slices, merged
-sbatch --wait --array=0-2 --ntasks=1 -o 'array-%a.log' "$JOBS/sweep.sbatch" smoke.ini arr.h5 > /dev/null
+# job array of slices (logs named %A_%a), merged by a job that depends on the whole array
+# (afterok), as docs/guide.md shows
+array=$(sbatch --parsable --array=0-2 --ntasks=1 -o 'array-%A_%a.log' "$JOBS/sweep.sbatch" smoke.ini arr.h5)
+sbatch --wait --dependency=afterok:$array --ntasks=1 -o merge.log \
+  --wrap "$BIN merge merged.h5 arr.slice0.h5 arr.slice1.h5 arr.slice2.h5" > /dev/null
 rc=$?
-[ $rc = 0 ] && ok "array job exit 0" || { fail "array job exit $rc"; cat array-*.log; }
+[ $rc = 0 ] && ok "merge job after the array (afterok): exit 0" || { fail "merge job exit $rc"; cat array-*.log merge.log; }
+[ "$(ls array-${array}_*.log 2> /dev/null | wc -l)" = 3 ] && ok "array logs array-${array}_{0,1,2}.log" ||
+  fail "array logs: $(ls array-*.log)"
 ls arr.slice*.h5 > /dev/null 2>&1 && [ "$(ls arr.slice*.h5 | wc -l)" = 3 ] && ok "3 slice files" || fail "slice files: $(ls)"
-"$BIN" merge merged.h5 arr.slice0.h5 arr.slice1.h5 arr.slice2.h5 > /dev/null || fail "merge"
 cmp -s <(results merged.h5) <(results smoke.h5) && ok "merged slices equal a single run bitwise" || fail "merged differs"
 
 echo "slurm: $failures failures"
