@@ -10,7 +10,7 @@
 namespace attnsweep::sweep {
 
 // A unit of work: trials [first_trial, first_trial + trial_count) of one or more cells. Cells
-// that share (rho, d, n) and differ only in gamma are adjacent in `cells`: they use the same
+// of one draw group (Grid::draw_group: everything but gamma equal) are adjacent in `cells`: they use the same
 // token draws (common random numbers), so a task draws the tokens and forms their Gram matrix
 // once per trial and reuses them for every gamma. Small groups are packed several to a task,
 // so that a grid of tiny cells does not become a flood of tiny messages and journal commits.
@@ -30,7 +30,7 @@ struct Task {
 // keeps their finished trials), and under --time-limit a task is started only if it fits.
 constexpr double kMaxTaskSeconds = 60;
 
-// Tasks for the given cells: cells sharing (rho, d, n) are grouped, and a group whose cost
+// Tasks for the given cells: cells of one draw group are grouped, and a group whose cost
 // exceeds the target min(total / (workers * 8), kMaxTaskSeconds) is split into trial ranges
 // and then into runs of gammas, so that the last tasks to finish are short and no worker
 // idles at the end; consecutive whole groups far below the target are packed into one task
