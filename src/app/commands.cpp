@@ -94,6 +94,90 @@ std::string quantiles_json(const mc::Quantiles& q) {
     text += (k ? ", \"" : "\"") + io::format_real(mc::kQuantileLevels[k]) + "\": " + json_number(q[k]);
   return text + "}";
 }
+// `cell --format json`: the same as the table, and the theory where it applies (null elsewhere).
+void print_cell_json(const mc::CellParams& cell, const mc::Summary& lambda, const mc::Summary& eta,
+                     const model::SimplexTheory& simplex, const model::LimitTheory& limit, double seconds,
+                     bool paper_law, bool simplex_exists) {
+  std::string simplex_json = "null";
+  if (simplex_exists) {
+    simplex_json = "{\"lambda\": " + json_number(simplex.lambda) + ", \"eta\": " + json_number(simplex.eta) +
+                   ", \"rho_out\": " + json_number(simplex.rho_out) + ", \"self_weight\": " + json_number(simplex.p) +
+                   "}";
+  }
+
+  std::string limit_json = "null";
+  if (paper_law) {
+    limit_json = std::string("{\"regime\": \"") + model::regime_name(limit.regime) +
+                 "\", \"kappa\": " + json_number(limit.kappa) + ", \"lambda\": " + json_number(limit.lambda) +
+                 ", \"eta\": " + json_number(limit.eta) + ", \"cosine_out\": " + json_number(limit.cosine_out) +
+                 ", \"gamma_critical\": " + json_number(model::critical_gamma(cell.rho)) + "}";
+  }
+  std::printf(
+      "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
+      "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
+      "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
+      "\"scaling\": \"%s\", \"layers\": %ld, \"lambda_quantiles\": %s, \"eta_quantiles\": %s, "
+      "\"lambda_defined\": %ld, \"eta_defined\": %ld, "
+      "\"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+      json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
+      mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
+      static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
+      json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
+      json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers,
+      quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), lambda.count, eta.count,
+      simplex_json.c_str(), limit_json.c_str());
+}
+
+// `cell`'s table: the parameters, each observable's mean, standard error, median and 5..95%
+// range beside the theory where it applies, and what was undefined.
+void print_cell_table(const mc::CellParams& cell, const mc::Summary& lambda, const mc::Summary& eta,
+                      const model::SimplexTheory& simplex, const model::LimitTheory& limit, double seconds,
+                      bool paper_law, bool simplex_exists) {
+  if (paper_law) {
+    std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
+                cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
+  } else {
+    std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
+                model::scaling_name(cell.scaling), cell.d, cell.n, simplex.beta);
+  }
+  if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
+  std::printf(
+      "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
+      mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
+      cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
+      cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
+  std::printf("  %-8s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
+              "simplex theory", "n -> inf");
+  const auto theory_text = [simplex_exists](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return simplex_exists ? std::string(buf) : std::string("n/a");
+  };
+  const auto limit_text = [paper_law](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return paper_law ? std::string(buf) : std::string("n/a");
+  };
+  for (const auto& [name, summary, simplex_value, limit_value] :
+       {std::tuple{"lambda", lambda, simplex.lambda, limit.lambda}, std::tuple{"eta", eta, simplex.eta, limit.eta}}) {
+    char range[64];
+    std::snprintf(range, sizeof range, "%.4g .. %.4g", summary.quantiles[0], summary.quantiles[4]);
+    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", name, summary.mean, summary.std_error,
+                summary.quantiles[2], range, theory_text(simplex_value).c_str(), limit_text(limit_value).c_str());
+  }
+  for (const auto& [name, summary] : {std::pair{"lambda", lambda}, std::pair{"eta", eta}}) {
+    if (summary.count < cell.trials)
+      std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n", name,
+                  cell.trials - summary.count, cell.trials,
+                  std::string(name) == "lambda" ? "no pair of distinct input directions" : "a zero-length output token",
+                  summary.count);
+  }
+  if (!simplex_exists)
+    std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
+  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for one layer with beta = gamma ln n only)\n");
+  if (simplex_exists && cell.layers > 1)
+    std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
+}
 }  // namespace
 
 int cell_command(const std::vector<std::string>& args) {
@@ -154,81 +238,10 @@ int cell_command(const std::vector<std::string>& args) {
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
   const bool simplex_exists = cell.d >= cell.n + 1;
-  std::string simplex_json = "null";
-  if (simplex_exists) {
-    simplex_json = "{\"lambda\": " + json_number(simplex.lambda) + ", \"eta\": " + json_number(simplex.eta) +
-                   ", \"rho_out\": " + json_number(simplex.rho_out) + ", \"self_weight\": " + json_number(simplex.p) +
-                   "}";
-  }
-
-  std::string limit_json = "null";
-  if (paper_law) {
-    limit_json = std::string("{\"regime\": \"") + model::regime_name(limit.regime) +
-                 "\", \"kappa\": " + json_number(limit.kappa) + ", \"lambda\": " + json_number(limit.lambda) +
-                 ", \"eta\": " + json_number(limit.eta) + ", \"cosine_out\": " + json_number(limit.cosine_out) +
-                 ", \"gamma_critical\": " + json_number(model::critical_gamma(cell.rho)) + "}";
-  }
-  if (format == "json") {
-    std::printf(
-        "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
-        "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
-        "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-        "\"scaling\": \"%s\", \"layers\": %ld, \"lambda_quantiles\": %s, \"eta_quantiles\": %s, "
-        "\"lambda_defined\": %ld, \"eta_defined\": %ld, "
-        "\"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
-        json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
-        mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
-        static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
-        json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-        json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers,
-        quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), lambda.count, eta.count,
-        simplex_json.c_str(), limit_json.c_str());
-    return 0;
-  }
-  if (paper_law) {
-    std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
-                cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
-  } else {
-    std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
-                model::scaling_name(cell.scaling), cell.d, cell.n, simplex.beta);
-  }
-  if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
-  std::printf(
-      "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
-      mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
-      cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
-      cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
-  std::printf("  %-8s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
-              "simplex theory", "n -> inf");
-  const auto theory_text = [simplex_exists](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return simplex_exists ? std::string(buf) : std::string("n/a");
-  };
-  const auto limit_text = [paper_law](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return paper_law ? std::string(buf) : std::string("n/a");
-  };
-  for (const auto& [name, summary, simplex_value, limit_value] :
-       {std::tuple{"lambda", lambda, simplex.lambda, limit.lambda}, std::tuple{"eta", eta, simplex.eta, limit.eta}}) {
-    char range[64];
-    std::snprintf(range, sizeof range, "%.4g .. %.4g", summary.quantiles[0], summary.quantiles[4]);
-    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", name, summary.mean, summary.std_error,
-                summary.quantiles[2], range, theory_text(simplex_value).c_str(), limit_text(limit_value).c_str());
-  }
-  for (const auto& [name, summary] : {std::pair{"lambda", lambda}, std::pair{"eta", eta}}) {
-    if (summary.count < cell.trials)
-      std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n", name,
-                  cell.trials - summary.count, cell.trials,
-                  std::string(name) == "lambda" ? "no pair of distinct input directions" : "a zero-length output token",
-                  summary.count);
-  }
-  if (!simplex_exists)
-    std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
-  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for one layer with beta = gamma ln n only)\n");
-  if (simplex_exists && cell.layers > 1)
-    std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
+  if (format == "json")
+    print_cell_json(cell, lambda, eta, simplex, limit, seconds, paper_law, simplex_exists);
+  else
+    print_cell_table(cell, lambda, eta, simplex, limit, seconds, paper_law, simplex_exists);
   return 0;
 }
 

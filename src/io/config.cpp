@@ -292,43 +292,8 @@ static void store_overrides(const std::vector<std::string>& overrides, const po:
   }
 }
 
-// The grid's cells, all axes multiplied, within kMaxCells.
-static void require_cells_fit(const SweepConfig& c, const std::string& source_name) {
-  const double cells = cell_count(c);
-  if (cells <= static_cast<double>(kMaxCells)) return;
-  std::string sizes;
-  for (const Axis& axis : study_axes(c)) sizes += (sizes.empty() ? "" : " x ") + std::to_string(axis.size());
-  char msg[200];
-  std::snprintf(msg, sizeof msg, "the grid has %.3g cells (%s); at most %.0e are allowed", cells, sizes.c_str(),
-                static_cast<double>(kMaxCells));
-  throw InputError(source_name + ": " + msg);
-}
-
-SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
-                         const std::string& source_name) {
-  Keys k;
-  const po::options_description desc = describe(k);
-  po::variables_map vm;
-  store_overrides(overrides, desc, vm);
-  try {
-    // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
-    const bool bom = ini_text.rfind("\xEF\xBB\xBF", 0) == 0;
-    std::istringstream in(bom ? ini_text.substr(3) : ini_text);
-    po::store(po::parse_config_file(in, desc, false), vm);
-    po::notify(vm);
-  } catch (const po::unknown_option& e) {
-    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": unknown config key '" +
-                     e.get_option_name() + "'" + closest_key_hint(e.get_option_name(), desc));
-  } catch (const po::required_option& e) {
-    throw InputError(source_name + ": missing required key '" + e.get_option_name() + "'");
-  } catch (const po::multiple_occurrences& e) {
-    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": key '" + e.get_option_name() +
-                     "' given twice");
-  } catch (const po::error& e) {
-    throw InputError(source_name + ": " + e.what());
-  }
-
-  SweepConfig c;
+// [grid]: the four fixed axes and the gamma scale.
+static void parse_grid_keys(const Keys& k, SweepConfig& c) {
   c.rho = parse_real_axis("grid.rho", k.rho);
   c.gamma = parse_real_axis("grid.gamma", k.gamma);
   c.d = parse_integer_axis("grid.d", k.d);
@@ -342,6 +307,10 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   const std::string scale = trim(k.gamma_scale);
   require(scale == "absolute" || scale == "critical", "grid.gamma-scale", scale, "must be absolute or critical");
   c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
+}
+
+// [mc] and the swept model parameters of [grid]: what a trial computes.
+static void parse_model_keys(const Keys& k, const po::variables_map& vm, SweepConfig& c) {
   // Parsed after the geometry: simplex tokens are deterministic (the layer is rotation-equivariant,
   // so a random rotation would change nothing but rounding), hence one trial by default and more
   // refused; gaussian tokens default to 8 trials.
@@ -370,7 +339,10 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
                {"layers", trim(k.grid_layers), !vm["mc.layers"].defaulted()},
                {"scaling", trim(k.grid_scaling), !vm["mc.scaling"].defaulted()}},
               c);
-  require_cells_fit(c, source_name);
+}
+
+// The seed, [run], [critical] and [output].
+static void parse_run_keys(const Keys& k, SweepConfig& c) {
   const long seed = parse_integer("mc.seed", k.seed);
   require(seed >= 0, "mc.seed", seed, "must be >= 0");
   c.seed = static_cast<std::uint64_t>(seed);
@@ -397,6 +369,37 @@ SweepConfig parse_config(const std::string& ini_text, const std::vector<std::str
   c.critical.file = trim(k.critical_file);
   c.output = trim(k.file);
   require(!c.output.empty(), "output.file", "''", "must not be empty");
+}
+
+SweepConfig parse_config(const std::string& ini_text, const std::vector<std::string>& overrides,
+                         const std::string& source_name) {
+  Keys k;
+  const po::options_description desc = describe(k);
+  po::variables_map vm;
+  store_overrides(overrides, desc, vm);
+  try {
+    // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
+    const bool bom = ini_text.rfind("\xEF\xBB\xBF", 0) == 0;
+    std::istringstream in(bom ? ini_text.substr(3) : ini_text);
+    po::store(po::parse_config_file(in, desc, false), vm);
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": unknown config key '" +
+                     e.get_option_name() + "'" + closest_key_hint(e.get_option_name(), desc));
+  } catch (const po::required_option& e) {
+    throw InputError(source_name + ": missing required key '" + e.get_option_name() + "'");
+  } catch (const po::multiple_occurrences& e) {
+    throw InputError(source_name + line_of_key(ini_text, e.get_option_name()) + ": key '" + e.get_option_name() +
+                     "' given twice");
+  } catch (const po::error& e) {
+    throw InputError(source_name + ": " + e.what());
+  }
+
+  SweepConfig c;
+  parse_grid_keys(k, c);
+  parse_model_keys(k, vm, c);
+  require_cells_fit(c, source_name);
+  parse_run_keys(k, c);
   if (c.geometry == mc::Geometry::simplex) {
     long max_n = 0, min_d = c.d.front();
     for (long v : c.n) max_n = std::max(max_n, v);

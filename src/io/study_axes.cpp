@@ -1,6 +1,7 @@
 #include "attnsweep/io/study_axes.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "attnsweep/model/layer.hpp"
@@ -144,6 +145,18 @@ double cell_count(const SweepConfig& config) {
   double cells = 1;
   for (const Axis& axis : study_axes(config)) cells *= static_cast<double>(axis.size());
   return cells;
+}
+
+// The grid's cells, all axes multiplied, within kMaxCells.
+void require_cells_fit(const SweepConfig& c, const std::string& source_name) {
+  const double cells = cell_count(c);
+  if (cells <= static_cast<double>(kMaxCells)) return;
+  std::string sizes;
+  for (const Axis& axis : study_axes(c)) sizes += (sizes.empty() ? "" : " x ") + std::to_string(axis.size());
+  char msg[200];
+  std::snprintf(msg, sizeof msg, "the grid has %.3g cells (%s); at most %.0e are allowed", cells, sizes.c_str(),
+                static_cast<double>(kMaxCells));
+  throw InputError(source_name + ": " + msg);
 }
 
 void parse_swept(const std::vector<SweptText>& texts, SweepConfig& config) {

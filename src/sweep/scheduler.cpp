@@ -6,25 +6,41 @@
 
 namespace attnsweep::sweep {
 
-std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
-                             int workers, double max_task_seconds) {
-  const auto trials = static_cast<std::uint64_t>(grid.config().trials);
-  // A trial's cost is the same for every cell of a cost class (rho and gamma do not change it):
-  // computed once per class, not once per cell.
+namespace {
+// A trial's cost is the same for every cell of a cost class (rho and gamma do not change it):
+// computed once per class, not once per cell.
+std::vector<double> class_costs(const Grid& grid, const CostModel& cost) {
   std::vector<double> cost_of_class(static_cast<size_t>(grid.cost_classes()));
   for (std::int64_t k = 0; k < grid.cost_classes(); ++k)
     cost_of_class[static_cast<size_t>(k)] = cost.trial_seconds(grid.cell(k));
-  // Group by draw group (everything but gamma): sort the cells by group, keeping flat order inside a group.
-  std::vector<std::pair<std::int64_t, std::int64_t>> keyed;  // (group key, cell)
+  return cost_of_class;
+}
+
+// (draw group, cell) pairs sorted by group, flat order inside a group; `total` gets the cells'
+// estimated cost, all trials.
+std::vector<std::pair<std::int64_t, std::int64_t>> by_draw_group(const Grid& grid,
+                                                                 const std::vector<std::int64_t>& cells,
+                                                                 const std::vector<double>& cost_of_class,
+                                                                 double& total) {
+  const auto trials = static_cast<double>(grid.config().trials);
+  std::vector<std::pair<std::int64_t, std::int64_t>> keyed;
   keyed.reserve(cells.size());
-  double total = 0;
   for (std::int64_t cell : cells) {
     keyed.emplace_back(grid.draw_group(cell), cell);
-    total += cost_of_class[static_cast<size_t>(grid.cost_class(cell))] * static_cast<double>(trials);
+    total += cost_of_class[static_cast<size_t>(grid.cost_class(cell))] * trials;
   }
   std::sort(keyed.begin(), keyed.end());
-  const double target = std::min({total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds, max_task_seconds});
+  return keyed;
+}
+}  // namespace
 
+std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& cells, const CostModel& cost,
+                             int workers, double max_task_seconds) {
+  const auto trials = static_cast<std::uint64_t>(grid.config().trials);
+  const std::vector<double> cost_of_class = class_costs(grid, cost);
+  double total = 0;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> keyed = by_draw_group(grid, cells, cost_of_class, total);
+  const double target = std::min({total / (std::max(workers, 1) * 8.0), kMaxTaskSeconds, max_task_seconds});
   std::vector<Task> tasks;
   std::vector<double> group_cost_of;   // per task: the cost of the whole group it is a piece of
   std::vector<std::int64_t> group_of;  // per task: its group's first cell

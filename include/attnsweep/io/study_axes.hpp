@@ -30,6 +30,9 @@ struct Axis {
 std::vector<Axis> study_axes(const SweepConfig& config);
 // The product of the axes' sizes (as a double: checked against kMaxCells before it can overflow).
 double cell_count(const SweepConfig& config);
+// InputError (prefixed by `source_name`) unless the grid, every axis multiplied, has at most
+// kMaxCells cells; the message gives each axis's size.
+void require_cells_fit(const SweepConfig& config, const std::string& source_name);
 
 // The swept parameters' [grid] texts, keyed by parameter name ("alpha", ...), as given; and
 // whether the same parameter's [mc] scalar was given too (a parameter is swept or fixed, never

@@ -36,6 +36,12 @@ struct CriticalJob {
 };
 CriticalJob plan_critical(const Grid& grid);
 
+// The config hash as stored in a search's file (16 hex digits).
+std::string critical_hash_text(std::uint64_t hash);
+// Cells of a uniform gamma grid over the search range with the search's resolution (its
+// tolerance times gamma_c): what locating the crossing on a grid to the same precision costs.
+double grid_equivalent(const CriticalSettings& s, const CriticalResult& r);
+
 // The HDF5 file of a search (layout in docs/guide.md, "The critical point"): /rho, /d, /n, per point gamma_c, its
 // interval, the target, the paper's 1/(1 - rho), status, evaluations, and every evaluation's
 // gamma and per-trial lambda.
