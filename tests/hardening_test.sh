@@ -170,14 +170,15 @@ else:
 open(out, "wb").write(data)
 PY
   for dataset in rho gamma d n trial status trials attempts seconds lambda_mean lambda_stderr eta_mean eta_stderr \
-    lambda_trial eta_trial error; do
+    lambda_trial eta_trial error quantile lambda_quantile eta_quantile lambda_defined eta_defined; do
     for how in chunk dims; do
       [ $dataset = error ] && [ $how = chunk ] && continue  # strings: no checksum (docs/file-format.md)
       /usr/bin/python3 damage.py ok.h5 $dataset $how x.h5 || { fail "could not damage $dataset"; continue; }
       refused 1 "verify, $dataset $how damaged" "$BIN" verify x.h5
       grep -q "/$dataset" out.txt || fail "verify does not name /$dataset: $(cat out.txt)"
       # (query reads the values and the per-trial values; /trial is only their coordinate)
-      [ "$dataset $how" = "trial chunk" ] || refused 2 "query, $dataset $how damaged" "$BIN" query x.h5 --trials
+      [ "$dataset $how" = "trial chunk" ] || [ "$dataset $how" = "quantile chunk" ] ||
+        refused 2 "query, $dataset $how damaged" "$BIN" query x.h5 --trials
       if [ $how = dims ]; then refused 2 "status, $dataset $how damaged" "$BIN" status x.h5; fi
     done
   done

@@ -1,5 +1,6 @@
 // Reading and verifying a sweep's HDF5 file (the layout in results_layout.hpp): the header
 // checked on open, cells read by box or slab in bounded memory, every dataset checked by verify.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -277,6 +278,11 @@ std::vector<std::string> verify_results_file(const std::string& path) {
           problems.push_back("/trial does not hold the trial indices 0.." + std::to_string(trial.size() - 1));
           break;
         }
+    }
+    if (f.schema_version >= 3) {
+      const std::vector<double> levels = h5::read_doubles(file, "/quantile");
+      if (!std::equal(levels.begin(), levels.end(), mc::kQuantileLevels.begin(), mc::kQuantileLevels.end()))
+        problems.push_back("/quantile does not hold the levels 0.05, 0.25, 0.5, 0.75, 0.95");
     }
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
