@@ -7,6 +7,10 @@
 #   simplex      on the exact simplex (lambda(gamma) known in closed form at finite n) the
 #                search's gamma_c is the closed form's crossing to its tolerance
 #   badinput     bad options, values and files: exit 2 with one line, nothing clobbered
+#   oldjournal   a journal written by 0.2 (tests/data/critical-0.2.journal: its trials records
+#                carry the gamma in the eta field, cut mid-record as a kill leaves it) resumes:
+#                its trials are restored, the torn tail dropped, and the result is bitwise the
+#                fresh search's
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -64,7 +68,7 @@ for r in csv.DictReader(open('p1.csv')):
     assert float(r['gamma_c_low']) < float(r['gamma_c']) < float(r['gamma_c_high']), r" && ok "intervals bracket gamma_c" ||
     fail "an interval does not bracket its gamma_c"
   mpiexec -n 2 "$BIN" critical --config search.ini --output p1.h5 > again.csv 2> again.txt || fail "rerun exited $?"
-  grep -q '; 0 tasks;' again.txt && ok "rerun of a finished search runs no task" || fail "rerun ran tasks: $(tail -1 again.txt)"
+  grep -q '; 0 trials and 0 tasks in ' again.txt && ok "rerun of a finished search runs no task" || fail "rerun ran tasks: $(tail -1 again.txt)"
   $PY -c "
 import xarray as xr
 ds = xr.open_dataset('p1.h5', engine='h5netcdf')
@@ -168,6 +172,37 @@ badinput)
   expect_exit 2 "status of a critical file" "$BIN" status c.h5
   grep -q 'critical-search file' err.txt && ok "status says what the file is" || fail "status: $(cat err.txt)"
   expect_exit 0 "--help" "$BIN" critical --help
+  ;;
+oldjournal)
+  cat > old.ini <<'INI'
+[grid]
+rho   = 0.3, 0.7
+gamma = 0.5, 2
+gamma-scale = critical
+d     = 8
+n     = 256
+[mc]
+trials   = 48
+geometry = gaussian
+seed     = 7
+[critical]
+target    = paper
+tolerance = 1e-3
+INI
+  cp "$HERE/data/critical-0.2.journal" old.h5.journal
+  mpiexec -n 2 "$BIN" critical --config old.ini --output old.h5 --format json > old.json 2> old.log ||
+    fail "resume from the 0.2 journal: $(tail -3 old.log)"
+  restored=$(sed -n 's/.*critical: \([0-9]*\) journaled trials restored.*/\1/p' old.log)
+  [ "${restored:-0}" -gt 0 ] && ok "$restored trials of the 0.2 journal restored" || fail "nothing restored: $(cat old.log)"
+  grep -q 'torn bytes skipped' old.log && ok "its torn tail dropped" || fail "torn tail not reported"
+  mpiexec -n 2 "$BIN" critical --config old.ini --output fresh.h5 --format json > fresh.json 2> fresh.log ||
+    fail "fresh search"
+  cmp -s old.json fresh.json && ok "result equals the fresh search's" || fail "results differ: $(diff old.json fresh.json)"
+  [ "$(values old.h5)" = "$(values fresh.h5)" ] && ok "every stored number bitwise equal" || fail "files differ"
+  # The new journal's own records (evaluation records) resume as well.
+  mpiexec -n 2 "$BIN" critical --config old.ini --output old.h5 --format json > again.json 2> again.log ||
+    fail "rerun on the finished search"
+  cmp -s again.json fresh.json && ok "rerun from the mixed journal equal" || fail "rerun differs"
   ;;
 *)
   echo "unknown scenario $SCENARIO"

@@ -26,8 +26,10 @@ struct Replayed {
   std::vector<io::CellRecord> cells;
   std::vector<io::TrialsRecord> trials;
   io::JournalVisitor visitor() {
-    return {[this](const io::CellRecord& r) { cells.push_back(r); },
-            [this](const io::TrialsRecord& r) { trials.push_back(r); }};
+    io::JournalVisitor v;
+    v.on_cell = [this](const io::CellRecord& r) { cells.push_back(r); };
+    v.on_trials = [this](const io::TrialsRecord& r) { trials.push_back(r); };
+    return v;
   }
 };
 

@@ -16,6 +16,10 @@
 #   signalworker a stop signal (USR1, TERM, INT) that reaches one worker rank only: rank 0 is
 #                told, stops every rank (exit 75, no hang), the resume equals an uninterrupted run
 #   kill9big     kill -9 of the whole job in the middle of a 10^5-cell sweep, resume, bitwise
+#   progress     --progress json: one object per line, the last one's counts (trials, cells,
+#                failed, undefined) equal the file's; none: silent; lines in a log; auto: the
+#                live bar through mpirun when the user's terminal is mpirun's (a pty), lines
+#                when stderr goes to a file
 #   memory       a job whose ranks per node cannot each hold a trial of the largest cell is
 #                refused (exit 2, one line naming the cell and the node) before touching a file
 set -u
@@ -409,6 +413,51 @@ queryfilters)
   "$BIN" status q.h5 | grep -q '24 done, 0 failed, 0 missing' || fail "status counts"
   "$BIN" verify q.h5 > /dev/null || fail "verify"
   [ $failures = 0 ] && ok "query filters"
+  ;;
+progress)
+  cat > p.ini <<'INI'
+[grid]
+rho   = 0.2, 0.9
+gamma = 0.5, 2
+d     = 1, 4
+n     = 2, 8
+[mc]
+trials = 3
+seed   = 1
+INI
+  # Cell 15 (the last: rho 0.9, gamma 2, d 4, n 8) fails; some d = 1, n = 2 cells are undefined.
+  ATTNSWEEP_INJECT_FAILURE=15 mpi 2 run --config p.ini --output p.h5 --progress json > out.txt 2> p.log
+  rc=$?
+  [ $rc = 1 ] && ok "exit 1 (a failed cell)" || fail "exit $rc"
+  failed=$("$BIN" query p.h5 --status failed --format csv | tail -n +2 | wc -l)
+  undefined=$("$BIN" query p.h5 --status undefined --format csv | tail -n +2 | wc -l)
+  /usr/bin/python3 - p.log "$failed" "$undefined" <<'PY' && ok "json progress: $failed failed, $undefined undefined, counts agree with the file" || fail "json progress: $(grep '^{' p.log)"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+objects = [json.loads(l) for l in lines]  # every line a JSON object
+keys = {"progress", "unit", "done", "total", "failed", "undefined", "trials_done", "trials_total", "elapsed_s", "eta_s"}
+assert len(objects) >= 2 and all(keys <= set(o) for o in objects), objects
+last = objects[-1]
+assert last["progress"] == "finished" and last["unit"] == "cells", last
+assert last["done"] == last["total"] == 16, last
+assert last["failed"] == int(sys.argv[2]) == 1 and last["undefined"] == int(sys.argv[3]) > 0, last
+# The failed cell's trials never finish; every other cell's do.
+assert last["trials_total"] == 16 * 3 and last["trials_done"] == 15 * 3, last
+assert all(o["trials_done"] <= o["trials_total"] for o in objects)
+PY
+  ! grep -q 'trials/s' p.log && ok "json mode prints no text progress" || fail "text progress in json mode"
+  mpi 2 run --config p.ini --output q.h5 --progress none > /dev/null 2> q.log
+  ! grep -qE 'trials/s|^\{' q.log && grep -q 'master busy' q.log && ok "--progress none: no progress, the summary kept" ||
+    fail "--progress none: $(cat q.log)"
+  mpi 2 run --config p.ini --output r.h5 > /dev/null 2> r.log
+  grep -q '^\[attnsweep\] 16/16 cells, 48/48 trials (100.0%), 0 failed, [0-9]* undefined' r.log &&
+    ! grep -q $'\r' r.log && ok "auto to a file: lines, no bar" || fail "auto to a file: $(cat r.log)"
+  # A pty as mpirun's stderr (what a user at a terminal has): the bar, carried by mpirun.
+  script -qec "mpiexec -n 2 $BIN run --config p.ini --output s.h5" /dev/null > tty.txt 2>&1
+  grep -q $'\r\[#' tty.txt && grep -q '16/16 cells' tty.txt && ok "auto at a terminal under mpirun: the live bar" ||
+    fail "no bar at a terminal: $(cat -v tty.txt | head -5)"
+  expect_exit 2 "--progress xml" "$BIN" run --config p.ini --output t.h5 --progress xml
+  [ ! -e t.h5 ] && ok "nothing written" || fail "t.h5 written"
   ;;
 *)
   echo "unknown scenario $SCENARIO"; exit 2 ;;

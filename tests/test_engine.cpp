@@ -15,7 +15,6 @@
 #include <tuple>
 
 #include "attnsweep/io/config.hpp"
-#include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/dispatcher.hpp"
@@ -26,6 +25,7 @@
 #include "attnsweep/sweep/task_runner.hpp"
 #include "attnsweep/sweep/workers.hpp"
 #include "engine_helpers.hpp"
+#include "hdf5.hpp"  // io's internal HDF5 layer (src/io)
 
 namespace io = attnsweep::io;
 namespace sw = attnsweep::sweep;

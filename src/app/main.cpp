@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attnsweep/io/config.hpp"
+#include "attnsweep/io/provenance.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/stop.hpp"
 #include "commands.hpp"

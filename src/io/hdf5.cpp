@@ -1,4 +1,4 @@
-#include "attnsweep/io/hdf5.hpp"
+#include "hdf5.hpp"
 
 #include <H5DSpublic.h>
 
@@ -368,6 +368,16 @@ void set_attribute(const Handle& file, const std::string& object, const std::str
                                 H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose, "create attribute " + name);
   check(H5Awrite(attr.id(), H5T_NATIVE_INT64, &value), "write attribute " + name);
+}
+
+void set_attribute(const Handle& file, const std::string& object, const std::string& name,
+                   const std::vector<std::uint8_t>& values) {
+  const hsize_t size = values.size();
+  Handle space(H5Screate_simple(1, &size, nullptr), H5Sclose, "create dataspace of attribute " + name);
+  Handle attr(H5Acreate_by_name(file.id(), object.c_str(), name.c_str(), H5T_STD_U8LE, space.id(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose, "create attribute " + name);
+  check(H5Awrite(attr.id(), H5T_NATIVE_UINT8, values.data()), "write attribute " + name);
 }
 
 std::string get_string_attribute(const Handle& file, const std::string& object, const std::string& name) {

@@ -15,7 +15,9 @@
 #include <stdexcept>
 
 #include "attnsweep/io/bytes.hpp"
+#include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/paths.hpp"
+#include "journal_records.hpp"
 
 namespace attnsweep::io {
 
@@ -24,119 +26,8 @@ constexpr char kMagic[8] = {'A', 'T', 'S', 'W', 'J', 'R', 'N', '1'};
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kFrameHeader = 8;  // u32 length, u32 CRC-32
 constexpr std::uint32_t kMaxPayload = 1u << 20;
-constexpr std::uint8_t kTrialsKind = 3;           // after the CellStatus values 0..2
-constexpr std::uint8_t kUndefinedKind = 4;        // a whole cell of status undefined (CellStatus 3)
 constexpr size_t kMaxTrialsPerRecord = 1u << 14;  // 24 bytes each: well inside kMaxPayload
 constexpr size_t kReadBlock = 1u << 20;
-constexpr size_t kMaxErrorText = 4096;
-
-std::array<std::uint32_t, 256> crc_table() {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-
-std::string encode(const CellRecord& r) {
-  std::string p;
-  ByteWriter w(p);
-  w.put(r.cell);
-  // Kind byte: the status, except that undefined (3) takes kUndefinedKind, 3 being a trials record's.
-  w.put(r.status == CellStatus::undefined ? kUndefinedKind : static_cast<std::uint8_t>(r.status));
-  w.put(r.trials);
-  w.put(r.lambda_mean);
-  w.put(r.lambda_stderr);
-  w.put(r.eta_mean);
-  w.put(r.eta_stderr);
-  w.put(r.seconds);
-  w.put(r.attempts);
-  w.put_text(std::string_view(r.error).substr(0, kMaxErrorText));
-  // Since 0.2: a done cell's per-trial values (count, then lambda and eta of each trial in
-  // trial order). A record of 0.1 ends before them and replays with the values unknown.
-  if (!r.trial_lambda.empty() && r.trial_lambda.size() == r.trial_eta.size() &&
-      r.trial_lambda.size() <= static_cast<size_t>(kMaxTrialSlots)) {
-    w.put(static_cast<std::uint32_t>(r.trial_lambda.size()));
-    for (size_t t = 0; t < r.trial_lambda.size(); ++t) {
-      w.put(r.trial_lambda[t]);
-      w.put(r.trial_eta[t]);
-    }
-  }
-  return p;
-}
-
-bool decode(std::string_view p, CellRecord& r) {
-  try {
-    ByteReader in(p);
-    r.cell = in.get<std::int64_t>();
-    const auto status = in.get<std::uint8_t>();
-    r.trials = in.get<std::int32_t>();
-    r.lambda_mean = in.get<double>();
-    r.lambda_stderr = in.get<double>();
-    r.eta_mean = in.get<double>();
-    r.eta_stderr = in.get<double>();
-    r.seconds = in.get<double>();
-    r.attempts = in.get<std::int32_t>();
-    r.error = in.get_text();
-    r.trial_lambda.clear();
-    r.trial_eta.clear();
-    if (!in.at_end()) {
-      const auto count = in.get<std::uint32_t>();
-      if (in.remaining() != static_cast<size_t>(count) * 16) return false;
-      r.trial_lambda.resize(count);
-      r.trial_eta.resize(count);
-      for (std::uint32_t t = 0; t < count; ++t) {
-        r.trial_lambda[t] = in.get<double>();
-        r.trial_eta[t] = in.get<double>();
-      }
-    }
-    if ((status > 2 && status != kUndefinedKind) || !in.at_end()) return false;
-    r.status = status == kUndefinedKind ? CellStatus::undefined : static_cast<CellStatus>(status);
-    return true;
-  } catch (const TruncatedBytes&) {
-    return false;
-  }
-}
-
-std::string encode(const TrialsRecord& r, size_t begin, size_t end) {
-  std::string p;
-  ByteWriter w(p);
-  w.put(r.cell);
-  w.put(kTrialsKind);
-  // The seconds go with the first chunk only, so that chunks add up to the record's time.
-  w.put(begin == 0 ? r.seconds : 0.0);
-  w.put(static_cast<std::uint32_t>(end - begin));
-  for (size_t i = begin; i < end; ++i) {
-    w.put(r.trial[i]);
-    w.put(r.lambda[i]);
-    w.put(r.eta[i]);
-  }
-  return p;
-}
-
-bool decode(std::string_view p, TrialsRecord& r) {
-  try {
-    ByteReader in(p);
-    r.cell = in.get<std::int64_t>();
-    const auto kind = in.get<std::uint8_t>();
-    r.seconds = in.get<double>();
-    const auto count = in.get<std::uint32_t>();
-    if (kind != kTrialsKind || in.remaining() != static_cast<size_t>(count) * 24) return false;
-    r.trial.resize(count);
-    r.lambda.resize(count);
-    r.eta.resize(count);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      r.trial[i] = in.get<std::uint64_t>();
-      r.lambda[i] = in.get<double>();
-      r.eta[i] = in.get<double>();
-    }
-    return true;
-  } catch (const TruncatedBytes&) {
-    return false;
-  }
-}
 
 // Opens a journal without blocking and refuses anything but a regular file (a FIFO would block
 // open() and every read forever, deaf to INT and TERM). Returns -1 with errno set when open
@@ -152,9 +43,6 @@ int open_regular(const std::string& path, int flags) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
-
-// The kind byte that follows the cell index.
-bool is_trials_record(std::string_view p) { return p.size() > 8 && static_cast<std::uint8_t>(p[8]) == kTrialsKind; }
 
 // Reads up to kReadBlock more bytes into `buffer`; false at end of file. A read error is an
 // I/O fault, never mistaken for the end of the journal (which would cut good records off).
@@ -200,6 +88,7 @@ std::uint64_t stream_records(int fd, const std::string& path, const JournalVisit
   };
   CellRecord cell;
   TrialsRecord trials;
+  EvaluationRecord evaluation;
   while (have(kFrameHeader)) {
     std::uint32_t size = 0, crc = 0;
     std::memcpy(&size, buffer.data() + at, 4);
@@ -207,13 +96,17 @@ std::uint64_t stream_records(int fd, const std::string& path, const JournalVisit
     bool ok = size >= 9 && size <= kMaxPayload && have(kFrameHeader + size);
     if (ok) {
       const std::string_view payload(buffer.data() + at + kFrameHeader, size);
-      ok = crc32(payload.data(), payload.size()) == crc &&
-           (is_trials_record(payload) ? decode(payload, trials) : decode(payload, cell));
+      const std::uint8_t kind = kind_of(payload);
+      ok = crc32(payload.data(), payload.size()) == crc && (kind == kTrialsKind       ? decode(payload, trials)
+                                                            : kind == kEvaluationKind ? decode(payload, evaluation)
+                                                                                      : decode(payload, cell));
       if (ok) {
         if (in_damage) damaged += offset - damage_start;
         in_damage = false;
-        if (is_trials_record(payload)) {
+        if (kind == kTrialsKind) {
           if (visitor.on_trials) visitor.on_trials(trials);
+        } else if (kind == kEvaluationKind) {
+          if (visitor.on_evaluation) visitor.on_evaluation(evaluation);
         } else if (visitor.on_cell) {
           visitor.on_cell(cell);
         }
@@ -292,14 +185,6 @@ void write_durably(int fd, const std::string& bytes, const std::string& path) {
 }
 }  // namespace
 
-std::uint32_t crc32(const void* data, size_t size, std::uint32_t crc) {
-  static const auto table = crc_table();
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ bytes[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
 void Journal::Batch::add_payload(const std::string& payload) {
   ByteWriter w(frames_);
   w.put(static_cast<std::uint32_t>(payload.size()));
@@ -322,6 +207,15 @@ void Journal::Batch::add(const TrialsRecord& record) {
   if (record.lambda.size() != count || record.eta.size() != count) {
     throw std::logic_error("journal: trials record with arrays of different lengths");
   }
+  for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {
+    add_payload(encode(record, begin, std::min(count, begin + kMaxTrialsPerRecord)));
+  }
+}
+
+void Journal::Batch::add(const EvaluationRecord& record) {
+  const size_t count = record.trial.size();
+  if (record.lambda.size() != count)
+    throw std::logic_error("journal: evaluation record with arrays of different lengths");
   for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {
     add_payload(encode(record, begin, std::min(count, begin + kMaxTrialsPerRecord)));
   }

@@ -1,6 +1,5 @@
 #include "attnsweep/io/results_file.hpp"
 
-#include <H5public.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -16,15 +15,13 @@
 #include <limits>
 #include <memory>
 
-#include "attnsweep/io/hdf5.hpp"
-#include "attnsweep/io/journal.hpp"
+#include "atomic_write.hpp"
+#include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/paths.hpp"
-#include "attnsweep_git_commit.h"  // generated at build time
+#include "attnsweep/io/provenance.hpp"
+#include "hdf5.hpp"
 #include "results_layout.hpp"
-
-#ifndef ATTNSWEEP_VERSION
-#define ATTNSWEEP_VERSION "unknown"
-#endif
+#include "schema.hpp"
 
 namespace attnsweep::io {
 
@@ -94,18 +91,6 @@ std::uint32_t errors_crc(const std::map<std::int64_t, std::string>& errors) {
   }
   return crc;
 }
-
-namespace {
-std::string free_space_note(const std::string& folder) {
-  struct statvfs fs {};
-  if (::statvfs(folder.c_str(), &fs) != 0) return "";
-  const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
-  char note[96];
-  std::snprintf(note, sizeof note, "; %.1f MB free on its file system", free_bytes / 1e6);
-  return note;
-}
-
-}  // namespace
 
 const char* status_name(CellStatus status) {
   switch (status) {
@@ -289,45 +274,6 @@ std::int64_t SweepState::count(CellStatus s) const {
   return c;
 }
 
-std::string utc_now() {
-  char buf[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string engine_version() { return ATTNSWEEP_VERSION; }
-
-std::string build_description() {
-  unsigned major = 0, minor = 0, release = 0;
-  H5get_libversion(&major, &minor, &release);
-  return std::string("attnsweep ") + ATTNSWEEP_VERSION + " (git " + ATTNSWEEP_GIT_COMMIT + "); HDF5 " +
-         std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release) + "; Eigen " +
-         std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-         std::to_string(EIGEN_MINOR_VERSION) + "; compiler " + __VERSION__;
-}
-
-void write_hdf5_atomically(const std::string& path, const std::function<void(const h5::Handle& file)>& fill) {
-  namespace h = h5;
-  const std::string temporary = temporary_path_of(path);
-  try {
-    h::Handle file = h::create_file(temporary);
-    fill(file);
-    h::check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush " + temporary);
-    file.close("close " + temporary);
-    fsync_path(temporary);
-  } catch (const h::Hdf5Error& e) {
-    std::remove(temporary.c_str());
-    throw IoError("cannot write " + temporary + " (" + e.what() + ")" + free_space_note(folder_of(path)));
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
-  }
-  rename_durably(temporary, path);
-}
-
 namespace {
 namespace h = h5;
 
@@ -351,7 +297,6 @@ void write_axes(const h::Handle& file, const Layout& at, const std::vector<Axis>
       }
     }
     h::make_scale(file, path, axis.name);
-    h::set_attribute(file, path, "long_name", std::string(axis_long_name(axis.name)));
   }
 }
 
@@ -366,10 +311,6 @@ void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& s
   h::write_int32(file, "attempts", shape, state.attempts);
   h::write_int32(file, "lambda_defined", shape, state.lambda_defined);
   h::write_int32(file, "eta_defined", shape, state.eta_defined);
-  h::set_attribute(file, "/lambda_defined", "long_name",
-                   std::string("trials on which lambda is defined (it is not without a pair of distinct directions)"));
-  h::set_attribute(file, "/eta_defined", "long_name",
-                   std::string("trials on which eta is defined (it is not with a zero-length output token)"));
   std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
   for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
   h::write_strings(file, "error", shape, errors);
@@ -381,11 +322,6 @@ void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& s
   h::write_doubles(file, "lambda_quantile", with_level, state.lambda_quantile);
   h::write_doubles(file, "eta_quantile", with_level, state.eta_quantile);
   h::make_scale(file, "/quantile", "quantile");
-  h::set_attribute(file, "/quantile", "long_name", std::string("quantile level of the trials' distribution"));
-  h::set_attribute(file, "/lambda_quantile", "long_name",
-                   std::string("angle ratio lambda, quantiles over trials (0.5: the median; NaN: not known)"));
-  h::set_attribute(file, "/eta_quantile", "long_name",
-                   std::string("eta, quantiles over trials (0.5: the median; NaN: not known)"));
 }
 
 // Per-trial values (a trailing `trial` dimension), or an attribute saying why they are not kept.
@@ -407,9 +343,6 @@ void write_trial_arrays(const h::Handle& file, const std::vector<std::int64_t>& 
   h::write_doubles(file, "lambda_trial", with_trial, state.trial_lambda);
   h::write_doubles(file, "eta_trial", with_trial, state.trial_eta);
   h::make_scale(file, "/trial", "trial");
-  h::set_attribute(file, "/trial", "long_name", std::string("trial index (its random draws)"));
-  h::set_attribute(file, "/lambda_trial", "long_name", std::string("angle ratio lambda of each trial (NaN: not run)"));
-  h::set_attribute(file, "/eta_trial", "long_name", std::string("eta of each trial (NaN: not run)"));
 }
 
 // The config (with its CRC-32, so that a flipped byte is caught like one in an array), its hash
@@ -443,27 +376,45 @@ void attach_scales(const h::Handle& file, const Layout& at, const std::vector<Ax
   }
 }
 
-// What each variable is, for whoever opens the file without the docs (MODEL.md section 3).
-void describe_variables(const h::Handle& file, const Layout& at, const SweepConfig& config) {
-  h::set_attribute(file, "/", "schema_version", kSchemaVersion);
-  h::set_attribute(file, "/", "engine_version", engine_version());
-  h::set_attribute(file, "/", "created_utc", utc_now());
-  h::set_attribute(file, "/", "title", std::string("attnsweep phase diagram of critical attention scaling"));
+// What each variable is and its units, for whoever opens the file without the docs (MODEL.md
+// section 3).
+std::vector<Variable> sweep_variables(const Layout& at, const std::vector<Axis>& axes, bool trials) {
+  std::vector<Variable> v;
+  for (size_t a = 0; a < axes.size(); ++a)
+    v.push_back(
+        {axis_dataset(at, axes, a), axis_long_name(axes[a].name), axes[a].kind == Axis::Kind::label ? "" : "1"});
+  v.insert(
+      v.end(),
+      {{at.lambda_mean, "angle ratio lambda, mean over trials", "1"},
+       {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)", "1"},
+       {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials", "1"},
+       {at.eta_stderr, "standard error of eta_mean (NaN with one trial)", "1"},
+       {"/lambda_quantile", "angle ratio lambda, quantiles over trials (0.5: the median; NaN: not known)", "1"},
+       {"/eta_quantile", "eta, quantiles over trials (0.5: the median; NaN: not known)", "1"},
+       {"/quantile", "quantile level of the trials' distribution", "1"},
+       {"/lambda_defined", "trials on which lambda is defined (it is not without a pair of distinct directions)", "1"},
+       {"/eta_defined", "trials on which eta is defined (it is not with a zero-length output token)", "1"},
+       {at.trials, "trials in the cell", "1"},
+       {at.seconds, "compute time of the cell", "s"},
+       {at.attempts, "attempts at the cell", "1"},
+       {at.error, "last error text of the cell (empty unless failed)", ""},
+       {at.status, "cell status", ""}});
+  if (trials) {
+    v.insert(v.end(), {{"/trial", "trial index (its random draws)", ""},
+                       {"/lambda_trial", "angle ratio lambda of each trial (NaN: not run)", "1"},
+                       {"/eta_trial", "eta of each trial (NaN: not run)", "1"}});
+  }
+  return v;
+}
+
+void describe_sweep_file(const h::Handle& file, const Layout& at, const SweepConfig& config,
+                         const std::vector<Axis>& axes, bool trials) {
+  describe_file(file, "sweep", kSchemaVersion, "attnsweep phase diagram of critical attention scaling");
   h::set_attribute(file, at.axes[1], "scale",
                    config.gamma_scale == GammaScale::critical ? std::string("critical: gamma = value / (1 - rho)")
                                                               : std::string("absolute"));
-  const std::pair<const char*, const char*> names[] = {
-      {at.lambda_mean, "angle ratio lambda, mean over trials"},
-      {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)"},
-      {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials"},
-      {at.eta_stderr, "standard error of eta_mean (NaN with one trial)"},
-      {at.trials, "trials in the cell"},
-      {at.seconds, "compute time of the cell in seconds"},
-      {at.attempts, "attempts at the cell"},
-      {at.error, "last error text of the cell (empty unless failed)"}};
-  for (const auto& [path, text] : names) h::set_attribute(file, path, "long_name", std::string(text));
-  h::set_attribute(file, at.status, "long_name", std::string("cell status"));
-  h::set_attribute(file, at.status, "meaning", std::string("0 missing, 1 done, 2 failed, 3 undefined"));
+  describe_variables(file, sweep_variables(at, axes, trials));
+  describe_flags(file, at.status, {"missing", "done", "failed", "undefined"});
 }
 }  // namespace
 
@@ -479,7 +430,7 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
     write_meta(file, at, config);
     h::set_attribute(file, at.error, "crc32", static_cast<std::int64_t>(errors_crc(state.error)));
     attach_scales(file, at, axes, state.trial_slots() > 0);
-    describe_variables(file, at, config);
+    describe_sweep_file(file, at, config, axes, state.trial_slots() > 0);
   });
 }
 

@@ -7,29 +7,32 @@
 #include <limits>
 #include <memory>
 
-#include "attnsweep/io/hdf5.hpp"
-#include "attnsweep/io/journal.hpp"
+#include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "hdf5.hpp"
 #include "results_layout.hpp"
 
 namespace attnsweep::io {
+
+ResultsReader::~ResultsReader() = default;
+ResultsReader::ResultsReader(ResultsReader&&) noexcept = default;
 
 ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   namespace h = h5;
   std::int64_t schema = 0;
   // First, what the file is: HDF5, an attnsweep output, a sweep's (InputError otherwise).
   try {
-    file_ = h::open_file_readonly(path);
-    if (!h::has_attribute(file_, "/", "schema_version")) {
+    file_ = std::make_unique<h::Handle>(h::open_file_readonly(path));
+    if (!h::has_attribute((*file_), "/", "schema_version")) {
       throw InputError(path + ": not an attnsweep output (no schema_version attribute)");
     }
-    if (h::has_attribute(file_, "/", "kind") && h::get_string_attribute(file_, "/", "kind") == "critical") {
+    if (h::has_attribute((*file_), "/", "kind") && h::get_string_attribute((*file_), "/", "kind") == "critical") {
       throw WrongKindOfFile(path +
                             ": a critical-search file, not a sweep's (`attnsweep critical` prints its table "
                             "again with the same --config and --output; h5py and xarray read it)");
     }
-    schema = h::get_int_attribute(file_, "/", "schema_version");
+    schema = h::get_int_attribute((*file_), "/", "schema_version");
   } catch (const h::Hdf5Error& e) {
     throw InputError(path + ": " + e.what());
   }
@@ -46,8 +49,8 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
 }
 
 void ResultsReader::require_shape(const char* dataset, const std::vector<std::int64_t>& shape) const {
-  if (!h5::exists(file_, dataset)) throw CorruptFile(path_ + ": " + dataset + " is missing (the file is damaged)");
-  const std::vector<std::int64_t> stored = h5::dataset_shape(file_, dataset);
+  if (!h5::exists((*file_), dataset)) throw CorruptFile(path_ + ": " + dataset + " is missing (the file is damaged)");
+  const std::vector<std::int64_t> stored = h5::dataset_shape((*file_), dataset);
   if (stored != shape) {
     std::string text;
     for (auto v : stored) text += (text.empty() ? "" : " x ") + std::to_string(v);
@@ -61,13 +64,13 @@ bool ResultsReader::axis_matches(const Axis& axis, const std::string& path) cons
   namespace h = h5;
   switch (axis.kind) {
     case Axis::Kind::label:
-      return h::read_strings(file_, path) == axis.labels;
+      return h::read_strings((*file_), path) == axis.labels;
     case Axis::Kind::integer:
-      return h::read_int64(file_, path) == std::vector<std::int64_t>(axis.values.begin(), axis.values.end());
+      return h::read_int64((*file_), path) == std::vector<std::int64_t>(axis.values.begin(), axis.values.end());
     case Axis::Kind::real:
       break;
   }
-  const std::vector<double> stored = h::read_doubles(file_, path);
+  const std::vector<double> stored = h::read_doubles((*file_), path);
   return stored.size() == axis.values.size() &&
          std::memcmp(stored.data(), axis.values.data(), stored.size() * sizeof(double)) == 0;
 }
@@ -75,10 +78,11 @@ bool ResultsReader::axis_matches(const Axis& axis, const std::string& path) cons
 void ResultsReader::read_header() {
   namespace h = h5;
   const Layout& at = *layout_;
-  if (!h::exists(file_, at.config)) throw CorruptFile(path_ + ": " + at.config + " is missing (the file is damaged)");
-  header_.config_text = h::read_string(file_, at.config);
-  if (h::has_attribute(file_, at.config, "crc32") &&
-      h::get_int_attribute(file_, at.config, "crc32") !=
+  if (!h::exists((*file_), at.config))
+    throw CorruptFile(path_ + ": " + at.config + " is missing (the file is damaged)");
+  header_.config_text = h::read_string((*file_), at.config);
+  if (h::has_attribute((*file_), at.config, "crc32") &&
+      h::get_int_attribute((*file_), at.config, "crc32") !=
           static_cast<std::int64_t>(crc32(header_.config_text.data(), header_.config_text.size()))) {
     throw CorruptFile(path_ + ": " + at.config + " fails its CRC-32 checksum (the file is damaged)");
   }
@@ -100,7 +104,7 @@ void ResultsReader::read_header() {
   }
   has_quantiles_ = header_.schema_version >= 3;
   // Counts of defined trials: written since the undefined status; older files derive them.
-  has_defined_counts_ = h::exists(file_, "/lambda_defined") || h::exists(file_, "/eta_defined");
+  has_defined_counts_ = h::exists((*file_), "/lambda_defined") || h::exists((*file_), "/eta_defined");
   if (has_defined_counts_) {
     require_shape("/lambda_defined", shape);
     require_shape("/eta_defined", shape);
@@ -112,7 +116,7 @@ void ResultsReader::read_header() {
     require_shape("/eta_quantile", with_level);
     require_shape("/quantile", {with_level.back()});
   }
-  if (header_.schema_version >= 2 && (h::exists(file_, "/lambda_trial") || h::exists(file_, "/eta_trial"))) {
+  if (header_.schema_version >= 2 && (h::exists((*file_), "/lambda_trial") || h::exists((*file_), "/eta_trial"))) {
     std::vector<std::int64_t> shape5 = shape;
     shape5.push_back(c.trials);
     require_shape("/lambda_trial", shape5);
@@ -120,9 +124,9 @@ void ResultsReader::read_header() {
     require_shape("/trial", {c.trials});
     trial_slots_ = static_cast<std::int32_t>(c.trials);
   }
-  header_.created_utc = h::get_string_attribute(file_, "/", "created_utc");
-  header_.engine_version = h::get_string_attribute(file_, "/", "engine_version");
-  header_.build = h::read_string(file_, at.build);
+  header_.created_utc = h::get_string_attribute((*file_), "/", "created_utc");
+  header_.engine_version = h::get_string_attribute((*file_), "/", "engine_version");
+  header_.build = h::read_string((*file_), at.build);
 }
 
 // A file of schema 1 or 2 stores no quantiles: they are computed from its per-trial values
@@ -163,44 +167,44 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
   SweepState s;
   const Layout& at = *layout_;
   try {
-    if (fields & kStatus) s.status = h::read_uint8(file_, at.status, slab);
+    if (fields & kStatus) s.status = h::read_uint8((*file_), at.status, slab);
     if (fields & kCounts) {
-      s.trials = h::read_int32(file_, at.trials, slab);
-      s.attempts = h::read_int32(file_, at.attempts, slab);
+      s.trials = h::read_int32((*file_), at.trials, slab);
+      s.attempts = h::read_int32((*file_), at.attempts, slab);
       if (has_defined_counts_) {
-        s.lambda_defined = h::read_int32(file_, "/lambda_defined", slab);
-        s.eta_defined = h::read_int32(file_, "/eta_defined", slab);
+        s.lambda_defined = h::read_int32((*file_), "/lambda_defined", slab);
+        s.eta_defined = h::read_int32((*file_), "/eta_defined", slab);
       }
     }
     if (fields & kValues) {
-      s.lambda_mean = h::read_doubles(file_, at.lambda_mean, slab);
-      s.lambda_stderr = h::read_doubles(file_, at.lambda_stderr, slab);
-      s.eta_mean = h::read_doubles(file_, at.eta_mean, slab);
-      s.eta_stderr = h::read_doubles(file_, at.eta_stderr, slab);
+      s.lambda_mean = h::read_doubles((*file_), at.lambda_mean, slab);
+      s.lambda_stderr = h::read_doubles((*file_), at.lambda_stderr, slab);
+      s.eta_mean = h::read_doubles((*file_), at.eta_mean, slab);
+      s.eta_stderr = h::read_doubles((*file_), at.eta_stderr, slab);
     }
-    if (fields & kSeconds) s.seconds = h::read_doubles(file_, at.seconds, slab);
+    if (fields & kSeconds) s.seconds = h::read_doubles((*file_), at.seconds, slab);
     if ((fields & kValues) && has_quantiles_) {
       h::Slab with_level = slab;
       with_level.start.push_back(0);
       with_level.count.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
-      s.lambda_quantile = h::read_doubles(file_, "/lambda_quantile", with_level);
-      s.eta_quantile = h::read_doubles(file_, "/eta_quantile", with_level);
+      s.lambda_quantile = h::read_doubles((*file_), "/lambda_quantile", with_level);
+      s.eta_quantile = h::read_doubles((*file_), "/eta_quantile", with_level);
     }
     if ((fields & kTrials) && trial_slots_ > 0) {
       h::Slab slab5 = slab;
       slab5.start.push_back(0);
       slab5.count.push_back(trial_slots_);
-      s.set_trial_values(trial_slots_, h::read_doubles(file_, "/lambda_trial", slab5),
-                         h::read_doubles(file_, "/eta_trial", slab5));
+      s.set_trial_values(trial_slots_, h::read_doubles((*file_), "/lambda_trial", slab5),
+                         h::read_doubles((*file_), "/eta_trial", slab5));
     }
     if (fields & kErrors) {
-      const std::vector<std::string> errors = h::read_strings(file_, at.error, slab);
+      const std::vector<std::string> errors = h::read_strings((*file_), at.error, slab);
       for (size_t k = 0; k < errors.size(); ++k) {
         if (!errors[k].empty()) s.error[static_cast<std::int64_t>(k)] = errors[k];
       }
       // The texts' checksum covers the whole grid: checked when the whole grid is read.
-      if (box.size() == whole().size() && h::has_attribute(file_, at.error, "crc32") &&
-          h::get_int_attribute(file_, at.error, "crc32") != static_cast<std::int64_t>(errors_crc(s.error))) {
+      if (box.size() == whole().size() && h::has_attribute((*file_), at.error, "crc32") &&
+          h::get_int_attribute((*file_), at.error, "crc32") != static_cast<std::int64_t>(errors_crc(s.error))) {
         throw CorruptFile(path_ + ": " + at.error + " fails its CRC-32 checksum (the file is damaged)");
       }
     }

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "attnsweep/sweep/driver.hpp"
 #include "attnsweep/sweep/stop.hpp"
+#include "attnsweep/sweep/topology.hpp"
 
 namespace attnsweep::sweep {
 
@@ -31,7 +31,7 @@ bool all_stopped(const std::vector<std::unique_ptr<Worker>>& workers) {
 
 std::vector<int> worker_depths(int ranks) {
   std::vector<int> depth;
-  if (ranks <= kLocalWorkerMaxRanks) depth.push_back(kLocalDepth);
+  if (rank0_computes(ranks)) depth.push_back(kLocalDepth);
   for (int rank = 1; rank < ranks; ++rank) depth.push_back(kRemoteDepth);
   return depth;
 }
@@ -40,7 +40,7 @@ MasterStats run_master_loop(const Grid& grid, int ranks, parallel::Outbox& outbo
                             std::chrono::steady_clock::time_point time_origin, const MasterHooks& hooks) {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<RemoteWorker*> by_rank(static_cast<size_t>(ranks), nullptr);
-  if (ranks <= kLocalWorkerMaxRanks) workers.push_back(std::make_unique<LocalWorker>(grid));
+  if (rank0_computes(ranks)) workers.push_back(std::make_unique<LocalWorker>(grid));
   for (int rank = 1; rank < ranks; ++rank) {
     auto remote = std::make_unique<RemoteWorker>(rank, outbox);
     by_rank[static_cast<size_t>(rank)] = remote.get();

@@ -349,7 +349,11 @@ void RunStore::commit() {
   writer_.submit(batch_, pending_);
   // Durable first, then visible: only records the writer has made durable reach the state.
   writer_.take_durable(durable_);
-  for (const io::CellRecord& record : durable_) state_.apply(record);
+  for (const io::CellRecord& record : durable_) {
+    state_.apply(record);
+    cells_failed_ += record.status == io::CellStatus::failed;
+    cells_undefined_ += record.status == io::CellStatus::undefined;
+  }
   cells_finished_ += static_cast<std::int64_t>(durable_.size());
   if (!durable_.empty()) dirty_ = true;
   durable_.clear();

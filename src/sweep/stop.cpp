@@ -5,7 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "attnsweep/sweep/driver.hpp"
+#include "attnsweep/sweep/exit_codes.hpp"
 
 namespace attnsweep::sweep {
 

@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "attnsweep/io/bytes.hpp"
-#include "attnsweep/sweep/driver.hpp"
 #include "attnsweep/sweep/messages.hpp"
 #include "attnsweep/sweep/stop.hpp"
 

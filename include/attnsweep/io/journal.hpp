@@ -4,10 +4,11 @@
 // Layout: a 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
 // [u32 payload length][u32 CRC-32 of payload][payload]. A payload starts with the cell index
 // (i64) and a kind byte: 0..2 and 4 a whole cell (CellRecord, status missing/done/failed and, 4,
-// undefined; since 0.2 a
-// done cell's record ends with its per-trial values, which 0.1's records lack), 3 some trials of
-// a cell not finished yet (TrialsRecord). Payloads are written with the project's
-// one byte codec (io/bytes.hpp).
+// undefined; since 0.2 a done cell's record ends with its per-trial values, which 0.1's records
+// lack), 3 some trials of a cell not finished yet (TrialsRecord), 5 some trials of a critical
+// search at one gamma (EvaluationRecord; 0.2's critical journals held these as kind 3 with the
+// gamma in the eta field, which the critical search still reads). Payloads are written with the
+// project's one byte codec (io/bytes.hpp).
 //
 // Records are appended in batches: everything one task produced (all its cells and trials)
 // is one write and one fdatasync, never one per cell, and is durable when commit() returns.
@@ -21,11 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/results_file.hpp"
 
 namespace attnsweep::io {
-
-std::uint32_t crc32(const void* data, size_t size, std::uint32_t crc = 0);
 
 // Finished trials of a cell whose other trials are still to run (a cell split across tasks,
 // or a task stopped part-way). Trial values are deterministic, so a resumed run adds the
@@ -37,10 +37,20 @@ struct TrialsRecord {
   std::vector<double> lambda, eta;
 };
 
-// What replay hands out, record by record, in file order.
+// Finished trials of one evaluation of a critical search: lambda at one gamma, per trial.
+struct EvaluationRecord {
+  std::int64_t search = 0;  // index of the search (one per (rho, d, n), C order)
+  double gamma = 0;
+  double seconds = 0;  // compute time spent on these trials
+  std::vector<std::uint64_t> trial;
+  std::vector<double> lambda;
+};
+
+// What replay hands out, record by record, in file order; a kind without a handler is skipped.
 struct JournalVisitor {
   std::function<void(const CellRecord&)> on_cell;
-  std::function<void(const TrialsRecord&)> on_trials;  // may be empty: trials records are skipped
+  std::function<void(const TrialsRecord&)> on_trials;
+  std::function<void(const EvaluationRecord&)> on_evaluation;
 };
 
 class Journal {
@@ -49,7 +59,8 @@ class Journal {
   class Batch {
    public:
     void add(const CellRecord& record);
-    void add(const TrialsRecord& record);  // any number of trials (split into chunks)
+    void add(const TrialsRecord& record);      // any number of trials (split into chunks)
+    void add(const EvaluationRecord& record);  // any number of trials (split into chunks)
     bool empty() const { return records_ == 0; }
     // Moves every record of `other` to the end of this batch (group commit).
     void absorb(Batch& other);

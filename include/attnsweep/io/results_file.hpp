@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "attnsweep/io/config.hpp"
-#include "attnsweep/io/hdf5.hpp"
 #include "attnsweep/io/study_axes.hpp"
 #include "attnsweep/mc/samples.hpp"
 
@@ -123,7 +123,10 @@ struct ResultsFile {
 // and the free space; `path` is left as it was.
 void write_results_file(const std::string& path, const SweepConfig& config, const SweepState& state);
 
-struct Layout;  // where each dataset lives in a given schema version (results_file.cpp)
+struct Layout;  // where each dataset lives in a given schema version (results_layout.hpp)
+namespace h5 {
+class Handle;  // io's HDF5 layer (src/io/hdf5.hpp) stays behind the io interface
+}
 
 // An open results file: its config and metadata are read and checked on open; cells are read
 // on demand, by box (HDF5 hyperslabs), so a one-cell query costs one chunk per dataset
@@ -132,6 +135,8 @@ struct Layout;  // where each dataset lives in a given schema version (results_f
 class ResultsReader {
  public:
   explicit ResultsReader(const std::string& path);
+  ~ResultsReader();
+  ResultsReader(ResultsReader&&) noexcept;
   // Config, hash and metadata; `state` is empty.
   const ResultsFile& header() const { return header_; }
   const std::vector<std::int64_t>& shape() const { return shape_; }
@@ -156,7 +161,7 @@ class ResultsReader {
   void derive_quantiles(SweepState& s, std::int64_t cells) const;
 
   std::string path_;
-  h5::Handle file_;
+  std::unique_ptr<h5::Handle> file_;
   ResultsFile header_;
   const Layout* layout_ = nullptr;
   std::int32_t trial_slots_ = 0;
@@ -175,13 +180,5 @@ ResultsFile read_results_file(const std::string& path);
 // anything wrong with a regular file is a problem found; InputError only for a path that is
 // not a regular file and WrongKindOfFile for a critical search's file or a newer schema.
 std::vector<std::string> verify_results_file(const std::string& path);
-
-std::string build_description();
-std::string utc_now();
-// Writes an HDF5 file the way every output is written: `fill` writes into OUTPUT.tmp.PID, which
-// is flushed, fsynced and renamed over `path` (a reader never sees a half-written file). Throws
-// IoError naming the file and the cause (with the free space when the disk is full).
-void write_hdf5_atomically(const std::string& path, const std::function<void(const h5::Handle& file)>& fill);
-std::string engine_version();
 
 }  // namespace attnsweep::io

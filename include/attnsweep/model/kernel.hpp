@@ -101,6 +101,8 @@ class TiledLayer {
   MatrixRef gram_rows(Eigen::Index first, Eigen::Index rows, BlockScratch& scratch) const;
   // The passes of evaluate(), each over the row blocks.
   double forward_block(Eigen::Index block, BlockScratch& s, JacobianNorm method);
+  double hutchinson_block(Eigen::Index first, Eigen::Index rows, BlockScratch& s);
+  double exact_block(Eigen::Index first, Eigen::Index rows, const MatrixRef& G, BlockScratch& s);
   void quartic_factor(Eigen::Index first, Eigen::Index cols, Matrix& out) const;
   void quartic_block(Eigen::Index rows, BlockScratch& s);
   double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs, const Matrix* reference);

@@ -144,7 +144,10 @@ class RunStore {
   void final_snapshot();
 
   const io::SweepState& state() const { return state_; }
+  // Cells of this run finished (any status), and of them failed and undefined; durable all.
   std::int64_t cells_finished() const { return cells_finished_; }
+  std::int64_t cells_failed() const { return cells_failed_; }
+  std::int64_t cells_undefined() const { return cells_undefined_; }
   size_t cells_in_progress() const { return partials_.size(); }
   std::uint64_t trials_done() const { return trials_done_; }
   double snapshot_seconds() const;  // copies + writes, background included
@@ -167,7 +170,7 @@ class RunStore {
   io::Journal::Batch batch_;
   std::vector<io::CellRecord> pending_;  // durable with the batch, then applied to state_
   std::vector<io::CellRecord> durable_;  // scratch: records just made durable
-  std::int64_t cells_finished_ = 0;
+  std::int64_t cells_finished_ = 0, cells_failed_ = 0, cells_undefined_ = 0;
   std::uint64_t trials_done_ = 0;
   bool dirty_ = false;
   double snapshot_every_, copy_seconds_ = 0, last_copy_seconds_ = 0;

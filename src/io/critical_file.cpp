@@ -1,0 +1,129 @@
+// The critical search's HDF5 file (layout in docs/file-format.md): written atomically, described
+// like every attnsweep file (schema.hpp).
+#include "attnsweep/io/critical_file.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "atomic_write.hpp"
+#include "attnsweep/io/provenance.hpp"
+#include "hdf5.hpp"
+#include "schema.hpp"
+
+namespace attnsweep::io {
+
+namespace {
+constexpr std::int64_t kCriticalSchema = 1;
+
+// The file's kind, provenance and what each variable is.
+void describe_search_file(const h5::Handle& file, const SweepConfig& config, const std::vector<std::string>& meanings) {
+  namespace h = h5;
+  describe_file(file, "critical", kCriticalSchema,
+                "attnsweep critical-point search: gamma where lambda crosses its target");
+  char interval[96];
+  std::snprintf(interval, sizeof interval, "%.4g%% bootstrap over trials, %ld resamples",
+                100 * config.critical.confidence, config.critical.resamples);
+  describe_variables(
+      file, {{"/rho", "input pairwise cosine rho", "1"},
+             {"/d", "token dimension d", "1"},
+             {"/n", "number of tokens n", "1"},
+             {"/evaluation", "evaluation index (in the order the search asked for them)", ""},
+             {"/trial", "trial index (its random draws)", ""},
+             {"/gamma_c", "gamma where the trial-averaged lambda crosses lambda_target", "1"},
+             {"/gamma_c_low", std::string("lower end of gamma_c's interval (") + interval + ")", "1"},
+             {"/gamma_c_high", std::string("upper end of gamma_c's interval (") + interval + ")", "1"},
+             {"/gamma_c_spread", "delta-method spread of gamma_c: stderr of lambda over its slope", "1"},
+             {"/lambda_target", "the lambda crossed (paper: 1 / (1 + 3 rho))", "1"},
+             {"/gamma_theory",
+              "the paper's gamma_c = 1 / (1 - rho) (NaN unless beta = gamma ln n, one layer and alpha = 0)", "1"},
+             {"/grid_equivalent", "cells of a uniform gamma grid over the range at the same resolution", "1"},
+             {"/evaluations", "gammas evaluated (each with every trial)", "1"},
+             {"/bisection_steps", "bisection steps", "1"},
+             {"/status", "search status", ""},
+             {"/error", "error text of a failed search", ""},
+             {"/eval_gamma", "gamma of each evaluation (NaN: none)", "1"},
+             {"/eval_lambda_mean", "lambda averaged over trials at each evaluation", "1"},
+             {"/eval_lambda_stderr", "standard error of eval_lambda_mean", "1"},
+             {"/eval_lambda_trial", "lambda of each trial at each evaluation", "1"}});
+  describe_flags(file, "/status", meanings);
+}
+
+}  // namespace
+
+std::string critical_hash_text(std::uint64_t hash) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+void write_critical_file(const std::string& path, const SweepConfig& config, const CriticalArrays& arrays) {
+  namespace h = h5;
+  const auto R = static_cast<std::int64_t>(config.rho.size()), D = static_cast<std::int64_t>(config.d.size()),
+             N = static_cast<std::int64_t>(config.n.size());
+  const std::vector<std::int64_t> shape = {R, D, N};
+  // The search's arrays, point by point (K evaluations of T trials at most).
+  const auto [K, T, gamma_c, low, high, target, theory, spread, equivalent, evaluations, steps, status, errors,
+              eval_gamma, eval_mean, eval_stderr, eval_trial, meanings] = arrays;
+  write_hdf5_atomically(path, [&](const h::Handle& file) {
+    h::write_doubles(file, "rho", {R}, config.rho);
+    h::write_int64(file, "d", {D}, {config.d.begin(), config.d.end()});
+    h::write_int64(file, "n", {N}, {config.n.begin(), config.n.end()});
+    std::vector<std::int64_t> index(static_cast<size_t>(std::max(K, T)));
+    for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<std::int64_t>(i);
+    h::write_int64(file, "evaluation", {K}, {index.begin(), index.begin() + K});
+    h::write_int64(file, "trial", {T}, {index.begin(), index.begin() + T});
+    h::write_doubles(file, "gamma_c", shape, gamma_c);
+    h::write_doubles(file, "gamma_c_low", shape, low);
+    h::write_doubles(file, "gamma_c_high", shape, high);
+    h::write_doubles(file, "gamma_c_spread", shape, spread);
+    h::write_doubles(file, "lambda_target", shape, target);
+    h::write_doubles(file, "gamma_theory", shape, theory);
+    h::write_doubles(file, "grid_equivalent", shape, equivalent);
+    h::write_int32(file, "evaluations", shape, evaluations);
+    h::write_int32(file, "bisection_steps", shape, steps);
+    h::write_uint8(file, "status", shape, status);
+    std::vector<const char*> error_texts(errors.size());
+    for (size_t p = 0; p < errors.size(); ++p) error_texts[p] = errors[p].c_str();
+    h::write_strings(file, "error", shape, error_texts);
+    const std::vector<std::int64_t> shape4 = {R, D, N, K}, shape5 = {R, D, N, K, T};
+    h::write_doubles(file, "eval_gamma", shape4, eval_gamma);
+    h::write_doubles(file, "eval_lambda_mean", shape4, eval_mean);
+    h::write_doubles(file, "eval_lambda_stderr", shape4, eval_stderr);
+    h::write_doubles(file, "eval_lambda_trial", shape5, eval_trial);
+    h::Handle meta = h::create_group(file, "meta");
+    h::write_string(meta, "config", config.critical_text());
+    h::write_string(meta, "config_hash", critical_hash_text(config.critical_hash()));
+    h::write_string(meta, "build", build_description());
+    const char* const axes[] = {"/rho", "/d", "/n", "/evaluation", "/trial"};
+    for (const char* axis : axes) h::make_scale(file, axis, axis + 1);
+    const auto attach = [&](const char* array, unsigned rank) {
+      for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, axes[a], a);
+    };
+    for (const char* array :
+         {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
+          "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error"})
+      attach(array, 3);
+    for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, 4);
+    attach("/eval_lambda_trial", 5);
+    describe_search_file(file, config, meanings);
+  });
+}
+
+void require_same_critical_search(const std::string& output, std::uint64_t config_hash) {
+  namespace h = h5;
+  std::string stored;
+  try {
+    h::quiet_errors();
+    const h::Handle file = h::open_file_readonly(output);
+    if (!h::has_attribute(file, "/", "kind") || h::get_string_attribute(file, "/", "kind") != "critical")
+      throw InputError("");
+    stored = h::read_string(h::open_group(file, "meta"), "config_hash");
+  } catch (const std::exception&) {
+    throw InputError(output + " is not an attnsweep critical-search file; move it away or choose another --output");
+  }
+  if (stored != critical_hash_text(config_hash))
+    throw InputError(output +
+                     " holds a critical search with another config; use another --output or the original config");
+}
+
+}  // namespace attnsweep::io
