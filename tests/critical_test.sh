@@ -77,6 +77,18 @@ assert ds.eval_lambda_trial.dims == ('rho', 'd', 'n', 'evaluation', 'trial')
 print(float(ds.gamma_c.sel(rho=0.5, d=64, n=512)))" > xr.txt 2>&1 && ok "xarray opens it: gamma_c(0.5, 64, 512) = $(cat xr.txt)" ||
     fail "xarray: $(tail -2 xr.txt)"
   ncdump -h p1.h5 > /dev/null 2>&1 && ok "ncdump -h reads it" || fail "ncdump -h fails"
+  # The Python reader: the table's numbers, status decoded, the search's settings as attributes.
+  PYTHONPATH="$HERE/../python" $PY - <<'PY' && ok "python reader: gamma_c and status equal the CSV's, settings kept" ||
+import csv, attnsweep
+ds = attnsweep.open_dataset("p1.h5")
+assert ds.attrs["kind"] == "critical" and float(ds.attrs["critical.tolerance"]) == 1e-5, ds.attrs
+assert ds.gamma_c.dims == ("rho", "d", "n")
+for row in csv.DictReader(open("p1.csv")):
+    at = dict(rho=float(row["rho"]), d=int(row["d"]), n=int(row["n"]))
+    assert float(ds.gamma_c.sel(at)) == float(row["gamma_c"]), row
+    assert str(ds.status.sel(at).values) == row["status"], row
+PY
+    fail "python reader on a critical file"
   ;;
 stop)
   mpiexec -n 2 "$BIN" critical --config search.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"

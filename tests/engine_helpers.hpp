@@ -21,6 +21,40 @@ inline std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/attnsweep_" + std::to_string(::getpid()) + "_" + name;
 }
 
+// A cell record: lambda's and eta's mean and standard error (mc::kObservables' order), and
+// optionally their per-trial values.
+inline io::CellRecord cell_record(std::int64_t cell, io::CellStatus status, std::int32_t trials, double lambda_mean,
+                                  double lambda_stderr, double eta_mean, double eta_stderr, double seconds,
+                                  std::int32_t attempts, std::string error, std::vector<double> trial_lambda = {},
+                                  std::vector<double> trial_eta = {}) {
+  io::CellRecord r;
+  r.cell = cell;
+  r.status = status;
+  r.trials = trials;
+  r.seconds = seconds;
+  r.attempts = attempts;
+  r.error = std::move(error);
+  r.observables[attnsweep::mc::kLambda].mean = lambda_mean;
+  r.observables[attnsweep::mc::kLambda].std_error = lambda_stderr;
+  r.observables[attnsweep::mc::kLambda].trial = std::move(trial_lambda);
+  r.observables[attnsweep::mc::kEta].mean = eta_mean;
+  r.observables[attnsweep::mc::kEta].std_error = eta_stderr;
+  r.observables[attnsweep::mc::kEta].trial = std::move(trial_eta);
+  return r;
+}
+
+// Some trials of an unfinished cell: lambda and eta per trial.
+inline io::TrialsRecord trials_record(std::int64_t cell, double seconds, std::vector<std::uint64_t> trial,
+                                      std::vector<double> lambda, std::vector<double> eta) {
+  io::TrialsRecord r;
+  r.cell = cell;
+  r.seconds = seconds;
+  r.trial = std::move(trial);
+  r.values[attnsweep::mc::kLambda] = std::move(lambda);
+  r.values[attnsweep::mc::kEta] = std::move(eta);
+  return r;
+}
+
 // Collects what a journal replay hands out.
 struct Replayed {
   std::vector<io::CellRecord> cells;

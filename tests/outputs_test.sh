@@ -3,7 +3,8 @@
 # open it with labelled dimensions rho, gamma, d, n and the values `query` prints; h5py sees the
 # dimension labels; a file of the old layout (schema 1) is still read by status, query, verify
 # and merge, and a resume rewrites it in the new layout with the same numbers; an unknown schema
-# is refused with one line and exit 2.
+# is refused with one line and exit 2. The Python reader (python/attnsweep) opens schema 3 and 1
+# alike, with status decoded, the settings as attributes and the derived coordinates.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -138,6 +139,44 @@ first14() { cut -d, -f1-14 "$@"; }
 "$BIN" merge merged.h5 old.h5 > merge.txt 2>&1 && "$BIN" query merged.h5 --format csv | first14 | cmp -s - <(first14 o.csv) &&
   ok "merge reads schema 1 and writes schema 3 with the same cells" || fail "merge of schema 1: $(cat merge.txt)"
 
+# The Python reader: both schemas, the values `query` prints, status decoded, the settings as
+# attributes, the derived coordinates computed here from their definitions.
+PYTHONPATH="$HERE/../python" /usr/bin/python3 - <<'PY' || failures=$((failures + 1))
+import csv, math
+import numpy as np
+import attnsweep
+bad = 0
+def check(ok, what):
+    global bad
+    print(("ok: " if ok else "FAIL: ") + what)
+    bad += not ok
+new, old = attnsweep.open_dataset("o.h5"), attnsweep.open_dataset("old.h5")
+check(new.lambda_mean.dims == ("rho", "gamma", "d", "n") and old.lambda_mean.dims == new.lambda_mean.dims,
+      "reader: schema 3 and schema 1 with the same dimensions")
+mismatched = 0
+for row in csv.DictReader(open("o.csv")):
+    at = dict(rho=float(row["rho"]), gamma=float(row["gamma"]), d=int(row["d"]), n=int(row["n"]))
+    for ds in (new, old):
+        cell = ds.sel(at)
+        mismatched += str(cell.status.values) != row["status"] or float(cell.lambda_mean) != float(row["lambda_mean"])
+        mismatched += float(cell.eta_mean) != float(row["eta_mean"]) or int(cell.trials) != int(row["trials"])
+check(mismatched == 0, "reader: status names and values equal query's in both schemas")
+check(new.attrs["mc.trials"] == "3" and new.attrs["mc.seed"] == "4" and new.attrs["kind"] == "sweep"
+      and new.attrs["Conventions"] == "CF-1.10", "reader: settings and the file's attributes")
+check(int(new.status_code.max()) == 1 and set(np.unique(new.status.values)) == {"done"}, "reader: status_code kept")
+rho, gamma, n = new.rho.values[:, None, None], new.gamma.values[None, :, None], new.n.values[None, None, :]
+check(np.allclose(new.beta.transpose("rho", "gamma", "n").values, gamma * np.log(n) + 0 * rho), "reader: beta = gamma ln n")
+check(np.allclose(new.kappa.values, (gamma * (1 - rho))[:, :, 0]), "reader: kappa = gamma (1 - rho)")
+check(np.allclose(new.gamma_critical.values, 1 / (1 - new.rho.values)), "reader: gamma_critical = 1 / (1 - rho)")
+open("junk.h5", "w").write("not hdf5")
+try:
+    attnsweep.open_dataset("junk.h5")
+    check(False, "reader: a file that is not HDF5 refused")
+except attnsweep.AttnsweepFileError as e:
+    check("not an HDF5 file" in str(e), f"reader refuses junk: {str(e)[:60]}")
+import sys
+sys.exit(1 if bad else 0)
+PY
 # A half-done schema-1 file (cells of rho 0.8 missing) resumed: rewritten as schema 3, and the
 # result equals the uninterrupted run bitwise.
 /usr/bin/python3 - <<'PY'

@@ -137,10 +137,13 @@ TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
     const sw::TaskResult alone = sw::run_task(grid, {{cell}, 0, 3, 1.0}, {}, stop);
     const auto& g = grouped.outcomes[static_cast<size_t>(cell)];
     ASSERT_TRUE(g.ok && alone.outcomes[0].ok);
-    EXPECT_EQ(g.samples.lambda().mean, alone.outcomes[0].samples.lambda().mean);
-    EXPECT_EQ(g.samples.eta().std_error, alone.outcomes[0].samples.eta().std_error);
+    EXPECT_EQ(g.samples.summary(attnsweep::mc::kLambda).mean,
+              alone.outcomes[0].samples.summary(attnsweep::mc::kLambda).mean);
+    EXPECT_EQ(g.samples.summary(attnsweep::mc::kEta).std_error,
+              alone.outcomes[0].samples.summary(attnsweep::mc::kEta).std_error);
     // And what `attnsweep cell` computes.
-    EXPECT_EQ(g.samples.eta().mean, attnsweep::mc::run_trials(grid.cell(cell), 0, 3).eta().mean);
+    EXPECT_EQ(g.samples.summary(attnsweep::mc::kEta).mean,
+              attnsweep::mc::run_trials(grid.cell(cell), 0, 3).summary(attnsweep::mc::kEta).mean);
   }
   // An injected failure fails its own cell only.
   const sw::TaskResult injected = sw::run_task(grid, {{0, 1, 2}, 0, 3, 1.0}, {1}, stop);
@@ -149,7 +152,8 @@ TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
   EXPECT_TRUE(injected.outcomes[0].ok);
   EXPECT_FALSE(injected.outcomes[1].ok);
   EXPECT_TRUE(injected.outcomes[2].ok);
-  EXPECT_EQ(injected.outcomes[2].samples.eta().mean, grouped.outcomes[2].samples.eta().mean);
+  EXPECT_EQ(injected.outcomes[2].samples.summary(attnsweep::mc::kEta).mean,
+            grouped.outcomes[2].samples.summary(attnsweep::mc::kEta).mean);
 }
 
 TEST(Driver, APackedTaskOfSeveralGroupsEqualsEachCellAlone) {
@@ -162,8 +166,12 @@ TEST(Driver, APackedTaskOfSeveralGroupsEqualsEachCellAlone) {
   for (const auto& outcome : packed.outcomes) {
     const sw::TaskResult alone = sw::run_task(grid, {{outcome.cell}, 0, 2, 1.0}, {}, stop);
     ASSERT_TRUE(outcome.ok);
-    EXPECT_EQ(outcome.samples.lambda().mean, alone.outcomes[0].samples.lambda().mean) << outcome.cell;
-    EXPECT_EQ(outcome.samples.eta().mean, alone.outcomes[0].samples.eta().mean) << outcome.cell;
+    EXPECT_EQ(outcome.samples.summary(attnsweep::mc::kLambda).mean,
+              alone.outcomes[0].samples.summary(attnsweep::mc::kLambda).mean)
+        << outcome.cell;
+    EXPECT_EQ(outcome.samples.summary(attnsweep::mc::kEta).mean,
+              alone.outcomes[0].samples.summary(attnsweep::mc::kEta).mean)
+        << outcome.cell;
   }
   // A stop after the first run of cells abandons the rest: later runs have no trials.
   int calls = 0;
@@ -191,7 +199,8 @@ TEST(Driver, MessagesRoundTrip) {
   ASSERT_EQ(back.outcomes.size(), 2u);
   EXPECT_FALSE(back.outcomes[0].ok);
   EXPECT_EQ(back.outcomes[0].error, "boom");
-  EXPECT_EQ(back.outcomes[1].samples.lambda().mean, good.samples.lambda().mean);
+  EXPECT_EQ(back.outcomes[1].samples.summary(attnsweep::mc::kLambda).mean,
+            good.samples.summary(attnsweep::mc::kLambda).mean);
   EXPECT_THROW(sw::decode_result(sw::encode(r).substr(0, 60)), std::runtime_error);
 }
 
@@ -326,8 +335,9 @@ TEST(RunStore, CommitsDurablyThenVisiblyAndFreesFinishedCells) {
     EXPECT_EQ(store.state().trials[2], 4);
     // The same cell computed in one piece gives bitwise the same summary.
     attnsweep::mc::CellSamples whole = result_of({{1}, 0, 4, 1.0}).outcomes[0].samples;
-    EXPECT_EQ(store.state().lambda_mean[1], whole.lambda().mean);
-    EXPECT_EQ(store.state().lambda_stderr[1], whole.lambda().std_error);
+    EXPECT_EQ(store.state().observables[attnsweep::mc::kLambda].mean[1], whole.summary(attnsweep::mc::kLambda).mean);
+    EXPECT_EQ(store.state().observables[attnsweep::mc::kLambda].std_error[1],
+              whole.summary(attnsweep::mc::kLambda).std_error);
     store.final_snapshot();
   }
   Replayed seen;
@@ -389,7 +399,8 @@ TEST(LocalWorker, ComputesTasksAndStopsWhenAsked) {
   }
   ASSERT_EQ(got.size(), 1u);
   const sw::TaskResult alone = sw::run_task(grid, {{0, 1}, 0, 3, 1.0}, {}, [] { return false; });
-  EXPECT_EQ(got[0].outcomes[1].samples.eta().mean, alone.outcomes[1].samples.eta().mean);
+  EXPECT_EQ(got[0].outcomes[1].samples.summary(attnsweep::mc::kEta).mean,
+            alone.outcomes[1].samples.summary(attnsweep::mc::kEta).mean);
   EXPECT_FALSE(worker.stopped());
   worker.request_stop();
   for (int i = 0; i < 5000 && !worker.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -85,12 +85,12 @@ TEST(Samples, SummaryMatchesDirectFormulas) {
   double var = 0;
   for (double v : x) var += (v - mean) * (v - mean);
   var /= (x.size() - 1);
-  EXPECT_NEAR(s.lambda().mean, mean, 1e-15);
-  EXPECT_NEAR(s.lambda().std_error, std::sqrt(var / x.size()), 1e-15);
-  EXPECT_NEAR(s.eta().mean, 2 * mean, 1e-15);
+  EXPECT_NEAR(s.summary(attnsweep::mc::kLambda).mean, mean, 1e-15);
+  EXPECT_NEAR(s.summary(attnsweep::mc::kLambda).std_error, std::sqrt(var / x.size()), 1e-15);
+  EXPECT_NEAR(s.summary(attnsweep::mc::kEta).mean, 2 * mean, 1e-15);
   mc::CellSamples one;
   one.add(0, {1.0, 1.0});
-  EXPECT_TRUE(std::isnan(one.lambda().std_error));
+  EXPECT_TRUE(std::isnan(one.summary(attnsweep::mc::kLambda).std_error));
 }
 
 TEST(Samples, SplitAndMergedEqualsUnsplitBitwise) {
@@ -108,10 +108,10 @@ TEST(Samples, SplitAndMergedEqualsUnsplitBitwise) {
   merged.merge(a);
   merged.merge(c);
   merged.merge(b);
-  EXPECT_EQ(merged.lambda().mean, whole.lambda().mean);
-  EXPECT_EQ(merged.lambda().std_error, whole.lambda().std_error);
-  EXPECT_EQ(merged.eta().mean, whole.eta().mean);
-  EXPECT_EQ(merged.eta().std_error, whole.eta().std_error);
+  EXPECT_EQ(merged.summary(attnsweep::mc::kLambda).mean, whole.summary(attnsweep::mc::kLambda).mean);
+  EXPECT_EQ(merged.summary(attnsweep::mc::kLambda).std_error, whole.summary(attnsweep::mc::kLambda).std_error);
+  EXPECT_EQ(merged.summary(attnsweep::mc::kEta).mean, whole.summary(attnsweep::mc::kEta).mean);
+  EXPECT_EQ(merged.summary(attnsweep::mc::kEta).std_error, whole.summary(attnsweep::mc::kEta).std_error);
   EXPECT_THROW(merged.merge(a), std::logic_error);  // a trial recorded twice is a bug, not data
 }
 
@@ -123,9 +123,9 @@ TEST(Trial, CommonRandomNumbersAcrossGammaAndReproducible) {
   cell.n = 30;
   cell.seed = 3;
   const auto r = mc::run_trial(cell, 0);
-  EXPECT_NEAR(r.lambda, 0.0, 1e-12);  // total collapse
-  EXPECT_EQ(mc::run_trial(cell, 0).eta, r.eta);
-  EXPECT_NE(mc::run_trial(cell, 1).eta, r.eta);
+  EXPECT_NEAR(r[mc::kLambda], 0.0, 1e-12);  // total collapse
+  EXPECT_EQ(mc::run_trial(cell, 0)[mc::kEta], r[mc::kEta]);
+  EXPECT_NE(mc::run_trial(cell, 1)[mc::kEta], r[mc::kEta]);
 }
 
 TEST(Rng, RademacherProbesFollowTheStreamsBitOrder) {
@@ -153,12 +153,12 @@ TEST(Quantiles, SummariesCarryThemIndependentlyOfTrialOrder) {
   const double values[] = {0.3, -1, 8e3, 2.5, 0.7, 0.1};
   for (std::uint64_t t = 0; t < 6; ++t) a.add(t, {values[t], -values[t]});
   for (std::uint64_t t = 6; t-- > 0;) b.add(t, {values[t], -values[t]});
-  EXPECT_EQ(a.lambda().quantiles, b.lambda().quantiles);
-  EXPECT_EQ(a.lambda().quantiles, mc::quantiles({0.3, -1, 8e3, 2.5, 0.7, 0.1}));
+  EXPECT_EQ(a.summary(attnsweep::mc::kLambda).quantiles, b.summary(attnsweep::mc::kLambda).quantiles);
+  EXPECT_EQ(a.summary(attnsweep::mc::kLambda).quantiles, mc::quantiles({0.3, -1, 8e3, 2.5, 0.7, 0.1}));
   // A heavy tail moves the mean, not the median: (0.3 + 0.7) / 2.
-  EXPECT_DOUBLE_EQ(a.lambda().quantiles[2], 0.5);
-  EXPECT_GT(a.lambda().mean, 1000);
-  EXPECT_DOUBLE_EQ(a.eta().quantiles[2], -0.5);
+  EXPECT_DOUBLE_EQ(a.summary(attnsweep::mc::kLambda).quantiles[2], 0.5);
+  EXPECT_GT(a.summary(attnsweep::mc::kLambda).mean, 1000);
+  EXPECT_DOUBLE_EQ(a.summary(attnsweep::mc::kEta).quantiles[2], -0.5);
 }
 
 TEST(Summary, UndefinedTrialsAreLeftOutAndCounted) {
@@ -167,15 +167,15 @@ TEST(Summary, UndefinedTrialsAreLeftOutAndCounted) {
   s.add(0, {0.5, 1.0});
   s.add(1, {nan, 2.0});
   s.add(2, {0.7, 3.0});
-  EXPECT_EQ(s.lambda().count, 2);
-  EXPECT_DOUBLE_EQ(s.lambda().mean, 0.6);
-  EXPECT_DOUBLE_EQ(s.lambda().quantiles[2], 0.6);
-  EXPECT_EQ(s.eta().count, 3);
+  EXPECT_EQ(s.summary(attnsweep::mc::kLambda).count, 2);
+  EXPECT_DOUBLE_EQ(s.summary(attnsweep::mc::kLambda).mean, 0.6);
+  EXPECT_DOUBLE_EQ(s.summary(attnsweep::mc::kLambda).quantiles[2], 0.6);
+  EXPECT_EQ(s.summary(attnsweep::mc::kEta).count, 3);
   mc::CellSamples none;
   none.add(0, {nan, 1.0});
-  EXPECT_EQ(none.lambda().count, 0);
-  EXPECT_TRUE(std::isnan(none.lambda().mean));
-  EXPECT_TRUE(std::isnan(none.lambda().quantiles[2]));
+  EXPECT_EQ(none.summary(attnsweep::mc::kLambda).count, 0);
+  EXPECT_TRUE(std::isnan(none.summary(attnsweep::mc::kLambda).mean));
+  EXPECT_TRUE(std::isnan(none.summary(attnsweep::mc::kLambda).quantiles[2]));
 }
 
 TEST(Trial, LambdaWithoutDistinctDirectionsIsUndefinedNotAnError) {
@@ -192,8 +192,8 @@ TEST(Trial, LambdaWithoutDistinctDirectionsIsUndefinedNotAnError) {
     std::vector<std::string> errors;
     const auto r = mc::run_trial_over_gamma(cell, {1.0}, t, errors).front();
     EXPECT_TRUE(errors.front().empty()) << errors.front();
-    EXPECT_TRUE(std::isfinite(r.eta));
-    undefined += std::isnan(r.lambda);
+    EXPECT_TRUE(std::isfinite(r[mc::kEta]));
+    undefined += std::isnan(r[mc::kLambda]);
   }
   EXPECT_GT(undefined, 0);
   EXPECT_LT(undefined, 64);

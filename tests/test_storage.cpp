@@ -33,18 +33,18 @@ using namespace engine_test;
 TEST(ResultsFile, RoundTripLayoutAndScales) {
   const io::SweepConfig config = io::parse_config(kGood, {"rho=0.1, 0.5", "gamma=1, 2, 3", "d=4, 8"}, "t");
   io::SweepState state(2 * 3 * 2);
-  io::CellRecord done{5, io::CellStatus::done, 8, 0.25, 0.01, 0.5, 0.02, 1.5, 1, ""};
-  io::CellRecord failed{7, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 0.1, 2, "injected failure"};
+  io::CellRecord done = cell_record(5, io::CellStatus::done, 8, 0.25, 0.01, 0.5, 0.02, 1.5, 1, "");
+  io::CellRecord failed = cell_record(7, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 0.1, 2, "injected failure");
   state.apply(done);
   state.apply(failed);
   const std::string path = temp_path("roundtrip.h5");
   io::write_results_file(path, config, state);
   const io::ResultsFile f = io::read_results_file(path);
   EXPECT_EQ(f.config_hash, config.hash());
-  EXPECT_EQ(f.state.record(5).lambda_mean, 0.25);
+  EXPECT_EQ(f.state.record(5).observables[attnsweep::mc::kLambda].mean, 0.25);
   EXPECT_EQ(f.state.record(7).error, "injected failure");
   EXPECT_EQ(f.state.count(io::CellStatus::missing), 10);
-  EXPECT_TRUE(std::isnan(f.state.lambda_mean[0]));
+  EXPECT_TRUE(std::isnan(f.state.observables[attnsweep::mc::kLambda].mean[0]));
   EXPECT_TRUE(io::verify_results_file(path).empty());
   {
     namespace h5 = io::h5;
@@ -82,8 +82,8 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
     Replayed seen;
     io::Journal j(path, 77, seen.visitor());
     EXPECT_TRUE(seen.cells.empty());
-    j.append({1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""});
-    j.append({2, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 1.0, 2, "boom"});
+    j.append(cell_record(1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""));
+    j.append(cell_record(2, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 1.0, 2, "boom"));
   }
   // A kill mid-write: append half a record.
   {
@@ -96,7 +96,7 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
     ASSERT_EQ(seen.cells.size(), 2u);
     EXPECT_EQ(seen.cells[1].error, "boom");
     EXPECT_EQ(j.dropped_bytes(), 6u);
-    j.append({3, io::CellStatus::done, 8, 0.3, 0.01, 0.4, 0.02, 3.0, 1, ""});
+    j.append(cell_record(3, io::CellStatus::done, 8, 0.3, 0.01, 0.4, 0.02, 3.0, 1, ""));
   }
   // A flipped byte in the last record's payload: its checksum fails and it is dropped.
   {
@@ -118,8 +118,9 @@ TEST(Journal, ReplaysAndDropsATornLastRecord) {
 TEST(Journal, DoneCellsCarryTheirPerTrialValues) {
   const std::string path = temp_path("pertrial.journal");
   std::remove(path.c_str());
-  io::CellRecord done{4, io::CellStatus::done, 3, 0.5, 0.1, 0.7, 0.2, 1.0, 1, "", {0.4, 0.5, 0.6}, {0.6, 0.7, 0.8}};
-  io::CellRecord bare{5, io::CellStatus::done, 3, 0.25, 0.1, 0.3, 0.2, 1.0, 1, "", {}, {}};
+  io::CellRecord done =
+      cell_record(4, io::CellStatus::done, 3, 0.5, 0.1, 0.7, 0.2, 1.0, 1, "", {0.4, 0.5, 0.6}, {0.6, 0.7, 0.8});
+  io::CellRecord bare = cell_record(5, io::CellStatus::done, 3, 0.25, 0.1, 0.3, 0.2, 1.0, 1, "", {}, {});
   {
     io::Journal j(path, 3);
     j.append(done);
@@ -128,15 +129,16 @@ TEST(Journal, DoneCellsCarryTheirPerTrialValues) {
   Replayed seen;
   { io::Journal j(path, 3, seen.visitor()); }
   ASSERT_EQ(seen.cells.size(), 2u);
-  EXPECT_EQ(seen.cells[0].trial_lambda, done.trial_lambda);
-  EXPECT_EQ(seen.cells[0].trial_eta, done.trial_eta);
-  EXPECT_TRUE(seen.cells[1].trial_lambda.empty());
+  EXPECT_EQ(seen.cells[0].observables[attnsweep::mc::kLambda].trial, done.observables[attnsweep::mc::kLambda].trial);
+  EXPECT_EQ(seen.cells[0].observables[attnsweep::mc::kEta].trial, done.observables[attnsweep::mc::kEta].trial);
+  EXPECT_TRUE(seen.cells[1].observables[attnsweep::mc::kLambda].trial.empty());
   io::SweepState state(8);
   ASSERT_TRUE(state.keep_trials(3));
   for (const auto& r : seen.cells) state.apply(r);
-  EXPECT_EQ(state.record(4).trial_eta, done.trial_eta);
-  EXPECT_TRUE(state.record(5).trial_lambda.empty());  // done, values unknown (NaN in the file)
-  EXPECT_TRUE(std::isnan(state.trial_lambda[5 * 3]));
+  EXPECT_EQ(state.record(4).observables[attnsweep::mc::kEta].trial, done.observables[attnsweep::mc::kEta].trial);
+  EXPECT_TRUE(
+      state.record(5).observables[attnsweep::mc::kLambda].trial.empty());  // done, values unknown (NaN in the file)
+  EXPECT_TRUE(std::isnan(state.observables[attnsweep::mc::kLambda].trial[5 * 3]));
   // Beyond the cap nothing is kept, and the summaries are untouched.
   io::SweepState large(std::int64_t{1} << 20);
   EXPECT_FALSE(large.keep_trials(static_cast<std::int32_t>(2 * io::kMaxTrialValues / large.size())));
@@ -153,15 +155,15 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
   many.seconds = 12.5;
   for (std::uint64_t t = 0; t < 40000; ++t) {
     many.trial.push_back(t * 3);
-    many.lambda.push_back(1.0 / static_cast<double>(t + 1));
-    many.eta.push_back(std::ldexp(1.0, -static_cast<int>(t % 900)));  // down to subnormal range
+    many.values[attnsweep::mc::kLambda].push_back(1.0 / static_cast<double>(t + 1));
+    many.values[attnsweep::mc::kEta].push_back(std::ldexp(1.0, -static_cast<int>(t % 900)));  // down to subnormal range
   }
   {
     io::Journal j(path, 9);
-    j.append(io::TrialsRecord{2, 0.5, {7}, {0.25}, {0.75}});
-    j.append({1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""});
+    j.append(trials_record(2, 0.5, {7}, {0.25}, {0.75}));
+    j.append(cell_record(1, io::CellStatus::done, 8, 0.1, 0.01, 0.2, 0.02, 3.0, 1, ""));
     j.append(many);
-    io::TrialsRecord ragged{3, 0, {1, 2}, {0.1}, {0.2, 0.3}};
+    io::TrialsRecord ragged = trials_record(3, 0, {1, 2}, {0.1}, {0.2, 0.3});
     EXPECT_THROW(j.append(ragged), std::logic_error);
   }
   {
@@ -177,20 +179,19 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
   ASSERT_GE(trials.size(), 4u);
   EXPECT_EQ(trials[0].cell, 2);
   EXPECT_EQ(trials[0].trial, std::vector<std::uint64_t>{7});
-  EXPECT_EQ(trials[0].eta, std::vector<double>{0.75});
+  EXPECT_EQ(trials[0].values[attnsweep::mc::kEta], std::vector<double>{0.75});
   io::TrialsRecord joined;
   double seconds = 0;
   for (size_t r = 1; r < trials.size(); ++r) {
     EXPECT_EQ(trials[r].cell, 5);
     seconds += trials[r].seconds;
     joined.trial.insert(joined.trial.end(), trials[r].trial.begin(), trials[r].trial.end());
-    joined.lambda.insert(joined.lambda.end(), trials[r].lambda.begin(), trials[r].lambda.end());
-    joined.eta.insert(joined.eta.end(), trials[r].eta.begin(), trials[r].eta.end());
+    for (size_t k = 0; k < attnsweep::mc::kObservableCount; ++k)
+      joined.values[k].insert(joined.values[k].end(), trials[r].values[k].begin(), trials[r].values[k].end());
   }
   EXPECT_EQ(seconds, 12.5);  // counted once, not once per chunk
   EXPECT_EQ(joined.trial, many.trial);
-  EXPECT_EQ(joined.lambda, many.lambda);  // bit-exact doubles
-  EXPECT_EQ(joined.eta, many.eta);
+  EXPECT_EQ(joined.values, many.values);  // bit-exact doubles
   // A reader that wants only whole-cell records gets only those.
   size_t cells = 0;
   EXPECT_EQ(io::Journal::read(path, {[&cells](const io::CellRecord&) { ++cells; }, {}}), 9u);
@@ -207,8 +208,8 @@ TEST(Journal, ABatchIsOneWriteAndReplayStreamsPastTheReadBlock) {
     const auto before = j.size_bytes();
     io::Journal::Batch batch;
     for (int c = 0; c < kCells; ++c)
-      batch.add(io::CellRecord{c, io::CellStatus::done, 1, c * 0.5, NAN, 1.0 / (c + 1), NAN, 0.0, 1, ""});
-    batch.add(io::TrialsRecord{kCells, 0.5, {0, 2}, {0.1, 0.2}, {0.3, 0.4}});
+      batch.add(cell_record(c, io::CellStatus::done, 1, c * 0.5, NAN, 1.0 / (c + 1), NAN, 0.0, 1, ""));
+    batch.add(trials_record(kCells, 0.5, {0, 2}, {0.1, 0.2}, {0.3, 0.4}));
     const auto bytes = batch.bytes();
     EXPECT_EQ(batch.records(), static_cast<size_t>(kCells) + 1);
     j.commit(batch);
@@ -223,8 +224,8 @@ TEST(Journal, ABatchIsOneWriteAndReplayStreamsPastTheReadBlock) {
   ASSERT_EQ(seen.cells.size(), static_cast<size_t>(kCells));
   for (int c = 0; c < kCells; c += 997) {
     EXPECT_EQ(seen.cells[static_cast<size_t>(c)].cell, c);
-    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].lambda_mean, c * 0.5);
-    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].eta_mean, 1.0 / (c + 1));
+    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].observables[attnsweep::mc::kLambda].mean, c * 0.5);
+    EXPECT_EQ(seen.cells[static_cast<size_t>(c)].observables[attnsweep::mc::kEta].mean, 1.0 / (c + 1));
   }
   ASSERT_EQ(seen.trials.size(), 1u);
   EXPECT_EQ(seen.trials[0].trial, (std::vector<std::uint64_t>{0, 2}));
@@ -237,10 +238,10 @@ TEST(ResultsFile, BoxReadsEqualTheWholeFileAndChunksStayBounded) {
   const sw::Grid grid(config);
   io::SweepState state(grid.size());
   for (std::int64_t c = 0; c < grid.size(); c += 3) {
-    state.apply({c, io::CellStatus::done, 8, 0.01 * static_cast<double>(c), 0.001, 1.0 + static_cast<double>(c), 0.01,
-                 0.5, 1, ""});
+    state.apply(cell_record(c, io::CellStatus::done, 8, 0.01 * static_cast<double>(c), 0.001,
+                            1.0 + static_cast<double>(c), 0.01, 0.5, 1, ""));
   }
-  state.apply({4, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 0.1, 2, "boom"});
+  state.apply(cell_record(4, io::CellStatus::failed, 0, NAN, NAN, NAN, NAN, 0.1, 2, "boom"));
   const std::string path = temp_path("box.h5");
   io::write_results_file(path, config, state);
   const io::ResultsReader reader(path);
@@ -254,9 +255,11 @@ TEST(ResultsFile, BoxReadsEqualTheWholeFileAndChunksStayBounded) {
     const std::int64_t cell = box.flat_index(k, shape);
     const io::CellRecord want = state.record(cell), got = part.record(k);
     EXPECT_EQ(static_cast<int>(got.status), static_cast<int>(want.status)) << cell;
-    EXPECT_EQ(std::isnan(got.lambda_mean), std::isnan(want.lambda_mean)) << cell;
-    if (!std::isnan(want.lambda_mean)) {
-      EXPECT_EQ(got.lambda_mean, want.lambda_mean) << cell;
+    EXPECT_EQ(std::isnan(got.observables[attnsweep::mc::kLambda].mean),
+              std::isnan(want.observables[attnsweep::mc::kLambda].mean))
+        << cell;
+    if (!std::isnan(want.observables[attnsweep::mc::kLambda].mean)) {
+      EXPECT_EQ(got.observables[attnsweep::mc::kLambda].mean, want.observables[attnsweep::mc::kLambda].mean) << cell;
     }
   }
   io::CellBox one;

@@ -10,6 +10,7 @@
 #include "attnsweep/mc/trial.hpp"
 #include "attnsweep/model/theory.hpp"
 #include "attnsweep/sweep/cost.hpp"
+#include "attnsweep/sweep/grid.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
 
@@ -27,125 +28,175 @@ std::string quantiles_json(const mc::Quantiles& q) {
     text += (k ? ", \"" : "\"") + io::format_real(mc::kQuantileLevels[k]) + "\": " + json_number(q[k]);
   return text + "}";
 }
-// `cell --format json`: the same as the table, and the theory where it applies (null elsewhere).
-void print_cell_json(const mc::CellParams& cell, const mc::Summary& lambda, const mc::Summary& eta,
-                     const model::SimplexTheory& simplex, const model::LimitTheory& limit, double seconds,
-                     bool paper_law, bool simplex_exists) {
-  std::string simplex_json = "null";
-  if (simplex_exists) {
-    simplex_json = "{\"lambda\": " + json_number(simplex.lambda) + ", \"eta\": " + json_number(simplex.eta) +
-                   ", \"rho_out\": " + json_number(simplex.rho_out) + ", \"self_weight\": " + json_number(simplex.p) +
-                   "}";
-  }
+// What `cell` prints: the measured summaries and the theory where it applies (NaN elsewhere),
+// each observable in mc::kObservables' order.
+struct CellReport {
+  mc::CellParams cell;
+  std::array<mc::Summary, mc::kObservableCount> summaries;
+  model::SimplexTheory simplex;
+  model::LimitTheory limit;
+  std::array<double, mc::kObservableCount> simplex_values{}, limit_values{};
+  double seconds = 0;
+  bool paper_law = false, simplex_exists = false, eta_limit_applies = false;
+};
 
+// `cell --format json`: the same as the table, and the theory where it applies (null elsewhere).
+void print_cell_json(const CellReport& c) {
+  const mc::CellParams& cell = c.cell;
+  std::string simplex_json = "null";
+  if (c.simplex_exists) {
+    simplex_json = "{\"lambda\": " + json_number(c.simplex.lambda) + ", \"eta\": " + json_number(c.simplex.eta) +
+                   ", \"rho_out\": " + json_number(c.simplex.rho_out) +
+                   ", \"self_weight\": " + json_number(c.simplex.p) + "}";
+  }
   std::string limit_json = "null";
-  if (paper_law) {
-    limit_json = std::string("{\"regime\": \"") + model::regime_name(limit.regime) +
-                 "\", \"kappa\": " + json_number(limit.kappa) + ", \"lambda\": " + json_number(limit.lambda) +
-                 ", \"eta\": " + json_number(limit.eta) + ", \"cosine_out\": " + json_number(limit.cosine_out) +
+  if (c.paper_law) {
+    limit_json = std::string("{\"regime\": \"") + model::regime_name(c.limit.regime) +
+                 "\", \"kappa\": " + json_number(c.limit.kappa) + ", \"lambda\": " + json_number(c.limit.lambda) +
+                 ", \"eta\": " + json_number(c.eta_limit_applies ? c.limit.eta : NAN) +
+                 ", \"cosine_out\": " + json_number(c.limit.cosine_out) +
                  ", \"gamma_critical\": " + json_number(model::critical_gamma(cell.rho)) + "}";
+  }
+  std::string observables;
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    const std::string name = mc::kObservables[k].name;
+    const mc::Summary& s = c.summaries[k];
+    observables += "\"" + name + "_mean\": " + json_number(s.mean) + ", \"" + name +
+                   "_stderr\": " + json_number(s.std_error) + ", \"" + name +
+                   "_quantiles\": " + quantiles_json(s.quantiles) + ", \"" + name +
+                   "_defined\": " + std::to_string(s.count) + ", ";
   }
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
-      "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, "
-      "\"lambda_mean\": %s, \"lambda_stderr\": %s, \"eta_mean\": %s, \"eta_stderr\": %s, \"seconds\": %s, "
-      "\"scaling\": \"%s\", \"layers\": %ld, \"lambda_quantiles\": %s, \"eta_quantiles\": %s, "
-      "\"lambda_defined\": %ld, \"eta_defined\": %ld, "
-      "\"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+      "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, %s"
+      "\"seconds\": %s, \"scaling\": \"%s\", \"layers\": %ld, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
       json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
-      static_cast<unsigned long long>(cell.seed), json_number(simplex.beta).c_str(), json_number(lambda.mean).c_str(),
-      json_number(lambda.std_error).c_str(), json_number(eta.mean).c_str(), json_number(eta.std_error).c_str(),
-      json_number(seconds).c_str(), model::scaling_name(cell.scaling), cell.layers,
-      quantiles_json(lambda.quantiles).c_str(), quantiles_json(eta.quantiles).c_str(), lambda.count, eta.count,
-      simplex_json.c_str(), limit_json.c_str());
+      static_cast<unsigned long long>(cell.seed), json_number(c.simplex.beta).c_str(), observables.c_str(),
+      json_number(c.seconds).c_str(), model::scaling_name(cell.scaling), cell.layers, simplex_json.c_str(),
+      limit_json.c_str());
+}
+
+std::string number_or_na(double v, bool applies) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return applies && std::isfinite(v) ? std::string(text) : std::string("n/a");
 }
 
 // `cell`'s table: the parameters, each observable's mean, standard error, median and 5..95%
 // range beside the theory where it applies, and what was undefined.
-void print_cell_table(const mc::CellParams& cell, const mc::Summary& lambda, const mc::Summary& eta,
-                      const model::SimplexTheory& simplex, const model::LimitTheory& limit, double seconds,
-                      bool paper_law, bool simplex_exists) {
-  if (paper_law) {
+void print_cell_table(const CellReport& c) {
+  const mc::CellParams& cell = c.cell;
+  if (c.paper_law) {
     std::printf("cell rho = %g, gamma = %g (kappa = gamma (1 - rho) = %.4g, %s), d = %ld, n = %ld, beta = %.4g\n",
-                cell.rho, cell.gamma, limit.kappa, model::regime_name(limit.regime), cell.d, cell.n, simplex.beta);
+                cell.rho, cell.gamma, c.limit.kappa, model::regime_name(c.limit.regime), cell.d, cell.n,
+                c.simplex.beta);
   } else {
     std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
-                model::scaling_name(cell.scaling), cell.d, cell.n, simplex.beta);
+                model::scaling_name(cell.scaling), cell.d, cell.n, c.simplex.beta);
   }
   if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
   std::printf(
       "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
       cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
-      cell.alpha, static_cast<unsigned long long>(cell.seed), seconds);
+      cell.alpha, static_cast<unsigned long long>(cell.seed), c.seconds);
   std::printf("  %-8s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
               "simplex theory", "n -> inf");
-  const auto theory_text = [simplex_exists](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return simplex_exists ? std::string(buf) : std::string("n/a");
-  };
-  const auto limit_text = [paper_law](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return paper_law ? std::string(buf) : std::string("n/a");
-  };
-  for (const auto& [name, summary, simplex_value, limit_value] :
-       {std::tuple{"lambda", lambda, simplex.lambda, limit.lambda}, std::tuple{"eta", eta, simplex.eta, limit.eta}}) {
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    const mc::Summary& s = c.summaries[k];
     char range[64];
-    std::snprintf(range, sizeof range, "%.4g .. %.4g", summary.quantiles[0], summary.quantiles[4]);
-    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", name, summary.mean, summary.std_error,
-                summary.quantiles[2], range, theory_text(simplex_value).c_str(), limit_text(limit_value).c_str());
+    std::snprintf(range, sizeof range, "%.4g .. %.4g", s.quantiles[0], s.quantiles[4]);
+    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", mc::kObservables[k].name, s.mean, s.std_error,
+                s.quantiles[2], range, number_or_na(c.simplex_values[k], c.simplex_exists).c_str(),
+                number_or_na(c.limit_values[k], c.paper_law).c_str());
   }
-  for (const auto& [name, summary] : {std::pair{"lambda", lambda}, std::pair{"eta", eta}}) {
-    if (summary.count < cell.trials)
-      std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n", name,
-                  cell.trials - summary.count, cell.trials,
-                  std::string(name) == "lambda" ? "no pair of distinct input directions" : "a zero-length output token",
-                  summary.count);
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    const mc::Summary& s = c.summaries[k];
+    if (s.count < cell.trials)
+      std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n",
+                  mc::kObservables[k].name, cell.trials - s.count, cell.trials, mc::kObservables[k].undefined_when,
+                  s.count);
   }
-  if (!simplex_exists)
+  if (!c.simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
-  if (!paper_law) std::printf("  (the n -> inf limits are the paper's, for one layer with beta = gamma ln n only)\n");
-  if (simplex_exists && cell.layers > 1)
+  if (!c.paper_law)
+    std::printf("  (the n -> inf limits are the paper's, for one layer, alpha = 0 and beta = gamma ln n only)\n");
+  else if (!c.eta_limit_applies)
+    std::printf("  (eta's n -> inf limit is for unit-norm tokens (simplex geometry); gaussian tokens carry 1/|x|^2)\n");
+  if (c.simplex_exists && cell.layers > 1)
     std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
 }
 }  // namespace
 
-int cell_command(const std::vector<std::string>& args) {
-  mc::CellParams cell;
-  std::string geometry = "gaussian", jacobian = "exact", format = "table", scaling = "log";
-  long long seed = 2025;
-  po::options_description desc("attnsweep cell options");
-  desc.add_options()("rho", po::value(&cell.rho)->required(), "input pairwise cosine, 0 <= rho < 1")(
-      "gamma", po::value(&cell.gamma)->required(), "scale: beta = gamma ln n (see --scaling)")(
-      "d", po::value(&cell.d)->required(), "token dimension")("n", po::value(&cell.n)->required(), "number of tokens")(
-      "trials", po::value(&cell.trials), "Monte-Carlo trials (8; simplex geometry: 1, its only value)")(
-      "probes", po::value(&cell.probes)->default_value(4), "Hutchinson probes per trial")(
-      "geometry", po::value(&geometry)->default_value("gaussian"), "gaussian | simplex")(
-      "alpha", po::value(&cell.alpha)->default_value(0.0), "residual weight")(
-      "scaling", po::value(&scaling)->default_value("log"),
-      "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)")(
-      "layers", po::value(&cell.layers)->default_value(1),
-      "the layer applied L times (L > 1 needs --jacobian hutchinson)")("seed", po::value(&seed)->default_value(2025),
-                                                                       "random seed")(
-      "jacobian", po::value(&jacobian)->default_value("exact"), "exact | hutchinson")(
-      "threads", po::value(&cell.threads)->default_value(1), "threads on each trial (results do not depend on it)")(
-      "format", po::value(&format)->default_value("table"), "table | json");
-  const po::variables_map given = parse(args, desc);
-  const bool vm_has_trials = given.count("trials") > 0;
-  try {
-    cell.geometry = mc::parse_geometry(geometry);
-    if (!vm_has_trials) cell.trials = cell.geometry == mc::Geometry::simplex ? 1 : 8;
-    cell.jacobian = mc::parse_jacobian(jacobian);
-    cell.scaling = model::parse_scaling(scaling);
-    if (seed < 0) throw std::invalid_argument("seed must be >= 0");
-    cell.seed = static_cast<std::uint64_t>(seed);
-    mc::validate(cell);
-  } catch (const std::invalid_argument& e) {
-    throw InputError(e.what());
+namespace {
+// The cell's options and the config keys they are: a cell is a study of one cell, so its options
+// go through the config's parser and rules (io::parse_config), the one place a value is checked.
+struct CellOption {
+  const char* option;
+  const char* key;
+  const char* help;
+};
+constexpr CellOption kCellOptions[] = {
+    {"rho", "grid.rho", "input pairwise cosine, 0 <= rho < 1"},
+    {"gamma", "grid.gamma", "scale: beta = gamma ln n (see --scaling)"},
+    {"d", "grid.d", "token dimension"},
+    {"n", "grid.n", "number of tokens"},
+    {"trials", "mc.trials", "Monte-Carlo trials (8; simplex geometry: 1, its only value)"},
+    {"probes", "mc.probes", "Hutchinson probes per trial (4)"},
+    {"geometry", "mc.geometry", "gaussian | simplex (gaussian)"},
+    {"alpha", "mc.alpha", "residual weight (0)"},
+    {"scaling", "mc.scaling",
+     "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)"},
+    {"layers", "mc.layers", "the layer applied L times (1; L > 1 needs --jacobian hutchinson)"},
+    {"seed", "mc.seed", "random seed (2025)"},
+    {"jacobian", "mc.jacobian", "exact | hutchinson (exact)"},
+    {"threads", "run.threads", "threads on each trial (1; results do not depend on it)"},
+};
+
+// The config's message names its key (`grid.rho = 1.5: must ...`); the user typed --rho.
+std::string as_option_message(std::string message) {
+  for (const CellOption& o : kCellOptions) {
+    const std::string key = o.key;
+    for (size_t at = message.find(key); at != std::string::npos; at = message.find(key, at + 1)) {
+      const bool whole = (at == 0 || message[at - 1] == ' ' || message[at - 1] == '\'') &&
+                         (at + key.size() == message.size() ||
+                          std::string(" :=',").find(message[at + key.size()]) != std::string::npos);
+      if (whole) message.replace(at, key.size(), std::string("--") + o.option);
+    }
   }
+  return message;
+}
+
+// One cell from the options: parsed and checked as a config whose axes hold one value each.
+mc::CellParams cell_from_options(const po::variables_map& given) {
+  std::vector<std::string> overrides;
+  for (const CellOption& o : kCellOptions) {
+    if (!given.count(o.option)) continue;
+    const std::string text = given[o.option].as<std::string>();
+    // One value: a list or a range (",", ":") would make an axis of several cells.
+    if (std::string(o.key).rfind("grid.", 0) == 0 && text.find_first_of(",:") != std::string::npos)
+      throw InputError(std::string("--") + o.option + " takes one value, not '" + text + "' (a sweep: attnsweep run)");
+    overrides.push_back(std::string(o.key) + "=" + text);
+  }
+  try {
+    const io::SweepConfig config = io::parse_config("", overrides, "cell options");
+    return sweep::Grid(config).cell(0);
+  } catch (const InputError& e) {
+    throw InputError(as_option_message(e.what()));
+  }
+}
+}  // namespace
+
+int cell_command(const std::vector<std::string>& args) {
+  std::string format = "table";
+  po::options_description desc("attnsweep cell options");
+  for (const CellOption& o : kCellOptions) {
+    const bool required = std::string(o.key).rfind("grid.", 0) == 0;
+    desc.add_options()(o.option, required ? po::value<std::string>()->required() : po::value<std::string>(), o.help);
+  }
+  desc.add_options()("format", po::value(&format)->default_value("table"), "table | json");
+  const mc::CellParams cell = cell_from_options(parse(args, desc));
   if (format != "table" && format != "json") throw InputError("format must be table or json, not '" + format + "'");
   sweep::check_fits_in_memory(cell);
 
@@ -161,20 +212,28 @@ int cell_command(const std::vector<std::string>& args) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const mc::Summary lambda = samples.lambda(), eta = samples.eta();
-  const auto simplex = model::simplex_theory_layers(cell.rho, cell.gamma, static_cast<double>(cell.n),
-                                                    static_cast<double>(cell.d), cell.alpha, cell.layers, cell.scaling);
-  const auto limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
-  // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's, for one layer
-  // with beta = gamma ln n.
-  const bool paper_law = cell.scaling == model::ScalingLaw::log && cell.layers == 1;
+  CellReport report;
+  report.cell = cell;
+  report.seconds = seconds;
+  for (size_t k = 0; k < mc::kObservableCount; ++k) report.summaries[k] = samples.summary(k);
+  report.simplex = model::simplex_theory_layers(cell.rho, cell.gamma, static_cast<double>(cell.n),
+                                                static_cast<double>(cell.d), cell.alpha, cell.layers, cell.scaling);
+  report.limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
+  static_assert(mc::kObservableCount == 2,
+                "cell's theory knows lambda and eta: give a new observable its own (or NaN)");
+  report.simplex_values = {report.simplex.lambda, report.simplex.eta};
+  // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's: one layer without
+  // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens.
+  report.paper_law = cell.scaling == model::ScalingLaw::log && cell.layers == 1 && cell.alpha == 0;
+  report.eta_limit_applies = cell.geometry == mc::Geometry::simplex;
+  report.limit_values = {report.limit.lambda, report.eta_limit_applies ? report.limit.eta : NAN};
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
-  const bool simplex_exists = cell.d >= cell.n + 1;
+  report.simplex_exists = cell.d >= cell.n + 1;
   if (format == "json")
-    print_cell_json(cell, lambda, eta, simplex, limit, seconds, paper_law, simplex_exists);
+    print_cell_json(report);
   else
-    print_cell_table(cell, lambda, eta, simplex, limit, seconds, paper_law, simplex_exists);
+    print_cell_table(report);
   return 0;
 }
 

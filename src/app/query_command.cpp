@@ -110,7 +110,8 @@ std::string quantile_column(const char* observable, double level) {
 void print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::vector<std::int64_t>& shape,
                   const Keep& keep, const io::SweepState& cells, const std::string& format) {
   std::vector<Column> columns = place_columns(grid.axes());
-  columns.insert(columns.end(), {{"trial", "", 6, -1}, {"lambda", "", 14, 8}, {"eta", "", 14, 8}});
+  columns.push_back({"trial", "", 6, -1});
+  for (const mc::ObservableInfo& o : mc::kObservables) columns.push_back({o.name, "", 14, 8});
   Report report(format, columns);
   long unknown = 0;
   for (std::int64_t k = 0; k < box.size(); ++k) {
@@ -118,12 +119,15 @@ void print_trials(const sweep::Grid& grid, const io::CellBox& box, const std::ve
     if (!kept(keep, grid.coordinates(i))) continue;
     const io::CellRecord r = cells.record(k);
     if (r.status != io::CellStatus::done && r.status != io::CellStatus::undefined) continue;
-    if (r.trial_lambda.empty()) ++unknown;
+    if (!r.has_trial_values()) {
+      ++unknown;
+      continue;
+    }
     const std::vector<Cell> place = place_cells(grid, i);
-    for (size_t t = 0; t < r.trial_lambda.size(); ++t) {
+    for (size_t t = 0; t < static_cast<size_t>(r.trials); ++t) {
       std::vector<Cell> row = place;
-      row.insert(row.end(),
-                 {Cell::whole(static_cast<long long>(t)), Cell::real(r.trial_lambda[t]), Cell::real(r.trial_eta[t])});
+      row.push_back(Cell::whole(static_cast<long long>(t)));
+      for (const io::ObservableRecord& o : r.observables) row.push_back(Cell::real(o.trial[t]));
       report.row(row);
     }
   }
@@ -140,22 +144,19 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
   std::vector<Column> columns = place_columns(grid.axes());
   // The table shows each median beside its mean; CSV and JSON keep their first 14 columns (the
   // layout of 0.2) and add every quantile after them.
-  columns.insert(columns.end(), {{"status", "", 7, -1},
-                                 {"trials", "", 6, -1},
-                                 {"lambda_mean", "lambda", 12, 6},
-                                 {"lambda_stderr", "+-", 10, 3},
-                                 {"lambda_median", "median", 12, 6, Column::table_only},
-                                 {"eta_mean", "eta", 12, 6},
-                                 {"eta_stderr", "+-", 10, 3},
-                                 {"eta_median", "median", 12, 6, Column::table_only},
-                                 {"seconds", "", 8, -1},
-                                 {"attempts", "att", 3, -1},
-                                 {"error", "", -5, -1}});
-  for (const char* observable : {"lambda", "eta"})
+  columns.insert(columns.end(), {{"status", "", 7, -1}, {"trials", "", 6, -1}});
+  for (const mc::ObservableInfo& o : mc::kObservables) {
+    const std::string name = o.name;
+    columns.insert(columns.end(), {{name + "_mean", name, 12, 6},
+                                   {name + "_stderr", "+-", 10, 3},
+                                   {name + "_median", "median", 12, 6, Column::table_only}});
+  }
+  columns.insert(columns.end(), {{"seconds", "", 8, -1}, {"attempts", "att", 3, -1}, {"error", "", -5, -1}});
+  for (const mc::ObservableInfo& o : mc::kObservables)
     for (const double level : mc::kQuantileLevels)
-      columns.push_back({quantile_column(observable, level), "", 12, 6, Column::data_only});
-  columns.insert(columns.end(),
-                 {{"lambda_defined", "", 6, -1, Column::data_only}, {"eta_defined", "", 6, -1, Column::data_only}});
+      columns.push_back({quantile_column(o.name, level), "", 12, 6, Column::data_only});
+  for (const mc::ObservableInfo& o : mc::kObservables)
+    columns.push_back({std::string(o.name) + "_defined", "", 6, -1, Column::data_only});
   Report report(format, columns);
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
@@ -163,14 +164,14 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     const io::CellRecord r = cells.record(k);
     if (by_status && r.status != wanted) continue;
     std::vector<Cell> row = place_cells(grid, i);
+    row.insert(row.end(), {Cell::label(io::status_name(r.status)), Cell::whole(r.trials)});
+    for (const io::ObservableRecord& o : r.observables)
+      row.insert(row.end(), {Cell::real(o.mean), Cell::real(o.std_error), Cell::real(o.quantiles[2])});
     row.insert(row.end(),
-               {Cell::label(io::status_name(r.status)), Cell::whole(r.trials), Cell::real(r.lambda_mean),
-                Cell::real(r.lambda_stderr), Cell::real(r.lambda_quantiles[2]), Cell::real(r.eta_mean),
-                Cell::real(r.eta_stderr), Cell::real(r.eta_quantiles[2]),
-                Cell::fixed(r.seconds, format == "table" ? 3 : 6), Cell::whole(r.attempts), Cell::free_text(r.error)});
-    for (const mc::Quantiles* q : {&r.lambda_quantiles, &r.eta_quantiles})
-      for (const double value : *q) row.push_back(Cell::real(value));
-    row.insert(row.end(), {Cell::whole(r.lambda_defined), Cell::whole(r.eta_defined)});
+               {Cell::fixed(r.seconds, format == "table" ? 3 : 6), Cell::whole(r.attempts), Cell::free_text(r.error)});
+    for (const io::ObservableRecord& o : r.observables)
+      for (const double value : o.quantiles) row.push_back(Cell::real(value));
+    for (const io::ObservableRecord& o : r.observables) row.push_back(Cell::whole(o.defined));
     report.row(row);
   }
 }

@@ -204,7 +204,9 @@ void Journal::Batch::absorb(Batch& other) {
 
 void Journal::Batch::add(const TrialsRecord& record) {
   const size_t count = record.trial.size();
-  if (record.lambda.size() != count || record.eta.size() != count) {
+  bool consistent = true;
+  for (const std::vector<double>& v : record.values) consistent = consistent && v.size() == count;
+  if (!consistent) {
     throw std::logic_error("journal: trials record with arrays of different lengths");
   }
   for (size_t begin = 0; begin < count; begin += kMaxTrialsPerRecord) {

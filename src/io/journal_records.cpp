@@ -16,22 +16,22 @@ std::string encode(const CellRecord& r) {
   // Kind byte: the status, except that undefined (3) takes kUndefinedKind, 3 being a trials record's.
   w.put(r.status == CellStatus::undefined ? kUndefinedKind : static_cast<std::uint8_t>(r.status));
   w.put(r.trials);
-  w.put(r.lambda_mean);
-  w.put(r.lambda_stderr);
-  w.put(r.eta_mean);
-  w.put(r.eta_stderr);
+  for (const ObservableRecord& o : r.observables) {
+    w.put(o.mean);
+    w.put(o.std_error);
+  }
   w.put(r.seconds);
   w.put(r.attempts);
   w.put_text(std::string_view(r.error).substr(0, kMaxErrorText));
-  // Since 0.2: a done cell's per-trial values (count, then lambda and eta of each trial in
+  // Since 0.2: a done cell's per-trial values (count, then every observable of each trial in
   // trial order). A record of 0.1 ends before them and replays with the values unknown.
-  if (!r.trial_lambda.empty() && r.trial_lambda.size() == r.trial_eta.size() &&
-      r.trial_lambda.size() <= static_cast<size_t>(kMaxTrialSlots)) {
-    w.put(static_cast<std::uint32_t>(r.trial_lambda.size()));
-    for (size_t t = 0; t < r.trial_lambda.size(); ++t) {
-      w.put(r.trial_lambda[t]);
-      w.put(r.trial_eta[t]);
-    }
+  const size_t count = r.observables[0].trial.size();
+  bool complete = count > 0 && count <= static_cast<size_t>(kMaxTrialSlots);
+  for (const ObservableRecord& o : r.observables) complete = complete && o.trial.size() == count;
+  if (complete) {
+    w.put(static_cast<std::uint32_t>(count));
+    for (size_t t = 0; t < count; ++t)
+      for (const ObservableRecord& o : r.observables) w.put(o.trial[t]);
   }
   return p;
 }
@@ -42,24 +42,20 @@ bool decode(std::string_view p, CellRecord& r) {
     r.cell = in.get<std::int64_t>();
     const auto status = in.get<std::uint8_t>();
     r.trials = in.get<std::int32_t>();
-    r.lambda_mean = in.get<double>();
-    r.lambda_stderr = in.get<double>();
-    r.eta_mean = in.get<double>();
-    r.eta_stderr = in.get<double>();
+    for (ObservableRecord& o : r.observables) {
+      o.mean = in.get<double>();
+      o.std_error = in.get<double>();
+      o.trial.clear();
+    }
     r.seconds = in.get<double>();
     r.attempts = in.get<std::int32_t>();
     r.error = in.get_text();
-    r.trial_lambda.clear();
-    r.trial_eta.clear();
     if (!in.at_end()) {
       const auto count = in.get<std::uint32_t>();
-      if (in.remaining() != static_cast<size_t>(count) * 16) return false;
-      r.trial_lambda.resize(count);
-      r.trial_eta.resize(count);
-      for (std::uint32_t t = 0; t < count; ++t) {
-        r.trial_lambda[t] = in.get<double>();
-        r.trial_eta[t] = in.get<double>();
-      }
+      if (in.remaining() != static_cast<size_t>(count) * 8 * mc::kObservableCount) return false;
+      for (ObservableRecord& o : r.observables) o.trial.resize(count);
+      for (std::uint32_t t = 0; t < count; ++t)
+        for (ObservableRecord& o : r.observables) o.trial[t] = in.get<double>();
     }
     if ((status > 2 && status != kUndefinedKind) || !in.at_end()) return false;
     r.status = status == kUndefinedKind ? CellStatus::undefined : static_cast<CellStatus>(status);
@@ -79,8 +75,7 @@ std::string encode(const TrialsRecord& r, size_t begin, size_t end) {
   w.put(static_cast<std::uint32_t>(end - begin));
   for (size_t i = begin; i < end; ++i) {
     w.put(r.trial[i]);
-    w.put(r.lambda[i]);
-    w.put(r.eta[i]);
+    for (const std::vector<double>& v : r.values) w.put(v[i]);
   }
   return p;
 }
@@ -92,14 +87,13 @@ bool decode(std::string_view p, TrialsRecord& r) {
     const auto kind = in.get<std::uint8_t>();
     r.seconds = in.get<double>();
     const auto count = in.get<std::uint32_t>();
-    if (kind != kTrialsKind || in.remaining() != static_cast<size_t>(count) * 24) return false;
+    if (kind != kTrialsKind || in.remaining() != static_cast<size_t>(count) * 8 * (1 + mc::kObservableCount))
+      return false;
     r.trial.resize(count);
-    r.lambda.resize(count);
-    r.eta.resize(count);
+    for (std::vector<double>& v : r.values) v.resize(count);
     for (std::uint32_t i = 0; i < count; ++i) {
       r.trial[i] = in.get<std::uint64_t>();
-      r.lambda[i] = in.get<double>();
-      r.eta[i] = in.get<double>();
+      for (std::vector<double>& v : r.values) v[i] = in.get<double>();
     }
     return true;
   } catch (const TruncatedBytes&) {

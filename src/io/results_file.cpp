@@ -46,10 +46,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const Layout kLayoutV1 = {{"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n"},
-                          "/results/lambda/mean",
-                          "/results/lambda/stderr",
-                          "/results/eta/mean",
-                          "/results/eta/stderr",
+                          "/results/%s/mean",
+                          "/results/%s/stderr",
                           "/results/trials",
                           "/cells/status",
                           "/cells/seconds",
@@ -59,10 +57,8 @@ const Layout kLayoutV1 = {{"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n"},
                           "/meta/config_hash",
                           "/meta/build"};
 const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
-                          "/lambda_mean",
-                          "/lambda_stderr",
-                          "/eta_mean",
-                          "/eta_stderr",
+                          "/%s_mean",
+                          "/%s_stderr",
                           "/trials",
                           "/status",
                           "/seconds",
@@ -73,6 +69,27 @@ const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
                           "/meta/build"};
 static_assert(kSchemaVersion == 3, "kLayoutV2 is the layout written (schema 3: the same places, plus swept axes)");
 }  // namespace
+
+namespace {
+std::string with_name(const char* pattern, size_t k) {
+  std::string path = pattern;
+  return path.replace(path.find("%s"), 2, mc::kObservables[k].name);
+}
+}  // namespace
+
+std::string Layout::mean(size_t k) const { return with_name(mean_pattern, k); }
+std::string Layout::std_error(size_t k) const { return with_name(stderr_pattern, k); }
+
+std::vector<std::string> Layout::arrays() const {
+  std::vector<std::string> all;
+  for (size_t k = 0; k < mc::kObservableCount; ++k) all.insert(all.end(), {mean(k), std_error(k)});
+  all.insert(all.end(), {trials, status, seconds, attempts, error});
+  return all;
+}
+
+std::string observable_dataset(size_t k, const char* suffix) {
+  return std::string("/") + mc::kObservables[k].name + "_" + suffix;
+}
 
 const Layout& layout_of(std::int64_t schema, const std::string& path) {
   if (schema == 1) return kLayoutV1;
@@ -114,166 +131,6 @@ CellStatus parse_status(const std::string& text) {
   throw InputError("--status must be missing, done, failed or undefined, not '" + text + "'");
 }
 
-SweepState::SweepState(std::int64_t cells)
-    : status(static_cast<size_t>(cells), 0),
-      trials(static_cast<size_t>(cells), 0),
-      attempts(static_cast<size_t>(cells), 0),
-      lambda_defined(static_cast<size_t>(cells), 0),
-      eta_defined(static_cast<size_t>(cells), 0),
-      lambda_mean(static_cast<size_t>(cells), kNaN),
-      lambda_stderr(static_cast<size_t>(cells), kNaN),
-      eta_mean(static_cast<size_t>(cells), kNaN),
-      eta_stderr(static_cast<size_t>(cells), kNaN),
-      seconds(static_cast<size_t>(cells), 0),
-      lambda_quantile(static_cast<size_t>(cells) * mc::kQuantileLevels.size(), kNaN),
-      eta_quantile(static_cast<size_t>(cells) * mc::kQuantileLevels.size(), kNaN) {}
-
-mc::Quantiles CellRecord::no_quantiles() {
-  mc::Quantiles q;
-  q.fill(kNaN);
-  return q;
-}
-
-bool SweepState::keep_trials(std::int32_t per_cell) {
-  if (per_cell < 1 || per_cell > kMaxTrialSlots || size() * per_cell > kMaxTrialValues) {
-    trial_slots_ = 0;
-    trial_lambda.clear();
-    trial_eta.clear();
-    return false;
-  }
-  if (trial_slots_ == per_cell) return true;
-  trial_slots_ = per_cell;
-  trial_lambda.assign(static_cast<size_t>(size() * per_cell), kNaN);
-  trial_eta.assign(static_cast<size_t>(size() * per_cell), kNaN);
-  return true;
-}
-
-void SweepState::set_trial_values(std::int32_t per_cell, std::vector<double> lambda, std::vector<double> eta) {
-  trial_slots_ = per_cell;
-  trial_lambda = std::move(lambda);
-  trial_eta = std::move(eta);
-}
-
-void SweepState::apply(const CellRecord& r) {
-  const auto i = static_cast<size_t>(r.cell);
-  if (trial_slots_ > 0) {
-    const auto slots = static_cast<size_t>(trial_slots_);
-    const bool ran_here = r.status == CellStatus::done || r.status == CellStatus::undefined;
-    const size_t known = ran_here ? std::min(slots, r.trial_lambda.size()) : 0;
-    for (size_t t = 0; t < slots; ++t) {
-      const bool have = t < known && t < r.trial_eta.size();
-      trial_lambda.at(i * slots + t) = have ? r.trial_lambda[t] : kNaN;
-      trial_eta[i * slots + t] = have ? r.trial_eta[t] : kNaN;
-    }
-  }
-  // Quantiles: the record's, else from its per-trial values (a journal record), else unknown.
-  mc::Quantiles lambda_q = r.lambda_quantiles, eta_q = r.eta_quantiles;
-  std::int32_t lambda_n = r.lambda_defined, eta_n = r.eta_defined;
-  const bool ran = r.status == CellStatus::done || r.status == CellStatus::undefined;
-  const bool have_trials = !r.trial_lambda.empty() && r.trial_lambda.size() == static_cast<size_t>(r.trials) &&
-                           r.trial_eta.size() == r.trial_lambda.size();
-  if (!ran) {
-    lambda_q = eta_q = CellRecord::no_quantiles();
-    lambda_n = eta_n = 0;
-  } else if (have_trials) {
-    const auto defined = [](const std::vector<double>& v) {
-      return static_cast<std::int32_t>(std::count_if(v.begin(), v.end(), [](double x) { return !std::isnan(x); }));
-    };
-    if (std::isnan(lambda_q[2])) lambda_q = mc::quantiles(r.trial_lambda);  // NaN (undefined) values left out
-    if (std::isnan(eta_q[2])) eta_q = mc::quantiles(r.trial_eta);
-    if (lambda_n < 0) lambda_n = defined(r.trial_lambda);
-    if (eta_n < 0) eta_n = defined(r.trial_eta);
-  }
-  if (ran && lambda_n < 0) lambda_n = r.trials;  // a record of an engine that failed undefined trials
-  if (ran && eta_n < 0) eta_n = r.trials;
-  lambda_defined[i] = lambda_n;
-  eta_defined[i] = eta_n;
-  std::copy(lambda_q.begin(), lambda_q.end(),
-            lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * lambda_q.size()));
-  std::copy(eta_q.begin(), eta_q.end(), eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * eta_q.size()));
-  status.at(i) = static_cast<std::uint8_t>(r.status);
-  trials[i] = r.trials;
-  attempts[i] = r.attempts;
-  lambda_mean[i] = r.lambda_mean;
-  lambda_stderr[i] = r.lambda_stderr;
-  eta_mean[i] = r.eta_mean;
-  eta_stderr[i] = r.eta_stderr;
-  seconds[i] = r.seconds;
-  if (r.error.empty())
-    error.erase(r.cell);
-  else
-    error[r.cell] = r.error;
-}
-
-const std::string& SweepState::error_of(std::int64_t cell) const {
-  static const std::string none;
-  const auto it = error.find(cell);
-  return it == error.end() ? none : it->second;
-}
-
-std::int64_t CellBox::size() const {
-  std::int64_t cells = 1;
-  for (std::int64_t c : count) cells *= c;
-  return cells;
-}
-
-std::int64_t CellBox::flat_index(std::int64_t k, const std::vector<std::int64_t>& shape) const {
-  std::int64_t flat = 0, stride = 1;
-  for (size_t a = shape.size(); a-- > 0;) {
-    flat += (start[a] + k % count[a]) * stride;
-    k /= count[a];
-    stride *= shape[a];
-  }
-  return flat;
-}
-
-CellRecord SweepState::record(std::int64_t cell) const {
-  const auto i = static_cast<size_t>(cell);
-  CellRecord r{cell,
-               static_cast<CellStatus>(status.at(i)),
-               trials[i],
-               lambda_mean[i],
-               lambda_stderr[i],
-               eta_mean[i],
-               eta_stderr[i],
-               seconds[i],
-               attempts[i],
-               error_of(cell),
-               {},
-               {}};
-  if (lambda_defined.size() == lambda_mean.size()) {
-    r.lambda_defined = lambda_defined[i];
-    r.eta_defined = eta_defined[i];
-  }
-  const size_t q = mc::kQuantileLevels.size();
-  if (lambda_quantile.size() == lambda_mean.size() * q) {
-    std::copy_n(lambda_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.lambda_quantiles.begin());
-    std::copy_n(eta_quantile.begin() + static_cast<std::ptrdiff_t>(i * q), q, r.eta_quantiles.begin());
-  }
-  if (trial_slots_ > 0 && (r.status == CellStatus::done || r.status == CellStatus::undefined)) {
-    const auto slots = static_cast<size_t>(trial_slots_);
-    const size_t count = std::min(slots, static_cast<size_t>(std::max(0, trials[i])));
-    // Known unless every value is NaN (a file without per-trial values) and the counts do not
-    // say that every trial was undefined.
-    bool known = r.lambda_defined == 0 && r.eta_defined == 0;
-    for (size_t t = 0; t < count && !known; ++t)
-      known = !std::isnan(trial_lambda[i * slots + t]) || !std::isnan(trial_eta[i * slots + t]);
-    if (count > 0 && known) {
-      r.trial_lambda.assign(trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots),
-                            trial_lambda.begin() + static_cast<std::ptrdiff_t>(i * slots + count));
-      r.trial_eta.assign(trial_eta.begin() + static_cast<std::ptrdiff_t>(i * slots),
-                         trial_eta.begin() + static_cast<std::ptrdiff_t>(i * slots + count));
-    }
-  }
-  return r;
-}
-
-std::int64_t SweepState::count(CellStatus s) const {
-  std::int64_t c = 0;
-  for (auto v : status) c += v == static_cast<std::uint8_t>(s);
-  return c;
-}
-
 namespace {
 namespace h = h5;
 
@@ -300,17 +157,18 @@ void write_axes(const h::Handle& file, const Layout& at, const std::vector<Axis>
   }
 }
 
-void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& shape, const SweepState& state) {
-  h::write_doubles(file, "lambda_mean", shape, state.lambda_mean);
-  h::write_doubles(file, "lambda_stderr", shape, state.lambda_stderr);
-  h::write_doubles(file, "eta_mean", shape, state.eta_mean);
-  h::write_doubles(file, "eta_stderr", shape, state.eta_stderr);
+void write_cell_arrays(const h::Handle& file, const Layout& at, const std::vector<std::int64_t>& shape,
+                       const SweepState& state) {
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    h::write_doubles(file, at.mean(k), shape, state.observables[k].mean);
+    h::write_doubles(file, at.std_error(k), shape, state.observables[k].std_error);
+  }
   h::write_int32(file, "trials", shape, state.trials);
   h::write_uint8(file, "status", shape, state.status);
   h::write_doubles(file, "seconds", shape, state.seconds);
   h::write_int32(file, "attempts", shape, state.attempts);
-  h::write_int32(file, "lambda_defined", shape, state.lambda_defined);
-  h::write_int32(file, "eta_defined", shape, state.eta_defined);
+  for (size_t k = 0; k < mc::kObservableCount; ++k)
+    h::write_int32(file, observable_dataset(k, "defined"), shape, state.observables[k].defined);
   std::vector<const char*> errors(static_cast<size_t>(state.size()), nullptr);
   for (const auto& [cell, text] : state.error) errors[static_cast<size_t>(cell)] = text.c_str();
   h::write_strings(file, "error", shape, errors);
@@ -319,8 +177,8 @@ void write_cell_arrays(const h::Handle& file, const std::vector<std::int64_t>& s
   h::write_doubles(file, "quantile", {static_cast<std::int64_t>(levels.size())}, levels);
   std::vector<std::int64_t> with_level = shape;
   with_level.push_back(static_cast<std::int64_t>(levels.size()));
-  h::write_doubles(file, "lambda_quantile", with_level, state.lambda_quantile);
-  h::write_doubles(file, "eta_quantile", with_level, state.eta_quantile);
+  for (size_t k = 0; k < mc::kObservableCount; ++k)
+    h::write_doubles(file, observable_dataset(k, "quantile"), with_level, state.observables[k].quantile);
   h::make_scale(file, "/quantile", "quantile");
 }
 
@@ -340,8 +198,8 @@ void write_trial_arrays(const h::Handle& file, const std::vector<std::int64_t>& 
   h::write_int64(file, "trial", {state.trial_slots()}, trial_index);
   std::vector<std::int64_t> with_trial = shape;
   with_trial.push_back(state.trial_slots());
-  h::write_doubles(file, "lambda_trial", with_trial, state.trial_lambda);
-  h::write_doubles(file, "eta_trial", with_trial, state.trial_eta);
+  for (size_t k = 0; k < mc::kObservableCount; ++k)
+    h::write_doubles(file, observable_dataset(k, "trial"), with_trial, state.observables[k].trial);
   h::make_scale(file, "/trial", "trial");
 }
 
@@ -358,22 +216,21 @@ void write_meta(const h::Handle& file, const Layout& at, const SweepConfig& conf
   h::set_attribute(file, at.config, "crc32", static_cast<std::int64_t>(crc32(config_text.data(), config_text.size())));
 }
 
-// Every array's dimensions named by the axes' scales (and the trial scale for per-trial arrays).
+// Every array's dimensions named by the axes' scales (and the quantile or trial scale last).
 void attach_scales(const h::Handle& file, const Layout& at, const std::vector<Axis>& axes, bool trials) {
-  const std::vector<const char*> fixed = at.arrays();
-  std::vector<std::string> arrays(fixed.begin(), fixed.end());
-  arrays.insert(arrays.end(), {"/lambda_defined", "/eta_defined", "/lambda_quantile", "/eta_quantile"});
-  if (trials) arrays.insert(arrays.end(), {"/lambda_trial", "/eta_trial"});
+  std::vector<std::string> arrays = at.arrays();
+  std::vector<std::pair<std::string, const char*>> trailing;  // array, its last dimension's scale
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    arrays.push_back(observable_dataset(k, "defined"));
+    trailing.emplace_back(observable_dataset(k, "quantile"), "/quantile");
+    if (trials) trailing.emplace_back(observable_dataset(k, "trial"), "/trial");
+  }
+  for (const auto& [array, scale] : trailing) arrays.push_back(array);
   for (const std::string& array : arrays) {
     for (size_t a = 0; a < axes.size(); ++a)
       h::attach_scale(file, array, axis_dataset(at, axes, a), static_cast<unsigned>(a));
   }
-  for (const char* array : {"/lambda_quantile", "/eta_quantile"})
-    h::attach_scale(file, array, "/quantile", static_cast<unsigned>(axes.size()));
-  if (trials) {
-    for (const char* array : {"/lambda_trial", "/eta_trial"})
-      h::attach_scale(file, array, "/trial", static_cast<unsigned>(axes.size()));
-  }
+  for (const auto& [array, scale] : trailing) h::attach_scale(file, array, scale, static_cast<unsigned>(axes.size()));
 }
 
 // What each variable is and its units, for whoever opens the file without the docs (MODEL.md
@@ -383,27 +240,25 @@ std::vector<Variable> sweep_variables(const Layout& at, const std::vector<Axis>&
   for (size_t a = 0; a < axes.size(); ++a)
     v.push_back(
         {axis_dataset(at, axes, a), axis_long_name(axes[a].name), axes[a].kind == Axis::Kind::label ? "" : "1"});
-  v.insert(
-      v.end(),
-      {{at.lambda_mean, "angle ratio lambda, mean over trials", "1"},
-       {at.lambda_stderr, "standard error of lambda_mean (NaN with one trial)", "1"},
-       {at.eta_mean, "normalised Jacobian norm eta = ||J||_F^2 / (n d), mean over trials", "1"},
-       {at.eta_stderr, "standard error of eta_mean (NaN with one trial)", "1"},
-       {"/lambda_quantile", "angle ratio lambda, quantiles over trials (0.5: the median; NaN: not known)", "1"},
-       {"/eta_quantile", "eta, quantiles over trials (0.5: the median; NaN: not known)", "1"},
-       {"/quantile", "quantile level of the trials' distribution", "1"},
-       {"/lambda_defined", "trials on which lambda is defined (it is not without a pair of distinct directions)", "1"},
-       {"/eta_defined", "trials on which eta is defined (it is not with a zero-length output token)", "1"},
-       {at.trials, "trials in the cell", "1"},
-       {at.seconds, "compute time of the cell", "s"},
-       {at.attempts, "attempts at the cell", "1"},
-       {at.error, "last error text of the cell (empty unless failed)", ""},
-       {at.status, "cell status", ""}});
-  if (trials) {
-    v.insert(v.end(), {{"/trial", "trial index (its random draws)", ""},
-                       {"/lambda_trial", "angle ratio lambda of each trial (NaN: not run)", "1"},
-                       {"/eta_trial", "eta of each trial (NaN: not run)", "1"}});
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    const mc::ObservableInfo& o = mc::kObservables[k];
+    const std::string name = o.name, what = o.long_name;
+    v.insert(v.end(), {{at.mean(k), what + ", mean over trials", o.units},
+                       {at.std_error(k), "standard error of " + name + "_mean (NaN with one trial)", o.units},
+                       {observable_dataset(k, "quantile"),
+                        what + ", quantiles over trials (0.5: the median; NaN: not known)", o.units},
+                       {observable_dataset(k, "defined"),
+                        "trials on which " + name + " is defined (undefined: " + o.undefined_when + ")", "1"}});
+    if (trials)
+      v.push_back({observable_dataset(k, "trial"), what + " of each trial (NaN: not run, or undefined)", o.units});
   }
+  v.insert(v.end(), {{"/quantile", "quantile level of the trials' distribution", "1"},
+                     {at.trials, "trials in the cell", "1"},
+                     {at.seconds, "compute time of the cell", "s"},
+                     {at.attempts, "attempts at the cell", "1"},
+                     {at.error, "last error text of the cell (empty unless failed)", ""},
+                     {at.status, "cell status", ""}});
+  if (trials) v.push_back({"/trial", "trial index (its random draws)", ""});
   return v;
 }
 
@@ -425,7 +280,7 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
   const Layout& at = kLayoutV2;
   write_hdf5_atomically(path, [&](const h::Handle& file) {
     write_axes(file, at, axes);
-    write_cell_arrays(file, shape, state);
+    write_cell_arrays(file, at, shape, state);
     write_trial_arrays(file, shape, state, config);
     write_meta(file, at, config);
     h::set_attribute(file, at.error, "crc32", static_cast<std::int64_t>(errors_crc(state.error)));

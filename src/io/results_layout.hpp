@@ -17,12 +17,18 @@ namespace attnsweep::io {
 // /results, /cells) is still read, and rewritten as version 2 by the next snapshot of a resume.
 struct Layout {
   const char* axes[4];
-  const char *lambda_mean, *lambda_stderr, *eta_mean, *eta_stderr, *trials, *status, *seconds, *attempts, *error;
+  // Where observable k's mean and standard error live: "%s" is its name (mc::kObservables).
+  const char *mean_pattern, *stderr_pattern;
+  const char *trials, *status, *seconds, *attempts, *error;
   const char *config, *config_hash, *build;
-  std::vector<const char*> arrays() const {
-    return {lambda_mean, lambda_stderr, eta_mean, eta_stderr, trials, status, seconds, attempts, error};
-  }
+  std::string mean(size_t k) const;
+  std::string std_error(size_t k) const;
+  // Every per-cell array of the layout (the observables' means and standard errors first).
+  std::vector<std::string> arrays() const;
 };
+
+// The per-observable datasets schema 3 adds, "/<name>_<suffix>": quantile, defined, trial.
+std::string observable_dataset(size_t k, const char* suffix);
 
 // The dataset of axis `a` of a study's axes (io/study_axes.hpp): the layout's place for the four
 // fixed axes, "/NAME" at the root for a swept parameter.

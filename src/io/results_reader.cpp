@@ -28,9 +28,10 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
       throw InputError(path + ": not an attnsweep output (no schema_version attribute)");
     }
     if (h::has_attribute((*file_), "/", "kind") && h::get_string_attribute((*file_), "/", "kind") == "critical") {
-      throw WrongKindOfFile(path +
-                            ": a critical-search file, not a sweep's (`attnsweep critical` prints its table "
-                            "again with the same --config and --output; h5py and xarray read it)");
+      throw WrongKindOfFile(
+          path +
+          ": a critical-search file, not a sweep's (`attnsweep critical` prints its table "
+          "again with the same --config and --output; python/attnsweep's open_dataset, h5py and xarray read it)");
     }
     schema = h::get_int_attribute((*file_), "/", "schema_version");
   } catch (const h::Hdf5Error& e) {
@@ -96,7 +97,7 @@ void ResultsReader::read_header() {
   // values, and reading it would ask for tens of GiB.
   for (size_t a = 0; a < axes_.size(); ++a) require_shape(axis_dataset(at, axes_, a).c_str(), {shape_[a]});
   const std::vector<std::int64_t>& shape = shape_;
-  for (const char* array : at.arrays()) require_shape(array, shape);
+  for (const std::string& array : at.arrays()) require_shape(array.c_str(), shape);
   for (size_t a = 0; a < axes_.size(); ++a) {
     if (!axis_matches(axes_[a], axis_dataset(at, axes_, a)))
       throw CorruptFile(path_ + ": the " + axes_[a].name + " axis does not match " + at.config +
@@ -104,23 +105,26 @@ void ResultsReader::read_header() {
   }
   has_quantiles_ = header_.schema_version >= 3;
   // Counts of defined trials: written since the undefined status; older files derive them.
-  has_defined_counts_ = h::exists((*file_), "/lambda_defined") || h::exists((*file_), "/eta_defined");
-  if (has_defined_counts_) {
-    require_shape("/lambda_defined", shape);
-    require_shape("/eta_defined", shape);
-  }
+  const auto any_exists = [&](const char* suffix) {
+    bool any = false;
+    for (size_t k = 0; k < mc::kObservableCount; ++k) any = any || h::exists((*file_), observable_dataset(k, suffix));
+    return any;
+  };
+  const auto require_all = [&](const char* suffix, const std::vector<std::int64_t>& want) {
+    for (size_t k = 0; k < mc::kObservableCount; ++k) require_shape(observable_dataset(k, suffix).c_str(), want);
+  };
+  has_defined_counts_ = any_exists("defined");
+  if (has_defined_counts_) require_all("defined", shape);
   if (has_quantiles_) {
     std::vector<std::int64_t> with_level = shape;
     with_level.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
-    require_shape("/lambda_quantile", with_level);
-    require_shape("/eta_quantile", with_level);
+    require_all("quantile", with_level);
     require_shape("/quantile", {with_level.back()});
   }
-  if (header_.schema_version >= 2 && (h::exists((*file_), "/lambda_trial") || h::exists((*file_), "/eta_trial"))) {
-    std::vector<std::int64_t> shape5 = shape;
-    shape5.push_back(c.trials);
-    require_shape("/lambda_trial", shape5);
-    require_shape("/eta_trial", shape5);
+  if (header_.schema_version >= 2 && any_exists("trial")) {
+    std::vector<std::int64_t> with_trial = shape;
+    with_trial.push_back(c.trials);
+    require_all("trial", with_trial);
     require_shape("/trial", {c.trials});
     trial_slots_ = static_cast<std::int32_t>(c.trials);
   }
@@ -133,22 +137,23 @@ void ResultsReader::read_header() {
 // where those were read (NaN otherwise), as the next write will store them.
 void ResultsReader::derive_quantiles(SweepState& s, std::int64_t cells) const {
   const size_t levels = mc::kQuantileLevels.size();
-  s.lambda_quantile.assign(static_cast<size_t>(cells) * levels, std::numeric_limits<double>::quiet_NaN());
-  s.eta_quantile = s.lambda_quantile;
+  for (SweepState::Observable& o : s.observables)
+    o.quantile.assign(static_cast<size_t>(cells) * levels, std::numeric_limits<double>::quiet_NaN());
   const auto slots = static_cast<size_t>(s.trial_slots());
   if (slots == 0 || s.trials.size() != static_cast<size_t>(cells) || s.status.size() != static_cast<size_t>(cells))
     return;
   for (size_t c = 0; c < static_cast<size_t>(cells); ++c) {
     const auto count = static_cast<size_t>(std::max(0, s.trials[c]));
-    if (s.status[c] != static_cast<std::uint8_t>(CellStatus::done) || count == 0 || count > slots ||
-        std::isnan(s.trial_lambda[c * slots]))
-      continue;
+    bool known = false;  // a cell without per-trial values has NaN in every first slot
+    for (const SweepState::Observable& o : s.observables)
+      known = known || (count > 0 && !std::isnan(o.trial[c * slots]));
+    if (s.status[c] != static_cast<std::uint8_t>(CellStatus::done) || count > slots || !known) continue;
     const auto first = static_cast<std::ptrdiff_t>(c * slots);
-    const auto end = first + static_cast<std::ptrdiff_t>(count);
-    const mc::Quantiles lambda = mc::quantiles({s.trial_lambda.begin() + first, s.trial_lambda.begin() + end});
-    const mc::Quantiles eta = mc::quantiles({s.trial_eta.begin() + first, s.trial_eta.begin() + end});
-    std::copy(lambda.begin(), lambda.end(), s.lambda_quantile.begin() + static_cast<std::ptrdiff_t>(c * levels));
-    std::copy(eta.begin(), eta.end(), s.eta_quantile.begin() + static_cast<std::ptrdiff_t>(c * levels));
+    for (SweepState::Observable& o : s.observables) {
+      const mc::Quantiles q =
+          mc::quantiles({o.trial.begin() + first, o.trial.begin() + first + static_cast<std::ptrdiff_t>(count)});
+      std::copy(q.begin(), q.end(), o.quantile.begin() + static_cast<std::ptrdiff_t>(c * levels));
+    }
   }
 }
 
@@ -171,31 +176,31 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
     if (fields & kCounts) {
       s.trials = h::read_int32((*file_), at.trials, slab);
       s.attempts = h::read_int32((*file_), at.attempts, slab);
-      if (has_defined_counts_) {
-        s.lambda_defined = h::read_int32((*file_), "/lambda_defined", slab);
-        s.eta_defined = h::read_int32((*file_), "/eta_defined", slab);
-      }
+      for (size_t k = 0; k < mc::kObservableCount && has_defined_counts_; ++k)
+        s.observables[k].defined = h::read_int32((*file_), observable_dataset(k, "defined"), slab);
     }
     if (fields & kValues) {
-      s.lambda_mean = h::read_doubles((*file_), at.lambda_mean, slab);
-      s.lambda_stderr = h::read_doubles((*file_), at.lambda_stderr, slab);
-      s.eta_mean = h::read_doubles((*file_), at.eta_mean, slab);
-      s.eta_stderr = h::read_doubles((*file_), at.eta_stderr, slab);
+      for (size_t k = 0; k < mc::kObservableCount; ++k) {
+        s.observables[k].mean = h::read_doubles((*file_), at.mean(k), slab);
+        s.observables[k].std_error = h::read_doubles((*file_), at.std_error(k), slab);
+      }
     }
     if (fields & kSeconds) s.seconds = h::read_doubles((*file_), at.seconds, slab);
     if ((fields & kValues) && has_quantiles_) {
       h::Slab with_level = slab;
       with_level.start.push_back(0);
       with_level.count.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
-      s.lambda_quantile = h::read_doubles((*file_), "/lambda_quantile", with_level);
-      s.eta_quantile = h::read_doubles((*file_), "/eta_quantile", with_level);
+      for (size_t k = 0; k < mc::kObservableCount; ++k)
+        s.observables[k].quantile = h::read_doubles((*file_), observable_dataset(k, "quantile"), with_level);
     }
     if ((fields & kTrials) && trial_slots_ > 0) {
       h::Slab slab5 = slab;
       slab5.start.push_back(0);
       slab5.count.push_back(trial_slots_);
-      s.set_trial_values(trial_slots_, h::read_doubles((*file_), "/lambda_trial", slab5),
-                         h::read_doubles((*file_), "/eta_trial", slab5));
+      std::array<std::vector<double>, mc::kObservableCount> values;
+      for (size_t k = 0; k < mc::kObservableCount; ++k)
+        values[k] = h::read_doubles((*file_), observable_dataset(k, "trial"), slab5);
+      s.set_trial_values(trial_slots_, std::move(values));
     }
     if (fields & kErrors) {
       const std::vector<std::string> errors = h::read_strings((*file_), at.error, slab);
@@ -221,10 +226,10 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
   if ((fields & kCounts) && !has_defined_counts_ && s.status.size() == s.trials.size()) {
     // Engines before the undefined status failed a cell with an undefined trial: every trial of
     // a done cell is defined.
-    s.lambda_defined.assign(s.trials.size(), 0);
+    std::vector<std::int32_t> all(s.trials.size(), 0);
     for (size_t c = 0; c < s.trials.size(); ++c)
-      if (s.status[c] == static_cast<std::uint8_t>(CellStatus::done)) s.lambda_defined[c] = s.trials[c];
-    s.eta_defined = s.lambda_defined;
+      if (s.status[c] == static_cast<std::uint8_t>(CellStatus::done)) all[c] = s.trials[c];
+    for (SweepState::Observable& o : s.observables) o.defined = all;
   }
   return s;
 }
@@ -249,28 +254,19 @@ ResultsFile read_results_file(const std::string& path) {
   return out;
 }
 
-std::vector<std::string> verify_results_file(const std::string& path) {
-  std::vector<std::string> problems;
-  std::unique_ptr<ResultsReader> opened;
-  require_regular_file(path, "");  // a path that is not a file is a usage error, not a finding
-  try {
-    opened = std::make_unique<ResultsReader>(path);  // schema, shapes, config, axes, text checksums
-  } catch (const WrongKindOfFile&) {
-    throw;
-  } catch (const InputError& e) {
-    return {e.what()};  // not HDF5, not attnsweep's, damaged: the answer to "is this file sound?"
-  }
-  const ResultsReader& reader = *opened;
+namespace {
+// What the reader does not check on open: scales attached, the stored hash, the trial and
+// quantile coordinates.
+void verify_structure(const std::string& path, const ResultsReader& reader, std::vector<std::string>& problems) {
   const ResultsFile& f = reader.header();
   const Layout& at = layout_of(f.schema_version, path);
   try {
     h5::Handle file = h5::open_file_readonly(path);
     const std::vector<Axis>& axes = reader.axes();
-    for (const char* array : at.arrays())
+    for (const std::string& array : at.arrays())
       for (size_t a = 0; a < axes.size(); ++a)
         if (!h5::scale_attached(file, array, axis_dataset(at, axes, a), static_cast<unsigned>(a)))
-          problems.push_back(std::string(array) + ": dimension " + std::to_string(a) + " has no " + axes[a].name +
-                             " scale");
+          problems.push_back(array + ": dimension " + std::to_string(a) + " has no " + axes[a].name + " scale");
     char hash[32];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.config_hash));
     if (h5::read_string(file, at.config_hash) != hash)
@@ -291,30 +287,52 @@ std::vector<std::string> verify_results_file(const std::string& path) {
   } catch (const h5::Hdf5Error& e) {
     problems.push_back(e.what());
   }
+}
+
+// A cell's status against its values: done has every value, undefined not every one, the others
+// none; failed has an error text.
+void verify_cell(const SweepState& s, std::int64_t k, std::int64_t cell, long trials,
+                 std::vector<std::string>& problems) {
+  const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
+  const auto i = static_cast<size_t>(k);
+  bool finite = true, none = true;  // every observable's mean finite; none has one
+  for (const SweepState::Observable& o : s.observables) {
+    finite = finite && std::isfinite(o.mean[i]);
+    none = none && std::isnan(o.mean[i]);
+  }
+  const std::string which = "cell " + std::to_string(cell);
+  if (st == CellStatus::done && (!finite || s.trials[i] != trials))
+    problems.push_back(which + " is done but its values or trial count are not");
+  if (st == CellStatus::undefined && (finite || s.trials[i] != trials))
+    problems.push_back(which + " is undefined but has every value, or not every trial");
+  const bool ran = st == CellStatus::done || st == CellStatus::undefined;
+  if (!ran && !none) problems.push_back(which + " is " + status_name(st) + " but has values");
+  if (st == CellStatus::failed && s.error_of(k).empty()) problems.push_back(which + " is failed without an error text");
+}
+}  // namespace
+
+std::vector<std::string> verify_results_file(const std::string& path) {
+  std::vector<std::string> problems;
+  std::unique_ptr<ResultsReader> opened;
+  require_regular_file(path, "");  // a path that is not a file is a usage error, not a finding
+  try {
+    opened = std::make_unique<ResultsReader>(path);  // schema, shapes, config, axes, text checksums
+  } catch (const WrongKindOfFile&) {
+    throw;
+  } catch (const InputError& e) {
+    return {e.what()};  // not HDF5, not attnsweep's, damaged: the answer to "is this file sound?"
+  }
+  const ResultsReader& reader = *opened;
+  const ResultsFile& f = reader.header();
+  const Layout& at = layout_of(f.schema_version, path);
+  verify_structure(path, reader, problems);
   // Slab by slab along rho (Fletcher-32 is checked on every chunk read), in bounded memory.
   std::map<std::int64_t, std::string> errors;
   try {
     reader.for_each_slab(ResultsReader::kAll, [&](std::int64_t first, const SweepState& s) {
       for (const auto& [k, text] : s.error) errors[first + k] = text;
-      for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k) {
-        const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
-        const auto i = static_cast<size_t>(k);
-        const std::int64_t cell = first + k;
-        const bool finite = std::isfinite(s.lambda_mean[i]) && std::isfinite(s.eta_mean[i]);
-        if (st == CellStatus::done && (!finite || s.trials[i] != f.config.trials)) {
-          problems.push_back("cell " + std::to_string(cell) + " is done but its values or trial count are not");
-        }
-        if (st == CellStatus::undefined && (finite || s.trials[i] != f.config.trials)) {
-          problems.push_back("cell " + std::to_string(cell) + " is undefined but has every value, or not every trial");
-        }
-        const bool ran = st == CellStatus::done || st == CellStatus::undefined;
-        if (!ran && (!std::isnan(s.lambda_mean[i]) || !std::isnan(s.eta_mean[i]))) {
-          problems.push_back("cell " + std::to_string(cell) + " is " + status_name(st) + " but has values");
-        }
-        if (st == CellStatus::failed && s.error_of(k).empty()) {
-          problems.push_back("cell " + std::to_string(cell) + " is failed without an error text");
-        }
-      }
+      for (std::int64_t k = 0; k < s.size() && problems.size() <= 20; ++k)
+        verify_cell(s, k, first + k, f.config.trials, problems);
     });
     h5::Handle file = h5::open_file_readonly(path);
     if (h5::has_attribute(file, at.error, "crc32") &&

@@ -78,11 +78,8 @@ Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_t
 }
 }  // namespace
 
-Summary CellSamples::lambda() const {
-  return summarize(by_trial_, [](const TrialResult& r) { return r.lambda; });
-}
-Summary CellSamples::eta() const {
-  return summarize(by_trial_, [](const TrialResult& r) { return r.eta; });
+Summary CellSamples::summary(std::size_t k) const {
+  return summarize(by_trial_, [k](const TrialResult& r) { return r[k]; });
 }
 
 }  // namespace attnsweep::mc

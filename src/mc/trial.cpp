@@ -89,10 +89,10 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
                   ", eta " + std::to_string(eta) + ")";
       return;
     }
-    results[k].lambda = lambda;
-    results[k].eta = eta;
+    results[k][kLambda] = lambda;
+    results[k][kEta] = eta;
   };
-  const auto undefined = [&](size_t k) { results[k].lambda = results[k].eta = std::nan(""); };
+  const auto undefined = [&](size_t k) { results[k].fill(std::nan("")); };
   if (cell.layers == 1) {
     // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
     w.layer.set_tokens(w.X);

@@ -203,7 +203,8 @@ void CriticalCampaign::open(const Grid& grid) {
   };
   // 0.2's critical journals: trials records with the search as the cell and the gamma as eta.
   visitor.on_trials = [this](const io::TrialsRecord& r) {
-    for (size_t i = 0; i < r.trial.size(); ++i) restore(r.cell, r.eta[i], r.trial[i], r.lambda[i]);
+    const std::vector<double>&lambda = r.values[mc::kLambda], &gamma = r.values[mc::kEta];
+    for (size_t i = 0; i < r.trial.size(); ++i) restore(r.cell, gamma[i], r.trial[i], lambda[i]);
   };
   journal_ = std::make_unique<io::Journal>(journal_path_, config_.critical_hash(), visitor);
   if (journal_->damaged_bytes() > 0 || journal_->dropped_bytes() > 0) {
@@ -300,7 +301,7 @@ void CriticalCampaign::journal_results(const std::vector<TaskResult>& results) {
       record.seconds = share;
       for (const auto& [trial, value] : outcome.samples.by_trial()) {
         record.trial.push_back(trial);
-        record.lambda.push_back(value.lambda);
+        record.lambda.push_back(value[mc::kLambda]);
       }
       batch.add(record);
     }
@@ -321,7 +322,7 @@ void CriticalCampaign::accept(std::vector<TaskResult>& results, Dispatcher&) {
       PartialEvaluation& e = evaluation(s, gamma);
       for (const auto& [trial, value] : outcome.samples.by_trial()) {
         if (!std::isnan(e.lambda[trial])) continue;
-        e.lambda[trial] = value.lambda;
+        e.lambda[trial] = value[mc::kLambda];
         ++e.known;
         ++trials_done_;
       }

@@ -118,12 +118,10 @@ FileState read_file_state(const Growth& growth, const std::string& output, const
 // does not know them (undefined trials are known, as NaN).
 bool known_trials(const io::SweepState& state, std::int64_t cell, io::TrialsRecord& record) {
   const io::CellRecord finished = state.record(cell);
-  if (finished.trial_lambda.size() != static_cast<size_t>(finished.trials) || finished.trials == 0) return false;
-  for (size_t t = 0; t < finished.trial_lambda.size(); ++t) {
+  if (!finished.has_trial_values() || finished.trials == 0) return false;
+  for (size_t t = 0; t < static_cast<size_t>(finished.trials); ++t)
     record.trial.push_back(static_cast<std::uint64_t>(t));
-    record.lambda.push_back(finished.trial_lambda[t]);
-    record.eta.push_back(finished.trial_eta[t]);
-  }
+  for (size_t k = 0; k < mc::kObservableCount; ++k) record.values[k] = finished.observables[k].trial;
   record.seconds = finished.seconds;
   return true;
 }
@@ -167,8 +165,7 @@ Carried carry_over(const Growth& growth, const FileState& file, io::Journal::Bat
     record.seconds = partial.seconds;
     for (const auto& [trial, value] : partial.samples.by_trial()) {
       record.trial.push_back(trial);
-      record.lambda.push_back(value.lambda);
-      record.eta.push_back(value.eta);
+      for (size_t k = 0; k < mc::kObservableCount; ++k) record.values[k].push_back(value[k]);
     }
     carried.trials += static_cast<std::int64_t>(record.trial.size());
     batch.add(record);

@@ -20,10 +20,10 @@ io::SweepState merge_states(const std::vector<io::ResultsFile>& files, const std
       const auto finished = [](io::CellStatus st) {
         return st == io::CellStatus::done || st == io::CellStatus::undefined;
       };
-      if (finished(theirs.status) && finished(mine) &&
-          (theirs.status != mine || std::memcmp(&theirs.lambda_mean, &merged.lambda_mean[k], sizeof(double)) != 0 ||
-           std::memcmp(&theirs.eta_mean, &merged.eta_mean[k], sizeof(double)) != 0 ||
-           theirs.trials != merged.trials[k])) {
+      bool same = theirs.status == mine && theirs.trials == merged.trials[k];
+      for (size_t o = 0; o < mc::kObservableCount; ++o)
+        same = same && std::memcmp(&theirs.observables[o].mean, &merged.observables[o].mean[k], sizeof(double)) == 0;
+      if (finished(theirs.status) && finished(mine) && !same) {
         throw io::InputError(
             "cell " + std::to_string(c) + " is finished in " + names[i] + " and in an earlier input " +
             "with different values; the files do not come from one deterministic sweep (run verify on each)");

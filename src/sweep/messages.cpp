@@ -59,8 +59,7 @@ std::string encode(const TaskResult& r) {
     w.put(static_cast<std::uint64_t>(outcome.samples.size()));
     for (const auto& [trial, value] : outcome.samples.by_trial()) {
       w.put(trial);
-      w.put(value.lambda);
-      w.put(value.eta);
+      for (double v : value) w.put(v);
     }
     w.put_text(outcome.error);
   }
@@ -79,12 +78,11 @@ TaskResult decode_result(const std::string& bytes) {
     outcome.cell = in.get<std::int64_t>();
     outcome.ok = in.get<std::uint8_t>() != 0;
     const auto count = in.get<std::uint64_t>();
-    if (count > in.remaining() / 24) throw std::runtime_error("malformed result message");
+    if (count > in.remaining() / (8 * (1 + mc::kObservableCount))) throw std::runtime_error("malformed result message");
     for (std::uint64_t i = 0; i < count; ++i) {
       const auto trial = in.get<std::uint64_t>();
       mc::TrialResult value;
-      value.lambda = in.get<double>();
-      value.eta = in.get<double>();
+      for (double& v : value) v = in.get<double>();
       outcome.samples.add(trial, value);
     }
     outcome.error = in.get_text();

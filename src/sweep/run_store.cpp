@@ -16,8 +16,11 @@ io::JournalVisitor replay_into(io::SweepState& state, PartialCells& partials) {
   replay.on_trials = [&state, &partials](const io::TrialsRecord& record) {
     if (record.cell < 0 || record.cell >= state.size()) return;
     PartialCell& partial = partials[record.cell];
-    for (size_t i = 0; i < record.trial.size(); ++i)
-      partial.samples.add_if_absent(record.trial[i], {record.lambda[i], record.eta[i]});
+    for (size_t i = 0; i < record.trial.size(); ++i) {
+      mc::TrialResult value;
+      for (size_t k = 0; k < mc::kObservableCount; ++k) value[k] = record.values[k][i];
+      partial.samples.add_if_absent(record.trial[i], value);
+    }
     partial.seconds += record.seconds;
   };
   return replay;
@@ -289,31 +292,27 @@ void RunStore::journal_trials(std::int64_t cell, const mc::CellSamples& fresh, d
   record.seconds = seconds;
   for (const auto& [trial, value] : fresh.by_trial()) {
     record.trial.push_back(trial);
-    record.lambda.push_back(value.lambda);
-    record.eta.push_back(value.eta);
+    for (size_t k = 0; k < mc::kObservableCount; ++k) record.values[k].push_back(value[k]);
   }
   batch_.add(record);
 }
 
 void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double seconds) {
-  const mc::Summary lambda = samples.lambda(), eta = samples.eta();
   io::CellRecord record;
   record.cell = cell;
-  // Undefined, not done, when an observable is defined in none of the trials (mc/trial.cpp).
-  record.status = lambda.count == 0 || eta.count == 0 ? io::CellStatus::undefined : io::CellStatus::done;
-  record.lambda_defined = static_cast<std::int32_t>(lambda.count);
-  record.eta_defined = static_cast<std::int32_t>(eta.count);
+  record.status = io::CellStatus::done;
   record.trials = static_cast<std::int32_t>(samples.size());
-  record.lambda_mean = lambda.mean;
-  record.lambda_stderr = lambda.std_error;
-  record.eta_mean = eta.mean;
-  record.eta_stderr = eta.std_error;
-  record.lambda_quantiles = lambda.quantiles;
-  record.eta_quantiles = eta.quantiles;
   record.seconds = seconds;
-  for (const auto& [trial, value] : samples.by_trial()) {  // trials 0 .. trials - 1, in order
-    record.trial_lambda.push_back(value.lambda);
-    record.trial_eta.push_back(value.eta);
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    const mc::Summary summary = samples.summary(k);
+    io::ObservableRecord& o = record.observables[k];
+    o.defined = static_cast<std::int32_t>(summary.count);
+    o.mean = summary.mean;
+    o.std_error = summary.std_error;
+    o.quantiles = summary.quantiles;
+    for (const auto& [trial, value] : samples.by_trial()) o.trial.push_back(value[k]);  // trials 0 .. T - 1
+    // Undefined, not done, when an observable is defined in none of the trials (mc/trial.cpp).
+    if (summary.count == 0) record.status = io::CellStatus::undefined;
   }
   const auto failures = failures_.find(cell);
   record.attempts = attempts_before(cell) + (failures == failures_.end() ? 0 : failures->second) + 1;
@@ -335,7 +334,7 @@ void RunStore::give_up(const FailedCell& failed) {
   io::CellRecord record;
   record.cell = cell;
   record.status = io::CellStatus::failed;
-  record.lambda_mean = record.lambda_stderr = record.eta_mean = record.eta_stderr = nan;
+  for (io::ObservableRecord& o : record.observables) o.mean = o.std_error = nan;
   record.seconds = seconds;
   record.attempts = failed.attempts;
   record.error = failed.error;

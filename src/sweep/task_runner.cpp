@@ -12,6 +12,19 @@
 
 namespace attnsweep::sweep {
 
+namespace {
+// "lambda inf, eta 0.5" when any observable is infinite; empty otherwise.
+std::string infinite_values(const mc::TrialResult& r) {
+  bool any = false;
+  std::string text;
+  for (size_t k = 0; k < mc::kObservableCount; ++k) {
+    any = any || std::isinf(r[k]);
+    text += (k ? ", " : "") + std::string(mc::kObservables[k].name) + " " + std::to_string(r[k]);
+  }
+  return any ? text : "";
+}
+}  // namespace
+
 std::set<std::int64_t> injected_failures(std::int64_t grid_size) {
   std::set<std::int64_t> cells;
   const char* text = std::getenv("ATTNSWEEP_INJECT_FAILURE");
@@ -88,10 +101,10 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
           if (!errors[j].empty()) {
             outcome.ok = false;
             outcome.error = errors[j];
-          } else if (std::isinf(r.lambda) || std::isinf(r.eta)) {  // mc reports faults as errors; NaN is undefined
+          } else if (const std::string infinite = infinite_values(r); !infinite.empty()) {
+            // mc reports faults as errors and NaN is undefined: an infinity here is a fault too.
             outcome.ok = false;
-            outcome.error = "non-finite result at trial " + std::to_string(t) + " (lambda " + std::to_string(r.lambda) +
-                            ", eta " + std::to_string(r.eta) + ")";
+            outcome.error = "non-finite result at trial " + std::to_string(t) + " (" + infinite + ")";
           } else {
             outcome.samples.add(t, r);
           }

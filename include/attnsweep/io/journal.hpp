@@ -17,6 +17,7 @@
 // reported, and every good record after it is kept.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -34,7 +35,8 @@ struct TrialsRecord {
   std::int64_t cell = 0;
   double seconds = 0;  // compute time spent on these trials
   std::vector<std::uint64_t> trial;
-  std::vector<double> lambda, eta;
+  // values[k][i]: observable k (mc::kObservables' order) at trial[i]; written per trial, in that order.
+  std::array<std::vector<double>, mc::kObservableCount> values;
 };
 
 // Finished trials of one evaluation of a critical search: lambda at one gamma, per trial.

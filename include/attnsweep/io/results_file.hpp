@@ -42,24 +42,31 @@ inline constexpr std::uint8_t kLastStatus = 3;
 const char* status_name(CellStatus status);
 CellStatus parse_status(const std::string& text);  // throws InputError
 
+// One observable's summary of a cell (mc::kObservables' order in CellRecord::observables).
+struct ObservableRecord {
+  double mean = 0, std_error = 0;
+  // Quantiles over the trials at mc::kQuantileLevels; NaN when not known (computed from the
+  // per-trial values when the record has them).
+  mc::Quantiles quantiles = no_quantiles();
+  // Trials on which the observable is defined; -1: not known (derived from the per-trial values,
+  // or, for a record without them, all its trials: engines before 0.3 failed undefined trials).
+  std::int32_t defined = -1;
+  // A done cell's values trial by trial (element t is trial t); empty when not known (a record
+  // of attnsweep 0.1, or a cell not done).
+  std::vector<double> trial;
+  static mc::Quantiles no_quantiles();
+};
+
 struct CellRecord {
   std::int64_t cell = 0;
   CellStatus status = CellStatus::missing;
   std::int32_t trials = 0;
-  double lambda_mean = 0, lambda_stderr = 0, eta_mean = 0, eta_stderr = 0;
   double seconds = 0;
   std::int32_t attempts = 0;
   std::string error;
-  // A done cell's values trial by trial (element t is trial t); empty when not known (a record
-  // of attnsweep 0.1, or a cell not done).
-  std::vector<double> trial_lambda, trial_eta;
-  // Quantiles over the trials at mc::kQuantileLevels; NaN when not known (computed from the
-  // per-trial values when the record has them).
-  mc::Quantiles lambda_quantiles = no_quantiles(), eta_quantiles = no_quantiles();
-  static mc::Quantiles no_quantiles();
-  // Trials on which each observable is defined; -1: not known (derived from the per-trial values,
-  // or, for a record without them, all its trials: engines before 0.3 failed undefined trials).
-  std::int32_t lambda_defined = -1, eta_defined = -1;
+  std::array<ObservableRecord, mc::kObservableCount> observables{};
+  // Whether every observable's per-trial values are there, one per trial.
+  bool has_trial_values() const;
 };
 
 // Per-trial values are kept (in memory and in the file) for grids of at most this many
@@ -75,26 +82,32 @@ struct SweepState {
   // cells x per_cell <= kMaxTrialValues; returns whether it does.
   bool keep_trials(std::int32_t per_cell);
   std::int32_t trial_slots() const { return trial_slots_; }
-  // Per-trial values read from a file (cell-major, per_cell of them per cell).
-  void set_trial_values(std::int32_t per_cell, std::vector<double> lambda, std::vector<double> eta);
+  // Per-trial values read from a file (each observable's cell-major, per_cell of them per cell).
+  void set_trial_values(std::int32_t per_cell, std::array<std::vector<double>, mc::kObservableCount> values);
   void apply(const CellRecord& record);  // overwrites the record's cell
   CellRecord record(std::int64_t cell) const;
   std::int64_t count(CellStatus status) const;
   std::int64_t size() const { return static_cast<std::int64_t>(status.size()); }
 
+  // One observable's arrays over the cells.
+  struct Observable {
+    std::vector<double> mean, std_error;
+    std::vector<std::int32_t> defined;  // trials with the observable defined
+    // cells x 5 quantiles (mc::kQuantileLevels), cell-major; NaN where not known.
+    std::vector<double> quantile;
+    // cells x trial_slots() values, cell-major (trial t of cell c at c * trial_slots() + t); empty
+    // when per-trial values are not kept.
+    std::vector<double> trial;
+  };
+
   std::vector<std::uint8_t> status;
   std::vector<std::int32_t> trials, attempts;
-  std::vector<std::int32_t> lambda_defined, eta_defined;  // trials with the observable defined
-  std::vector<double> lambda_mean, lambda_stderr, eta_mean, eta_stderr, seconds;
-  // cells x 5 quantiles (mc::kQuantileLevels), cell-major; NaN where not known.
-  std::vector<double> lambda_quantile, eta_quantile;
+  std::vector<double> seconds;
+  std::array<Observable, mc::kObservableCount> observables;
   // Error texts of the cells that have one (failed cells): sparse, since a grid of 10^6 cells
   // should not hold 10^6 empty strings.
   std::map<std::int64_t, std::string> error;
   const std::string& error_of(std::int64_t cell) const;
-  // cells x trial_slots() values, cell-major (trial t of cell c at c * trial_slots() + t); empty
-  // when per-trial values are not kept.
-  std::vector<double> trial_lambda, trial_eta;
 
  private:
   std::int32_t trial_slots_ = 0;

@@ -11,12 +11,9 @@
 #include <utility>
 #include <vector>
 
-namespace attnsweep::mc {
+#include "attnsweep/mc/observables.hpp"
 
-struct TrialResult {
-  double lambda = 0;
-  double eta = 0;
-};
+namespace attnsweep::mc {
 
 // The quantile levels every observable is summarised at: the median and the quartiles for the
 // body, 5% and 95% for the tails (MODEL.md: eta at d = 2 and lambda with alpha != 0 at d <= 3 have
@@ -54,8 +51,8 @@ class CellSamples {
   // (trial, values) pairs in ascending trial order.
   const std::vector<std::pair<std::uint64_t, TrialResult>>& by_trial() const { return by_trial_; }
 
-  Summary lambda() const;
-  Summary eta() const;
+  // The summary of observable k (kObservables' order) over the trials, in trial order.
+  Summary summary(std::size_t k) const;
 
  private:
   // A sorted vector, not a map: trials arrive almost always in ascending order (an append),
