@@ -72,6 +72,57 @@ if [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ]; then echo "ok: junk file -> 2:
 /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" other.h5 --out x > out.txt 2> err.txt
 code=$?
 if [ $code = 2 ] && grep -q 'not an attnsweep output' err.txt; then echo "ok: foreign HDF5 -> 2"; else echo "FAIL: foreign HDF5 -> $code"; rc=1; fi
+# Cells that are not done are marked, not blank; formats and resolution; nothing done is an error.
+cat > f.ini <<'INI'
+[grid]
+rho   = 0.2, 0.5
+gamma = 0.5, 1, 2
+d     = 1, 8
+n     = 2, 16
+[mc]
+trials = 3
+seed   = 1
+INI
+ATTNSWEEP_INJECT_FAILURE=23 mpiexec -n 2 "$BIN" run --config f.ini --output f.h5 > /dev/null 2>&1
+undefined=$("$BIN" query f.h5 --status undefined --format csv | tail -n +2 | wc -l)
+if /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" f.h5 --out fs --format svg > fs.log 2>&1; then
+  grep -q 'failed' fs/figure1_n16.svg &&
+    echo "ok: the failed cell is in figure 1's legend (svg)" || { echo "FAIL: no failed entry in the legend"; rc=1; }
+  if [ "$undefined" -gt 0 ]; then
+    grep -q 'undefined' fs/figure1_n2.svg && echo "ok: $undefined undefined cells in the legend of n = 2" ||
+      { echo "FAIL: undefined cells not in the legend"; rc=1; }
+  fi
+  [ -s fs/against_n_d8.svg ] && [ -s fs/against_n_d1.svg ] && echo "ok: lambda and eta against n, one figure per d" ||
+    { echo "FAIL: no against-n figure: $(ls fs)"; rc=1; }
+  ls fs/*.png > /dev/null 2>&1 && { echo "FAIL: --format svg wrote PNGs"; rc=1; } || echo "ok: --format svg writes SVG only"
+else
+  echo "FAIL: plot of a file with failed cells: $(tail -2 fs.log)"; rc=1
+fi
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" f.h5 --out fp --format pdf --dpi 72 > /dev/null 2>&1 &&
+  head -c 5 fp/figure2_n2.pdf | grep -q '%PDF-' && echo "ok: --format pdf" || { echo "FAIL: pdf"; rc=1; }
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" p.h5 --out d1 --dpi 300 > /dev/null 2>&1 && /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" p.h5 --out d2 --dpi 75 > /dev/null 2>&1 &&
+  /usr/bin/python3 -c "
+import struct, sys
+size = lambda p: struct.unpack('>II', open(p, 'rb').read()[16:24])
+(w1, h1), (w2, h2) = size('d1/figure1_n96.png'), size('d2/figure1_n96.png')
+sys.exit(0 if abs(w1 / w2 - 4) < 0.05 and abs(h1 / h2 - 4) < 0.05 else 1)" && echo "ok: --dpi 300 is 4x the pixels of --dpi 75" || { echo "FAIL: --dpi"; rc=1; }
+for bad in "--format gif" "--dpi 0" "--dpi many"; do
+  /usr/bin/python3 "$TOOLS/plot_phase_diagram.py" f.h5 --out x $bad > /dev/null 2> err.txt
+  code=$?
+  [ $code = 2 ] && [ "$(wc -l < err.txt)" = 1 ] && echo "ok: $bad -> 2: $(cat err.txt)" || { echo "FAIL: $bad -> $code"; rc=1; }
+done
+/usr/bin/python3 - <<'PY'
+import h5py
+with h5py.File("f.h5", "r") as f, h5py.File("none.h5", "w") as g:
+    for name, item in f.items():
+        f.copy(item, g, name)
+    for key, value in f.attrs.items():
+        g.attrs[key] = value
+    g["status"][...] = 0
+PY
+/usr/bin/python3 "$TOOLS/plot_phase_diagram.py" none.h5 --out x > /dev/null 2> err.txt
+code=$?
+[ $code = 1 ] && grep -q 'nothing to plot' err.txt && echo "ok: nothing done -> 1: $(cat err.txt)" || { echo "FAIL: nothing done -> $code: $(cat err.txt)"; rc=1; }
 # The n-study tool (tools/plot_n_study.py) on small real runs: two scaling laws, a critical search
 # over n, depths 1 and 2. Its tables must equal the files (lambda of the sweeps, gamma_c of the
 # search) and its fit must reproduce the critical points it was given.

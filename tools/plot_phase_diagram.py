@@ -2,19 +2,25 @@
 """Phase diagrams of an attnsweep HDF5 output: the paper's Figures 1 and 2, collapse plots
 against kappa = gamma (1 - rho) with the exact-simplex theory, and the measured transition.
 
-usage: plot_phase_diagram.py FILE.h5 --out DIR
+usage: plot_phase_diagram.py FILE.h5 --out DIR [--format png|pdf|svg] [--dpi N] [--select NAME=VALUE]
 
-For each n in the file:
-  DIR/figure1_n{n}.png   lambda over (rho, gamma), one panel per d, dashed gamma = 1/(1 - rho)
-  DIR/figure2_n{n}.png   eta over (rho, gamma), same layout
+For each n in the file (FORMAT: png unless --format says otherwise; --dpi 150):
+  DIR/figure1_n{n}.FORMAT   lambda over (rho, gamma), one panel per d, red dashed gamma = 1/(1 - rho)
+  DIR/figure2_n{n}.FORMAT   eta over (rho, gamma), same layout, one log colour scale for all panels
 For each (d, n):
-  DIR/collapse_d{d}_n{n}.png   lambda and eta against kappa, one line per rho (shaded +- 2 stderr),
-                               exact-simplex theory at the same n, and the n -> infinity limits
+  DIR/collapse_d{d}_n{n}.FORMAT   lambda and eta against kappa, one line per rho: the median over
+                                  trials with its interquartile band (mean +- 2 standard errors for
+                                  a file without per-trial values), the exact-simplex theory at the
+                                  same n and the paper's n -> infinity limits where they apply
+For each d, when the file has several n:
+  DIR/against_n_d{d}.FORMAT   lambda and eta against n, median and interquartile band
 DIR/transition.csv (also printed): per (d, n, rho), the gamma where lambda first crosses the
 critical value 1/(1 + 3 rho), against the theory 1/(1 - rho), with a 95% bootstrap interval
 (2000 resamples of the trial indices, each trial's draws kept together across gamma: the cells
 of one (d, n) share their draws) when the file has per-trial values (schema 2).
-Exit code 2 with a one-line message for a file that is not an attnsweep output.
+Cells that are not done are hatched, not blank (tools/plot_cells.py: missing, failed, undefined).
+Exit code 2 with a one-line message for a file that is not an attnsweep output, 1 when no cell
+of the file is done (nothing to draw).
 """
 import argparse
 import csv
@@ -24,6 +30,7 @@ import sys
 
 import numpy as np
 
+import plot_cells
 import study_select
 
 
@@ -127,9 +134,25 @@ def load(path, selections):
         # The paper's theory (critical curve, n -> infinity limits, 1/(1 - rho)) is for one layer
         # with beta = gamma ln n and no residual; the simplex closed form is for one layer, alpha 0.
         data["paper"] = data["scaling"] == "log" and data["layers"] == 1 and data["alpha"] == 0
+        data["geometry"] = mc_value(config, "geometry", "gaussian")
         data["lambda_trial"] = (study_select.take(f["lambda_trial"][()], index)
                                 if schema >= 2 and "lambda_trial" in f else None)
+        # Quantiles over the trials (schema 3 stores them; schema 2's come from its per-trial values).
+        for q in ("lambda", "eta"):
+            if f"{q}_quantile" in f:
+                data[q + "_q"] = study_select.take(f[f"{q}_quantile"][()], index)
+            elif schema == 2 and f"{q}_trial" in f:
+                values = study_select.take(f[f"{q}_trial"][()], index)
+                with np.errstate(all="ignore"):
+                    data[q + "_q"] = np.moveaxis(np.nanquantile(values, QUANTILE_LEVELS, axis=-1), 0, -1)
+    if not (data["status"] == 1).any():
+        print(f"plot_phase_diagram: nothing to plot: no cell of {path} is done (attnsweep status {path})",
+              file=sys.stderr)
+        sys.exit(1)
     return data
+
+
+QUANTILE_LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
 # Where each array lives: schemas 3 and 2 (axes and arrays at the root, netCDF-4 readable; 3 adds a
@@ -200,92 +223,92 @@ def transitions(data):
     return rows
 
 
-def heat_maps(data, quantity, label, out, plt, figure):
+def heat_maps(data, quantity, label, out, plt, figure, args):
     from matplotlib import colors
+    from matplotlib.lines import Line2D
 
     rho, gammas = data["rho"], gamma_grid(data)
     for jn, n in enumerate(data["n"]):
         nd = len(data["d"])
-        fig, axes = plt.subplots(1, nd, figsize=(4.6 * nd, 4.0), squeeze=False)
+        fig, axes = plt.subplots(1, nd, figsize=(4.8 * nd, 4.4), squeeze=False)
+        if quantity == "lambda":
+            norm, bar_label = colors.Normalize(vmin=0, vmax=1), label
+        else:
+            # eta spans decades: about 0 below the curve, (1 - 1/d) above it at large d, and at
+            # small d it is heavy-tailed (E[1/|x|^2] is infinite at d = 2: values of 2-9 are
+            # common). One log scale for every panel of the figure, from 1e-3 to the largest value
+            # of any panel, so that colours compare across d.
+            finite = data[quantity][:, :, :, jn][np.isfinite(data[quantity][:, :, :, jn])]
+            top = max(1.0, float(finite.max())) if finite.size else 1.0
+            norm, bar_label = colors.LogNorm(vmin=1e-3, vmax=top, clip=True), label + " (log scale, shared)"
         for jd, d in enumerate(data["d"]):
             ax = axes[0, jd]
             values = np.ma.masked_invalid(data[quantity][:, :, jd, jn].T)
-            if quantity == "lambda":
-                norm, bar_label = colors.Normalize(vmin=0, vmax=1), label
-            else:
-                # eta spans decades: about 0 below the curve, (1 - 1/d) above it at large d, and at
-                # small d it is heavy-tailed (E[1/|x|^2] is infinite at d = 2: values of 2-9 are
-                # common). A log scale per panel, from 1e-3 to the panel's largest value, keeps
-                # the structure of every panel visible.
-                finite = values.compressed()
-                top = max(1.0, float(finite.max())) if finite.size else 1.0
+            if quantity != "lambda":
                 values = np.ma.masked_less_equal(values, 0)
-                norm, bar_label = colors.LogNorm(vmin=1e-3, vmax=top, clip=True), label + " (log scale)"
             mesh = ax.pcolormesh(np.broadcast_to(rho[:, None], gammas.shape).T, gammas.T, values,
                                  shading="nearest", cmap="viridis", norm=norm)
             fig.colorbar(mesh, ax=ax, label=bar_label)
+            handles = plot_cells.mark_not_done(ax, rho, gammas, data["status"][:, :, jd, jn])
             if data["paper"]:  # the paper's critical curve is for one layer with beta = gamma ln n
-                curve_rho = np.linspace(rho.min(), rho.max(), 200)
-                ax.plot(curve_rho, 1 / (1 - curve_rho), "w--", lw=1.5, label=r"$\gamma = 1/(1-\rho)$")
-            ax.set_ylim(gammas.min(), gammas.max())
+                curve_rho = np.linspace(max(0.0, rho.min()), rho.max(), 200)
+                ax.plot(curve_rho, 1 / (1 - curve_rho), "--", color="tab:red", lw=1.8)
+                handles.insert(0, Line2D([], [], ls="--", color="tab:red", lw=1.8, label=r"$\gamma = 1/(1-\rho)$"))
+            plot_cells.panel_limits(ax, rho, gammas)
             ax.set_xlabel(r"$\rho$")
             ax.set_ylabel(r"$\gamma$")
             ax.set_title(f"{label}: d = {d}, n = {n}")
-            if data["paper"]:
-                ax.legend(loc="upper left", fontsize=8)
-        caption = "" if figure == 1 else "; log colour scale per panel (eta is heavy-tailed at small d)"
+            if handles:
+                ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
         stack = "" if data["layers"] == 1 else f", {data['layers']} layers"
-        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = {BETA_LABEL[data['scaling']]}{stack}{caption}")
-        fig.tight_layout()
-        path = os.path.join(out, f"figure{figure}_n{n}.png")
-        fig.savefig(path, dpi=90)
+        fig.suptitle(f"Figure {figure}: {label} over (rho, gamma), beta = {BETA_LABEL[data['scaling']]}{stack}")
+        plot_cells.save(fig, out, f"figure{figure}_n{n}", args)
         plt.close(fig)
-        print(f"wrote {path}")
 
 
-def collapse_plots(data, out, plt):
+def collapse_plots(data, out, plt, args):
     rho, gammas = data["rho"], gamma_grid(data)
     cmap = plt.get_cmap("plasma")
     for jd, d in enumerate(data["d"]):
         for jn, n in enumerate(data["n"]):
-            fig, (ax_l, ax_e) = plt.subplots(1, 2, figsize=(11, 4.2))
+            fig, (ax_l, ax_e) = plt.subplots(1, 2, figsize=(11, 4.6))
+            band = ""
             for i, r in enumerate(rho):
                 kappa = gammas[i] * (1 - r)
                 colour = cmap(i / max(len(rho) - 1, 1))
                 for ax, q in ((ax_l, "lambda"), (ax_e, "eta")):
-                    m, se = data[q][i, :, jd, jn], data[q + "_se"][i, :, jd, jn]
-                    ax.plot(kappa, m, "-", color=colour, lw=1, label=f"rho={r:g}" if len(rho) <= 10 or i % 2 == 0 else None)
-                    ax.fill_between(kappa, m - 2 * np.nan_to_num(se), m + 2 * np.nan_to_num(se), color=colour, alpha=0.15)
+                    centre, low, high, band = plot_cells.middle_band(data, q, (i, slice(None), jd, jn))
+                    ax.plot(kappa, centre, "-", color=colour, lw=1.2,
+                            label=f"rho={r:g}" if len(rho) <= 10 or i % 2 == 0 else None)
+                    ax.fill_between(kappa, low, high, color=colour, alpha=0.15)
             kmax = float(np.nanmax(gammas * (1 - rho[:, None])))
             kk = np.linspace(0, kmax, 400)
             # The exact-simplex curve only where a simplex of n directions exists (d >= n + 1);
             # elsewhere it is a formula outside its assumptions, and only the limits are drawn.
             if d >= n + 1 and data["layers"] == 1 and data["alpha"] == 0:
-                for r, style in ((float(rho[len(rho) // 2]), "k--"),):
-                    theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d), data["scaling"]) for k in kk])
-                    ax_l.plot(kk, theory[:, 0], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-                    ax_e.plot(kk, theory[:, 1], style, lw=2, label=f"simplex theory, rho={r:g}, n={n}")
-            if data["paper"]:  # the paper's limits are for one layer with beta = gamma ln n
+                r = float(rho[len(rho) // 2])
+                theory = np.array([simplex_theory(r, k / (1 - r), float(n), float(d), data["scaling"]) for k in kk])
+                ax_l.plot(kk, theory[:, 0], "k--", lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+                ax_e.plot(kk, theory[:, 1], "k--", lw=2, label=f"simplex theory, rho={r:g}, n={n}")
+            if data["paper"]:  # the paper's limits: one layer, alpha = 0, beta = gamma ln n
                 ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
-                ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
+                if data["geometry"] == "simplex":  # unit-norm tokens; gaussian ones carry 1/|x|^2
+                    ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
                 ax.axvline(1.0, color="grey", lw=0.8)
                 ax.set_xlim(0, min(kmax, 3.0))  # the transition lives near kappa = 1
                 ax.set_xlabel(r"$\kappa = \gamma (1 - \rho)$")
                 ax.set_ylabel(name)
-                ax.legend(fontsize=6, ncol=2)
+                ax.legend(fontsize=8, ncol=2)
             top = np.nanpercentile(data["eta"][:, :, jd, jn], 98) if np.isfinite(data["eta"][:, :, jd, jn]).any() else 1
             ax_e.set_ylim(0, max(1.2, 1.1 * top))
             ax_l.set_ylim(-0.02, 1.05)
             note = "" if d >= n + 1 else "; no simplex theory: d < n + 1"
             law = "" if data["scaling"] == "log" else f", beta = {BETA_LABEL[data['scaling']]}"
             law += "" if data["layers"] == 1 else f", {data['layers']} layers"
-            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n}{law} (shading: +- 2 standard errors{note})")
-            fig.tight_layout()
-            path = os.path.join(out, f"collapse_d{d}_n{n}.png")
-            fig.savefig(path, dpi=90)
+            fig.suptitle(f"collapse onto kappa: d = {d}, n = {n}{law}\n(lines and bands: {band}{note})")
+            plot_cells.save(fig, out, f"collapse_d{d}_n{n}", args)
             plt.close(fig)
-            print(f"wrote {path}")
 
 
 def main():
@@ -294,7 +317,17 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--select", action="append", metavar="NAME=VALUE",
                         help="one value of a swept parameter (alpha, layers, scaling); repeat for each")
+    parser.add_argument("--format", default="png", help="png | pdf | svg (png)")
+    parser.add_argument("--dpi", default="150", help="dots per inch of raster output (150)")
     args = parser.parse_args()
+    if args.format not in plot_cells.FORMATS:
+        fail(f"--format must be png, pdf or svg, not '{args.format}'")
+    try:
+        args.dpi = int(args.dpi)
+    except ValueError:
+        args.dpi = 0
+    if not 20 <= args.dpi <= 1200:
+        fail("--dpi must be a whole number from 20 to 1200")
     data = load(args.file, study_select.parse_selections(args.select, fail))
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -319,9 +352,10 @@ def main():
               f"{r['gamma_theory']:>10.4f} {r['relative_difference']:>+9.4f} "
               f"[{r['relative_low']:>+7.4f}, {r['relative_high']:>+7.4f}]")
     print(f"wrote {path}")
-    heat_maps(data, "lambda", r"lambda", args.out, plt, 1)
-    heat_maps(data, "eta", r"eta", args.out, plt, 2)
-    collapse_plots(data, args.out, plt)
+    heat_maps(data, "lambda", r"lambda", args.out, plt, 1, args)
+    heat_maps(data, "eta", r"eta", args.out, plt, 2, args)
+    collapse_plots(data, args.out, plt, args)
+    plot_cells.against_n(data, args.out, plt, args, BETA_LABEL[data["scaling"]])
 
 
 if __name__ == "__main__":
