@@ -177,6 +177,44 @@ except attnsweep.AttnsweepFileError as e:
 import sys
 sys.exit(1 if bad else 0)
 PY
+# The heavy-tail flag in query's CSV equals the rule (mc::heavy_tailed) applied here to the
+# file's per-trial values: eta at d = 2 has an infinite mean, d = 32 is light.
+cat > tails.ini <<'INI'
+[grid]
+rho   = 0.3, 0.5, 0.7
+gamma = 1, 3
+d     = 2, 32
+n     = 64
+[mc]
+trials = 32
+seed   = 2025
+INI
+mpiexec -n 2 "$BIN" run --config tails.ini --output tails.h5 > /dev/null 2>&1 || fail "tails sweep"
+"$BIN" query tails.h5 --format csv > tails.csv && "$BIN" query tails.h5 --trials --format csv > tails_trials.csv
+/usr/bin/python3 - <<'PY' || failures=$((failures + 1))
+import csv, sys
+import numpy as np
+cells = list(csv.DictReader(open("tails.csv")))
+trials = {}
+for row in csv.DictReader(open("tails_trials.csv")):
+    trials.setdefault((row["rho"], row["gamma"], row["d"], row["n"]), []).append(row)
+bad, flagged = 0, {}
+for cell in cells:
+    rows = trials[(cell["rho"], cell["gamma"], cell["d"], cell["n"])]
+    for name in ("lambda", "eta"):
+        x = np.array([float(r[name]) for r in rows])
+        x = x[~np.isnan(x)]
+        q25, q75 = np.quantile(x, [0.25, 0.75])
+        want = len(x) >= 8 and x.std(ddof=1) > 2.5 * (q75 - q25) / 1.349
+        bad += int(cell[f"{name}_heavy_tail"]) != int(want)
+        flagged[(name, cell["d"])] = flagged.get((name, cell["d"]), 0) + int(want)
+print(("ok: " if bad == 0 else "FAIL: ") + f"heavy-tail columns equal the rule on the per-trial values "
+      f"(eta flagged in {flagged[('eta', '2')]} of 6 cells at d = 2, {flagged[('eta', '32')]} at d = 32)")
+# The rule must fire where the tail is heavy (eta at d = 2: 5 of these 6 cells), not at d = 32.
+ok = flagged[("eta", "2")] >= 3 and flagged[("eta", "32")] == 0
+print(("ok: " if ok else "FAIL: ") + "flags eta at d = 2, not at d = 32")
+sys.exit(1 if bad or not ok else 0)
+PY
 # A half-done schema-1 file (cells of rho 0.8 missing) resumed: rewritten as schema 3, and the
 # result equals the uninterrupted run bitwise.
 /usr/bin/python3 - <<'PY'

@@ -1,6 +1,7 @@
 // Counter-based random streams and the mergeable per-cell samples.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -204,3 +205,33 @@ TEST(Quantiles, LeaveOutUndefinedValues) {
   EXPECT_EQ(mc::quantiles({nan, 3, nan, 1}), mc::quantiles({1, 3}));
   EXPECT_TRUE(std::isnan(mc::quantiles({nan, nan})[2]));
 }
+
+// The heavy-tail flag: the sample standard deviation against the interquartile scale, computed
+// here from the definition (type-7 quantiles by hand), on a light and a heavy set of trials.
+TEST(HeavyTail, FlagsWhereAFewTrialsDominateTheMean) {
+  const auto check = [](const std::vector<double>& x) {
+    mc::CellSamples s;
+    for (size_t t = 0; t < x.size(); ++t) s.add(t, {x[t], 1.0});
+    const mc::Summary sum = s.summary(mc::kLambda);
+    std::vector<double> sorted = x;
+    std::sort(sorted.begin(), sorted.end());
+    const auto q = [&sorted](double p) {
+      const double h = (static_cast<double>(sorted.size()) - 1) * p;
+      const auto lo = static_cast<size_t>(std::floor(h));
+      return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[std::min(lo + 1, sorted.size() - 1)] - sorted[lo]);
+    };
+    double mean = 0, ss = 0;
+    for (double v : x) mean += v / static_cast<double>(x.size());
+    for (double v : x) ss += (v - mean) * (v - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(x.size() - 1));
+    const bool expected = x.size() >= 8 && sd > 2.5 * (q(0.75) - q(0.25)) / 1.349;
+    EXPECT_EQ(mc::heavy_tailed(sum.std_error, sum.count, sum.quantiles), expected);
+    return expected;
+  };
+  EXPECT_FALSE(check({0.9, 1.1, 1.0, 0.95, 1.05, 1.02, 0.98, 1.01}));  // light: sd about the IQR scale
+  EXPECT_TRUE(check({0.9, 1.1, 1.0, 0.95, 1.05, 1.02, 0.98, 90.0}));   // one trial dominates the mean
+  EXPECT_FALSE(check({0.9, 1.1, 1.0, 0.95, 1.05, 1.02, 90.0}));        // 7 trials: too few to decide
+  mc::Quantiles flat{};
+  EXPECT_FALSE(mc::heavy_tailed(std::nan(""), 10, flat));  // one defined trial's NaN standard error
+}
+

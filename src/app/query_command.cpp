@@ -157,6 +157,10 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
       columns.push_back({quantile_column(o.name, level), "", 12, 6, Column::data_only});
   for (const mc::ObservableInfo& o : mc::kObservables)
     columns.push_back({std::string(o.name) + "_defined", "", 6, -1, Column::data_only});
+  // mc::heavy_tailed: the mean is dominated by a few trials (read the median).
+  for (const mc::ObservableInfo& o : mc::kObservables)
+    columns.push_back({std::string(o.name) + "_heavy_tail", "", 1, -1, Column::data_only});
+  columns.push_back({"heavy_tail", "heavy", -10, -1, Column::table_only});
   Report report(format, columns);
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
@@ -172,6 +176,14 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     for (const io::ObservableRecord& o : r.observables)
       for (const double value : o.quantiles) row.push_back(Cell::real(value));
     for (const io::ObservableRecord& o : r.observables) row.push_back(Cell::whole(o.defined));
+    std::string heavy;
+    for (size_t o = 0; o < mc::kObservableCount; ++o) {
+      const io::ObservableRecord& x = r.observables[o];
+      const bool flag = mc::heavy_tailed(x.std_error, x.defined, x.quantiles);
+      row.push_back(Cell::whole(flag ? 1 : 0));
+      if (flag) heavy += (heavy.empty() ? "" : ",") + std::string(mc::kObservables[o].name);
+    }
+    row.push_back(Cell::label(heavy));
     report.row(row);
   }
 }
