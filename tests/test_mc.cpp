@@ -234,4 +234,3 @@ TEST(HeavyTail, FlagsWhereAFewTrialsDominateTheMean) {
   mc::Quantiles flat{};
   EXPECT_FALSE(mc::heavy_tailed(std::nan(""), 10, flat));  // one defined trial's NaN standard error
 }
-

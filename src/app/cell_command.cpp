@@ -64,8 +64,8 @@ void print_cell_json(const CellReport& c) {
     observables += "\"" + name + "_mean\": " + json_number(s.mean) + ", \"" + name +
                    "_stderr\": " + json_number(s.std_error) + ", \"" + name +
                    "_quantiles\": " + quantiles_json(s.quantiles) + ", \"" + name +
-                   "_defined\": " + std::to_string(s.count) + ", \"" + name + "_heavy_tail\": " +
-                   (mc::heavy_tailed(s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
+                   "_defined\": " + std::to_string(s.count) + ", \"" + name +
+                   "_heavy_tail\": " + (mc::heavy_tailed(s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
   }
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
@@ -115,10 +115,11 @@ void print_cell_table(const CellReport& c) {
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::Summary& s = c.summaries[k];
     if (mc::heavy_tailed(s.std_error, s.count, s.quantiles))
-      std::printf("  (%s looks heavy-tailed: its standard deviation is %.3g times its interquartile scale; a few "
-                  "trials dominate the mean: read the median and quantiles)\n",
-                  mc::kObservables[k].name,
-                  s.std_error * std::sqrt(static_cast<double>(s.count)) / ((s.quantiles[3] - s.quantiles[1]) / 1.349));
+      std::printf(
+          "  (%s looks heavy-tailed: its standard deviation is %.3g times its interquartile scale; a few "
+          "trials dominate the mean: read the median and quantiles)\n",
+          mc::kObservables[k].name,
+          s.std_error * std::sqrt(static_cast<double>(s.count)) / ((s.quantiles[3] - s.quantiles[1]) / 1.349));
     if (s.count < cell.trials)
       std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n",
                   mc::kObservables[k].name, cell.trials - s.count, cell.trials, mc::kObservables[k].undefined_when,

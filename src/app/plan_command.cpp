@@ -6,6 +6,8 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <tuple>
 
 #include "attnsweep/io/config.hpp"
@@ -37,11 +39,14 @@ struct Estimate {
 
 Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
   Estimate e;
-  const double cells_per_class = static_cast<double>(grid.size() / grid.cost_classes());
+  // A cost class is every (rho, gamma) of the other axes' values; a draw group every gamma of one
+  // rho: a task computes a trial of all its gammas on one token draw (common random numbers).
+  const auto gammas = static_cast<long>(grid.config().gamma.size());
+  const double groups_per_class = static_cast<double>(grid.size() / grid.cost_classes()) / static_cast<double>(gammas);
   for (std::int64_t k = 0; k < grid.cost_classes(); ++k) {
     const mc::CellParams cell = grid.cell(k);
-    const double t = cost.trial_seconds(cell);  // core-seconds
-    e.total += t * static_cast<double>(grid.config().trials) * cells_per_class;
+    const double t = cost.trial_seconds(cell);  // core-seconds of one cell's trial alone
+    e.total += cost.group_trial_seconds(cell, gammas) * static_cast<double>(grid.config().trials) * groups_per_class;
     e.largest_trial = std::max(e.largest_trial, t);
     e.peak_memory = std::max(e.peak_memory, mc::trial_memory_bytes(cell));
     e.classes.push_back({cell, t, mc::trial_memory_bytes(cell)});
@@ -119,6 +124,72 @@ void print_wall_times(const io::SweepConfig& config, const Estimate& e, const st
               config_path.c_str());
 }
 
+// The machine plan measures on: host and CPU model (what a login node and compute nodes may not share).
+std::string this_machine() {
+  char host[256] = "?";
+  ::gethostname(host, sizeof host - 1);
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, cpu = "unknown CPU";
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return std::string(host) + ", " + cpu;
+}
+
+// The generic model's error on this grid's own cells: trials of up to three of its costliest cost
+// classes that take under 0.3 s are timed; the model is scaled by the median of measured over
+// predicted (returned with how many cells it rests on). Cells above 0.3 s a trial keep the model.
+struct Correction {
+  double factor = 1;
+  int cells = 0;
+  double low = 1, high = 1;  // the smallest and largest ratio seen
+};
+
+Correction correct_on_grid(const Estimate& e, const sweep::CostModel& cost) {
+  std::vector<double> ratios;
+  for (const ClassCost& c : e.classes) {
+    if (ratios.size() == 3) break;
+    if (c.seconds > 0.3 || c.seconds < 1e-5) continue;
+    mc::CellParams cell = c.cell;
+    cell.threads = 1;
+    ratios.push_back(sweep::measure_trial_seconds(cell, 3) / cost.trial_seconds(cell));
+  }
+  Correction k;
+  if (ratios.empty()) return k;
+  std::sort(ratios.begin(), ratios.end());
+  k.factor = std::clamp(ratios[ratios.size() / 2], 0.2, 5.0);
+  k.cells = static_cast<int>(ratios.size());
+  k.low = ratios.front();
+  k.high = ratios.back();
+  return k;
+}
+
+// Where the numbers come from, and a warning where they may not hold or cannot run.
+void print_calibration(const sweep::CostModel& cost, const Correction& k, const Estimate& e) {
+  std::printf("  (cost model calibrated on %s: %.1f GFLOP/s, %.2g s per n^2 entry", this_machine().c_str(),
+              cost.flops_per_second / 1e9, cost.seconds_per_pair);
+  if (k.cells > 0)
+    std::printf("; checked on %d of this grid's cells, measured/model %.2f..%.2f, scaled by %.2f)\n", k.cells, k.low,
+                k.high, k.factor);
+  else
+    std::printf("; no cell of this grid is quick enough to check)\n");
+  if (std::getenv("SLURM_JOB_ID") == nullptr) {
+    std::printf(
+        "  (measured on this machine: if it is a login node whose CPU differs from the compute nodes', run "
+        "plan on one of them: srun -N 1 -n 1 build/attnsweep plan ...)\n");
+  }
+  const double available = sweep::available_memory_bytes();
+  if (e.peak_memory > 0.9 * available) {
+    std::printf(
+        "  IMPOSSIBLE here: one trial of the largest cell needs %.1f GiB, this machine has %.1f GiB "
+        "available (run is refused on such a node)\n",
+        e.peak_memory / (1 << 30), available / (1 << 30));
+  }
+}
+
 }  // namespace
 
 int plan_command(const std::vector<std::string>& args) {
@@ -145,7 +216,9 @@ int plan_command(const std::vector<std::string>& args) {
     return 0;
   }
   const sweep::Grid grid(config);
-  const sweep::CostModel cost = sweep::CostModel::calibrate();
+  const sweep::CostModel generic = sweep::CostModel::calibrate();
+  const Correction correction = correct_on_grid(estimate(grid, generic), generic);
+  const sweep::CostModel cost = generic.scaled(correction.factor);
   const Estimate e = estimate(grid, cost);
   std::string sizes;
   for (const io::Axis& axis : grid.axes())
@@ -154,10 +227,9 @@ int plan_command(const std::vector<std::string>& args) {
   std::printf("  grid: %s = %lld cells, %ld trials each (%lld trials)\n", sizes.c_str(),
               static_cast<long long>(grid.size()), config.trials, static_cast<long long>(grid.size()) * config.trials);
   std::printf(
-      "  estimated work: %.0f core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
+      "  estimated work: %.3g core-seconds (%.2f core-hours); longest trial %.2f s; peak memory per rank %.2f GiB\n",
       e.total, e.total / 3600, e.largest_trial, e.peak_memory / (1 << 30));
-  std::printf("  (cost model calibrated here: %.1f GFLOP/s, %.2g s per n^2 entry)\n", cost.flops_per_second / 1e9,
-              cost.seconds_per_pair);
+  print_calibration(generic, correction, e);
   print_costliest(e, cost);
   if (config.threads > 1) {
     std::printf("  %d threads per rank on each trial (run.threads): a trial's wall time about 1/%d of the above\n",

@@ -176,4 +176,6 @@ double trial_flops(const CellParams& c) {
   return cost.flops_per_gamma + cost.flops_per_draw;
 }
 
+double draw_flops(const CellParams& c) { return cost_of(c).flops_per_draw; }
+
 }  // namespace attnsweep::mc

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/results_file.hpp"
@@ -20,17 +21,31 @@ double CostModel::trial_seconds(const mc::CellParams& cell) const {
          seconds_per_entry * n * d * (1 + probe_factor);
 }
 
-namespace {
-double time_trial(const mc::CellParams& cell) {
-  double best = 1e300;
-  for (int r = 0; r < 2; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    (void)mc::run_trial(cell, static_cast<std::uint64_t>(r));
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best;
+double CostModel::group_trial_seconds(const mc::CellParams& cell, long gammas) const {
+  const double n = static_cast<double>(cell.n), d = static_cast<double>(cell.d);
+  const double probe_factor = cell.jacobian == mc::JacobianMethod::hutchinson ? static_cast<double>(cell.probes) : 1.0;
+  const double shared = mc::draw_flops(cell) / flops_per_second + seconds_per_entry * n * d * (1 + probe_factor);
+  const double per_gamma = trial_seconds(cell) - shared;
+  return shared + static_cast<double>(std::max(1L, gammas)) * per_gamma;
 }
-}  // namespace
+
+double measure_trial_seconds(const mc::CellParams& cell, int repeats) {
+  // A worker reuses its workspace across trials, so the first trial of a size (allocations, page
+  // faults) is not what a sweep pays per trial: it is run once untimed. The median of the rest is
+  // what a trial costs, and it is stable against one slow repeat on a shared machine.
+  mc::TrialWorkspace workspace;
+  std::vector<std::string> errors;
+  const std::vector<double> gammas{cell.gamma};
+  (void)mc::run_trial_over_gamma(cell, gammas, 0, errors, workspace);
+  std::vector<double> times;
+  for (int r = 1; r <= std::max(1, repeats); ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)mc::run_trial_over_gamma(cell, gammas, static_cast<std::uint64_t>(r), errors, workspace);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+  return times[times.size() / 2];
+}
 
 CostModel CostModel::calibrate() {
   CostModel model;
@@ -42,13 +57,21 @@ CostModel CostModel::calibrate() {
   // Small d: dominated by the n^2 loops.
   cell.n = 512;
   cell.d = 2;
-  const double pair_seconds = time_trial(cell);
+  const double pair_seconds = measure_trial_seconds(cell);
   model.seconds_per_pair = pair_seconds / (2.0 * 512 * 512);
   // Large d: dominated by the matrix products.
   cell.d = 256;
-  const double gemm_seconds = time_trial(cell);
+  const double gemm_seconds = measure_trial_seconds(cell);
   const double rest = std::max(gemm_seconds - model.seconds_per_pair * 2.0 * 512 * 512, 0.2 * gemm_seconds);
   model.flops_per_second = mc::trial_flops(cell) / rest;
+  return model;
+}
+
+CostModel CostModel::scaled(double factor) const {
+  CostModel model = *this;
+  model.flops_per_second /= factor;
+  model.seconds_per_pair *= factor;
+  model.seconds_per_entry *= factor;
   return model;
 }
 

@@ -84,5 +84,8 @@ double trial_memory_bytes(const CellParams& cell);
 // the products the kernel multiplies (forward 4-6 n^2 d, lambda 1-2 n^2 d, 8 n^2 d per
 // Hutchinson probe, exact 4 n^2 d plus the quartic term).
 double trial_flops(const CellParams& cell);
+// The part of trial_flops done once per token draw (caches, normalisation, probe directions),
+// which the cells of one draw group (every gamma of a trial) share.
+double draw_flops(const CellParams& cell);
 
 }  // namespace attnsweep::mc

@@ -11,10 +11,20 @@ struct CostModel {
   double seconds_per_entry = 4e-8;  // random draws: per n d entry
 
   double trial_seconds(const mc::CellParams& cell) const;
+  // One trial of `gammas` cells of one draw group (they differ only in gamma): the token draw,
+  // its caches and the random numbers once, the rest per gamma.
+  double group_trial_seconds(const mc::CellParams& cell, long gammas) const;
 
-  // Calibrates the three rates on this machine with a few small trials (about a second).
+  // Calibrates the rates on this machine with two reference cells (n = 512, d = 2 and 256), each
+  // the median of a few trials after a warm-up (about a second).
   static CostModel calibrate();
+  // Every time `factor` times longer (a correction measured on the cells of a grid).
+  CostModel scaled(double factor) const;
 };
+
+// Seconds of one trial of `cell` on this machine, as a worker pays it: one untimed trial first
+// (allocation, page faults), then the median of `repeats` trials.
+double measure_trial_seconds(const mc::CellParams& cell, int repeats = 5);
 
 // MemAvailable of this machine, in bytes.
 double available_memory_bytes();
