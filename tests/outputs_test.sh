@@ -61,6 +61,24 @@ for row in rows:
 check(bad == 0, "xarray values equal query's, cell by cell (selected by label)")
 check(int((ds["status"] == 1).sum()) == 18, "xarray: 18 cells done")
 check("long_name" in ds["eta_mean"].attrs, "variables carry a long_name")
+# CF metadata: conventions and provenance, units, flags, fill values, the settings, and the
+# derived coordinates (their values from their definitions).
+with h5py.File("o.h5", "r") as f:
+    root = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    check(root.get("Conventions") == "CF-1.10" and "Chen" in str(root.get("references")) and "history" in root
+          and "source" in root, "root: Conventions, references, history, source")
+    check(root.get("mc.trials") == "3" and root.get("mc.seed") == "4" and root.get("grid.d") == "3, 16",
+          "root: the run settings, one attribute per config key")
+    check(list(f["status"].attrs["flag_values"]) == [0, 1, 2, 3]
+          and str(f["status"].attrs["flag_meanings"]) == "missing done failed undefined", "status: CF flags")
+    check(np.isnan(f["lambda_mean"].attrs["_FillValue"]) and "_FillValue" not in f["trials"].attrs,
+          "_FillValue NaN on float summaries only (0 is a count, not missing)")
+    check(f["lambda_mean"].attrs["units"] == "1" and f["seconds"].attrs["units"] == "s", "units")
+check(set(ds["lambda_mean"].coords) >= {"kappa", "beta", "gamma_critical"}, "kappa, beta, gamma_critical are coordinates")
+r, g = ds["rho"], ds["gamma"]
+gap = lambda a, b: float(abs(a - b).max())  # xarray aligns the dimensions by name
+check(gap(ds["kappa"], g * (1 - r)) < 1e-12 and gap(ds["beta"], g * np.log(ds["n"]) + 0 * r) < 1e-12
+      and gap(ds["gamma_critical"], 1 / (1 - r)) < 1e-12, "derived coordinates equal their definitions")
 # Per-trial values: dimension trial, and their mean and standard error are the summaries.
 check(ds["lambda_trial"].dims == ("rho", "gamma", "d", "n", "trial") and ds.sizes["trial"] == 3,
       f"xarray: lambda_trial dims {ds['lambda_trial'].dims}")

@@ -37,6 +37,9 @@ __all__ = ["open_dataset", "AttnsweepFileError"]
 SWEEP_STATUS = ("missing", "done", "failed", "undefined")
 CRITICAL_STATUS = ("missing", "done", "failed", "below", "above")
 FIXED_AXES = ("rho", "gamma", "d", "n")
+# Coordinates a file of schema 3 stores (written since the CF metadata) and this reader derives
+# for every file alike.
+DERIVED = ("kappa", "beta", "gamma_critical")
 SWEPT_AXES = ("alpha", "layers", "scaling")
 LAWS = {
     "log": lambda n: np.log(n),
@@ -95,7 +98,7 @@ def _sweep_variables(f, schema):
             axes[extra] = _values(f[extra])
     data = {}
     for name, item in f.items():
-        if isinstance(item, h5py.Dataset) and name not in axes:
+        if isinstance(item, h5py.Dataset) and name not in axes and name not in DERIVED:
             data[name] = (_dims(f, name), _values(item))
     return axes, data
 
@@ -109,7 +112,7 @@ def _critical_variables(f):
 
 def _attributes(f, config_text, schema):
     attrs = {key: (_text(value) if isinstance(value, (bytes, str)) else value.item() if hasattr(value, "item") else value)
-             for key, value in f.attrs.items()}
+             for key, value in f.attrs.items() if not hasattr(value, "shape") or value.shape == ()}
     attrs.setdefault("kind", "sweep")
     attrs["schema_version"] = schema
     attrs["config"] = config_text

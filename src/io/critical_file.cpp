@@ -29,23 +29,24 @@ void describe_search_file(const h5::Handle& file, const SweepConfig& config, con
              {"/n", "number of tokens n", "1"},
              {"/evaluation", "evaluation index (in the order the search asked for them)", ""},
              {"/trial", "trial index (its random draws)", ""},
-             {"/gamma_c", "gamma where the trial-averaged lambda crosses lambda_target", "1"},
-             {"/gamma_c_low", std::string("lower end of gamma_c's interval (") + interval + ")", "1"},
-             {"/gamma_c_high", std::string("upper end of gamma_c's interval (") + interval + ")", "1"},
-             {"/gamma_c_spread", "delta-method spread of gamma_c: stderr of lambda over its slope", "1"},
+             {"/gamma_c", "gamma where the trial-averaged lambda crosses lambda_target", "1", true},
+             {"/gamma_c_low", std::string("lower end of gamma_c's interval (") + interval + ")", "1", true},
+             {"/gamma_c_high", std::string("upper end of gamma_c's interval (") + interval + ")", "1", true},
+             {"/gamma_c_spread", "delta-method spread of gamma_c: stderr of lambda over its slope", "1", true},
              {"/lambda_target", "the lambda crossed (paper: 1 / (1 + 3 rho))", "1"},
              {"/gamma_theory",
-              "the paper's gamma_c = 1 / (1 - rho) (NaN unless beta = gamma ln n, one layer and alpha = 0)", "1"},
+              "the paper's gamma_c = 1 / (1 - rho) (NaN unless beta = gamma ln n, one layer and alpha = 0)", "1", true},
              {"/grid_equivalent", "cells of a uniform gamma grid over the range at the same resolution", "1"},
              {"/evaluations", "gammas evaluated (each with every trial)", "1"},
              {"/bisection_steps", "bisection steps", "1"},
              {"/status", "search status", ""},
              {"/error", "error text of a failed search", ""},
-             {"/eval_gamma", "gamma of each evaluation (NaN: none)", "1"},
-             {"/eval_lambda_mean", "lambda averaged over trials at each evaluation", "1"},
-             {"/eval_lambda_stderr", "standard error of eval_lambda_mean", "1"},
-             {"/eval_lambda_trial", "lambda of each trial at each evaluation", "1"}});
+             {"/eval_gamma", "gamma of each evaluation (NaN: none)", "1", true},
+             {"/eval_lambda_mean", "lambda averaged over trials at each evaluation", "1", true},
+             {"/eval_lambda_stderr", "standard error of eval_lambda_mean", "1", true},
+             {"/eval_lambda_trial", "lambda of each trial at each evaluation", "1", true}});
   describe_flags(file, "/status", meanings);
+  describe_settings(file, config.critical_text());
 }
 
 }  // namespace

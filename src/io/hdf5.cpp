@@ -380,6 +380,14 @@ void set_attribute(const Handle& file, const std::string& object, const std::str
   check(H5Awrite(attr.id(), H5T_NATIVE_UINT8, values.data()), "write attribute " + name);
 }
 
+void set_attribute(const Handle& file, const std::string& object, const std::string& name, double value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose, "create scalar dataspace");
+  Handle attr(H5Acreate_by_name(file.id(), object.c_str(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose, "create attribute " + name);
+  check(H5Awrite(attr.id(), H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+}
+
 std::string get_string_attribute(const Handle& file, const std::string& object, const std::string& name) {
   Handle attr(H5Aopen_by_name(file.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
               "open attribute " + name);

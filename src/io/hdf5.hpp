@@ -86,6 +86,7 @@ std::string read_string(const Handle& parent, const std::string& name);
 // Attributes on an object (a file's root "/" or any dataset/group path).
 void set_attribute(const Handle& file, const std::string& object, const std::string& name, const std::string& value);
 void set_attribute(const Handle& file, const std::string& object, const std::string& name, std::int64_t value);
+void set_attribute(const Handle& file, const std::string& object, const std::string& name, double value);
 void set_attribute(const Handle& file, const std::string& object, const std::string& name,
                    const std::vector<std::uint8_t>& values);  // a 1-D array (CF's flag_values)
 std::string get_string_attribute(const Handle& file, const std::string& object, const std::string& name);

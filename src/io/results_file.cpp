@@ -19,6 +19,7 @@
 #include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/paths.hpp"
 #include "attnsweep/io/provenance.hpp"
+#include "attnsweep/model/layer.hpp"
 #include "hdf5.hpp"
 #include "results_layout.hpp"
 #include "schema.hpp"
@@ -243,14 +244,15 @@ std::vector<Variable> sweep_variables(const Layout& at, const std::vector<Axis>&
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::ObservableInfo& o = mc::kObservables[k];
     const std::string name = o.name, what = o.long_name;
-    v.insert(v.end(), {{at.mean(k), what + ", mean over trials", o.units},
-                       {at.std_error(k), "standard error of " + name + "_mean (NaN with one trial)", o.units},
+    v.insert(v.end(), {{at.mean(k), what + ", mean over trials", o.units, true},
+                       {at.std_error(k), "standard error of " + name + "_mean (NaN with one trial)", o.units, true},
                        {observable_dataset(k, "quantile"),
-                        what + ", quantiles over trials (0.5: the median; NaN: not known)", o.units},
+                        what + ", quantiles over trials (0.5: the median; NaN: not known)", o.units, true},
                        {observable_dataset(k, "defined"),
                         "trials on which " + name + " is defined (undefined: " + o.undefined_when + ")", "1"}});
     if (trials)
-      v.push_back({observable_dataset(k, "trial"), what + " of each trial (NaN: not run, or undefined)", o.units});
+      v.push_back(
+          {observable_dataset(k, "trial"), what + " of each trial (NaN: not run, or undefined)", o.units, true});
   }
   v.insert(v.end(), {{"/quantile", "quantile level of the trials' distribution", "1"},
                      {at.trials, "trials in the cell", "1"},
@@ -262,6 +264,55 @@ std::vector<Variable> sweep_variables(const Layout& at, const std::vector<Axis>&
   return v;
 }
 
+// Coordinates derived from the axes, where they apply (CF auxiliary coordinates, named in each
+// data variable's `coordinates` attribute): kappa = gamma (1 - rho) and beta = gamma times the
+// scaling law of n (per cell's gamma: on the critical scale the axis value over 1 - rho), and the
+// paper's critical gamma 1 / (1 - rho) for one layer, alpha = 0 and beta = gamma ln n only.
+std::string write_derived_coordinates(const h::Handle& file, const SweepConfig& config, const std::vector<Axis>& axes) {
+  const auto R = static_cast<std::int64_t>(config.rho.size()), G = static_cast<std::int64_t>(config.gamma.size()),
+             N = static_cast<std::int64_t>(config.n.size());
+  std::vector<model::ScalingLaw> laws{config.scaling};
+  std::vector<std::int64_t> beta_shape{R, G, N};
+  size_t scaling_axis = 0;
+  for (size_t a = 0; a < axes.size(); ++a)
+    if (axes[a].name == "scaling") scaling_axis = a;  // a swept axis: never the first
+  if (scaling_axis > 0) {
+    laws.clear();
+    for (const std::string& label : axes[scaling_axis].labels) laws.push_back(model::parse_scaling(label));
+    beta_shape.push_back(static_cast<std::int64_t>(laws.size()));
+  }
+  std::vector<double> kappa, beta;
+  for (double rho : config.rho)
+    for (double g : config.gamma) {
+      const double gamma = cell_gamma(config, rho, g);
+      kappa.push_back(gamma * (1 - rho));
+      for (long n : config.n)
+        for (model::ScalingLaw law : laws) beta.push_back(model::attention_scale(gamma, static_cast<double>(n), law));
+    }
+  h::write_doubles(file, "kappa", {R, G}, kappa);
+  h::write_doubles(file, "beta", beta_shape, beta);
+  const char* scales[] = {"/rho", "/gamma", "/n"};
+  for (unsigned a = 0; a < 2; ++a) h::attach_scale(file, "/kappa", scales[a], a);
+  for (unsigned a = 0; a < 3; ++a) h::attach_scale(file, "/beta", scales[a], a);
+  if (scaling_axis > 0) h::attach_scale(file, "/beta", "/scaling", 3);
+  describe_variables(file,
+                     {{"/kappa", "kappa = gamma (1 - rho): subcritical below 1, supercritical above", "1"},
+                      {"/beta", "beta: gamma times the scaling law of n (the softmax's inverse temperature)", "1"}});
+  std::string names = "kappa beta";
+  const bool paper = config.scaling == model::ScalingLaw::log && config.layers == 1 && config.alpha == 0 &&
+                     !is_swept(config, "alpha") && !is_swept(config, "layers") && !is_swept(config, "scaling");
+  if (paper) {
+    std::vector<double> critical;
+    for (double rho : config.rho) critical.push_back(1 / (1 - rho));
+    h::write_doubles(file, "gamma_critical", {R}, critical);
+    h::attach_scale(file, "/gamma_critical", "/rho", 0);
+    describe_variables(file,
+                       {{"/gamma_critical", "the paper's critical gamma 1 / (1 - rho) (one layer, alpha = 0)", "1"}});
+    names += " gamma_critical";
+  }
+  return names;
+}
+
 void describe_sweep_file(const h::Handle& file, const Layout& at, const SweepConfig& config,
                          const std::vector<Axis>& axes, bool trials) {
   describe_file(file, "sweep", kSchemaVersion, "attnsweep phase diagram of critical attention scaling");
@@ -270,6 +321,9 @@ void describe_sweep_file(const h::Handle& file, const Layout& at, const SweepCon
                                                               : std::string("absolute"));
   describe_variables(file, sweep_variables(at, axes, trials));
   describe_flags(file, at.status, {"missing", "done", "failed", "undefined"});
+  describe_settings(file, config.canonical_text());
+  const std::string coordinates = write_derived_coordinates(file, config, axes);
+  for (const std::string& array : at.arrays()) h::set_attribute(file, array, "coordinates", coordinates);
 }
 }  // namespace
 

@@ -1,5 +1,8 @@
 #include "schema.hpp"
 
+#include <limits>
+#include <sstream>
+
 #include "attnsweep/io/provenance.hpp"
 
 namespace attnsweep::io {
@@ -27,6 +30,21 @@ void describe_variables(const h5::Handle& file, const std::vector<Variable>& var
   for (const Variable& v : variables) {
     h5::set_attribute(file, v.path, "long_name", v.long_name);
     if (!v.units.empty()) h5::set_attribute(file, v.path, "units", v.units);
+    if (v.nan_fill) h5::set_attribute(file, v.path, "_FillValue", std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
+void describe_settings(const h5::Handle& file, const std::string& config_text) {
+  std::istringstream in(config_text);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+      continue;
+    }
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos || section.empty()) continue;
+    h5::set_attribute(file, "/", section + "." + line.substr(0, eq), line.substr(eq + 3));
   }
 }
 

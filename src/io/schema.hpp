@@ -18,6 +18,7 @@ struct Variable {
   std::string path;       // "/lambda_mean"
   std::string long_name;  // a sentence a reader understands without the docs
   std::string units;      // CF units: "1" for a dimensionless quantity, "s"; empty: none (text, indices)
+  bool nan_fill = false;  // a float variable whose unknown values are NaN: CF's _FillValue = NaN
 };
 
 // The file's global attributes: `kind` (sweep, critical), schema version, title, the engine and
@@ -27,6 +28,9 @@ void describe_file(const h5::Handle& file, const std::string& kind, std::int64_t
 
 // long_name and units of every variable listed (each must exist).
 void describe_variables(const h5::Handle& file, const std::vector<Variable>& variables);
+
+// The run settings, one root attribute per key of the config text ("mc.trials" = "8", ...).
+void describe_settings(const h5::Handle& file, const std::string& config_text);
 
 // A status variable's codes, as CF flags: values 0..meanings.size()-1 and their names (one word
 // each), plus a readable "meaning" ("0 missing, 1 done, ...").
