@@ -62,7 +62,36 @@ def main():
             print(f"FAIL: {label}: printed {got!r}, relative error {float(error):.2e}")
             failures += 1
     print(f"theory: {len(cases)} stacks, smallest lambda {smallest:.1e}, {failures} failures")
+    failures += limits(binary)
     return 1 if failures else 0
+
+
+def limits(binary):
+    """The n -> infinity limits `cell` shows: the paper's only for one layer, alpha = 0 and
+    beta = gamma ln n; eta's for the cell's geometry (MODEL.md section 5): unit norm (1 - 1/d),
+    gaussian (d - 1)/(d - 2) (E[1/|x|^2] = d/(d - 2)), none for gaussian tokens at d <= 2."""
+    failures = 0
+    def limit(*options):
+        out = subprocess.run([binary, "cell", "--rho", "0.5", "--n", "64", "--format", "json", *options],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)["theory"]["limit"]
+    cases = [  # options, the expected eta limit (None: no limit shown), the expected lambda limit
+        (("--gamma", "4", "--d", "32"), 31 / 30, 1.0),
+        (("--gamma", "2", "--d", "32"), 31 / 30 / 4, 1 / 2.5),
+        (("--gamma", "4", "--d", "65", "--geometry", "simplex"), 1 - 1 / 65, 1.0),
+        (("--gamma", "4", "--d", "2"), None, 1.0),
+        (("--gamma", "1", "--d", "2"), 0.0, 0.0),
+    ]
+    for options, eta, lam in cases:
+        got = limit(*options)
+        ok = abs(got["lambda"] - lam) < 1e-12 and (got["eta"] is None if eta is None else abs(got["eta"] - eta) < 1e-12)
+        print(("ok: " if ok else "FAIL: ") + f"limits of {' '.join(options)}: lambda {got['lambda']}, eta {got['eta']}")
+        failures += not ok
+    for options in (("--alpha", "0.5"), ("--scaling", "sqrt-log")):
+        got = limit("--gamma", "4", "--d", "32", *options)
+        print(("ok: " if got is None else "FAIL: ") + f"no paper limit with {' '.join(options)}: {got}")
+        failures += got is not None
+    return failures
 
 
 if __name__ == "__main__":

@@ -292,8 +292,13 @@ def collapse_plots(data, out, plt, args):
                 ax_e.plot(kk, theory[:, 1], "k--", lw=2, label=f"simplex theory, rho={r:g}, n={n}")
             if data["paper"]:  # the paper's limits: one layer, alpha = 0, beta = gamma ln n
                 ax_l.plot(kk, limit_lambda(0.5, kk), "k:", lw=2, label="limit n -> inf (not a finite-n prediction)")
-                if data["geometry"] == "simplex":  # unit-norm tokens; gaussian ones carry 1/|x|^2
+                # eta's limit for unit-norm tokens times E[1/|x|^2] = d/(d - 2) for gaussian ones
+                # (MODEL.md section 5); gaussian tokens at d <= 2 have no finite limit.
+                if data["geometry"] == "simplex":
                     ax_e.plot(kk, np.where(kk < 1, 0.0, 1 - 1 / d), "k:", lw=2, label="limit n -> inf: 0, then 1 - 1/d")
+                elif d > 2:
+                    ax_e.plot(kk, np.where(kk < 1, 0.0, (d - 1) / (d - 2)), "k:", lw=2,
+                              label="limit n -> inf: 0, then (d - 1)/(d - 2)")
             for ax, name in ((ax_l, r"$\lambda$"), (ax_e, r"$\eta$")):
                 ax.axvline(1.0, color="grey", lw=0.8)
                 ax.set_xlim(0, min(kmax, 3.0))  # the transition lives near kappa = 1

@@ -53,7 +53,7 @@ void print_cell_json(const CellReport& c) {
   if (c.paper_law) {
     limit_json = std::string("{\"regime\": \"") + model::regime_name(c.limit.regime) +
                  "\", \"kappa\": " + json_number(c.limit.kappa) + ", \"lambda\": " + json_number(c.limit.lambda) +
-                 ", \"eta\": " + json_number(c.eta_limit_applies ? c.limit.eta : NAN) +
+                 ", \"eta\": " + json_number(c.eta_limit_applies ? c.limit_values[mc::kEta] : NAN) +
                  ", \"cosine_out\": " + json_number(c.limit.cosine_out) +
                  ", \"gamma_critical\": " + json_number(model::critical_gamma(cell.rho)) + "}";
   }
@@ -130,7 +130,9 @@ void print_cell_table(const CellReport& c) {
   if (!c.paper_law)
     std::printf("  (the n -> inf limits are the paper's, for one layer, alpha = 0 and beta = gamma ln n only)\n");
   else if (!c.eta_limit_applies)
-    std::printf("  (eta's n -> inf limit is for unit-norm tokens (simplex geometry); gaussian tokens carry 1/|x|^2)\n");
+    std::printf("  (eta has no n -> inf limit here: gaussian tokens at d <= 2 have E[1/|x|^2] infinite)\n");
+  else if (cell.geometry == mc::Geometry::gaussian && c.limit_values[mc::kEta] != 0)
+    std::printf("  (eta's limit for gaussian tokens: the unit-norm value times E[1/|x|^2] = d/(d - 2))\n");
   if (c.simplex_exists && cell.layers > 1)
     std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
 }
@@ -230,10 +232,13 @@ int cell_command(const std::vector<std::string>& args) {
                 "cell's theory knows lambda and eta: give a new observable its own (or NaN)");
   report.simplex_values = {report.simplex.lambda, report.simplex.eta};
   // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's: one layer without
-  // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens.
+  // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens; gaussian
+  // tokens carry E[1/|x|^2] = d/(d - 2), infinite at d <= 2 (MODEL.md section 5).
   report.paper_law = cell.scaling == model::ScalingLaw::log && cell.layers == 1 && cell.alpha == 0;
-  report.eta_limit_applies = cell.geometry == mc::Geometry::simplex;
-  report.limit_values = {report.limit.lambda, report.eta_limit_applies ? report.limit.eta : NAN};
+  const double d = static_cast<double>(cell.d);
+  const double norm_factor = cell.geometry == mc::Geometry::simplex ? 1.0 : d > 2 ? d / (d - 2) : NAN;
+  report.eta_limit_applies = std::isfinite(norm_factor) || report.limit.eta == 0;
+  report.limit_values = {report.limit.lambda, report.limit.eta == 0 ? 0.0 : report.limit.eta * norm_factor};
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
   report.simplex_exists = cell.d >= cell.n + 1;
