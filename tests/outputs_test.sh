@@ -222,8 +222,9 @@ for cell in cells:
     for name in ("lambda", "eta"):
         x = np.array([float(r[name]) for r in rows])
         x = x[~np.isnan(x)]
-        q25, q75 = np.quantile(x, [0.25, 0.75])
-        want = len(x) >= 8 and x.std(ddof=1) > 2.5 * (q75 - q25) / 1.349
+        q25, median, q75 = np.quantile(x, [0.25, 0.5, 0.75])
+        iqr = q75 - q25
+        want = len(x) >= 8 and x.std(ddof=1) > 2.5 * iqr / 1.349 and abs(x.mean() - median) > 0.05 * max(abs(median), iqr)
         bad += int(cell[f"{name}_heavy_tail"]) != int(want)
         flagged[(name, cell["d"])] = flagged.get((name, cell["d"]), 0) + int(want)
 print(("ok: " if bad == 0 else "FAIL: ") + f"heavy-tail columns equal the rule on the per-trial values "

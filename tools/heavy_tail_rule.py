@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """How often the heavy-tail flag (mc::heavy_tailed, include/attnsweep/mc/samples.hpp) fires.
 
-The rule: a cell's observable is flagged when it has at least 8 defined trials and its sample
-standard deviation exceeds 2.5 times the interquartile scale (q75 - q25) / 1.349 (quantiles of
-type 7, numpy's default). This script draws 20000 cells of T trials each from
+The rule: a cell's observable is flagged when it has at least 8 defined trials, its sample
+standard deviation exceeds 2.5 times the interquartile scale (q75 - q25) / 1.349, and its mean lies
+farther than 0.05 max(|median|, q75 - q25) from its median (quantiles of type 7, numpy's default). This script draws 20000 cells of T trials each from
 
   normal   N(0, 1): a light tail, where the mean is fine (the flag's false alarms);
   inv-chi2 1 / (chi2_2 / 2): 1/|x|^2 of a 2-D standard gaussian, as eta at d = 2 (infinite mean);
@@ -13,14 +13,15 @@ and prints the fraction of cells flagged, with its binomial standard error (fixe
 """
 import numpy as np
 
-RATIO, MIN_TRIALS, CELLS = 2.5, 8, 20000
+RATIO, SHIFT, MIN_TRIALS, CELLS = 2.5, 0.05, 8, 20000
 
 
 def flagged(x):
     if len(x) < MIN_TRIALS:
         return False
-    q25, q75 = np.quantile(x, [0.25, 0.75])
-    return x.std(ddof=1) > RATIO * (q75 - q25) / 1.349
+    q25, median, q75 = np.quantile(x, [0.25, 0.5, 0.75])
+    iqr = q75 - q25
+    return x.std(ddof=1) > RATIO * iqr / 1.349 and abs(x.mean() - median) > SHIFT * max(abs(median), iqr)
 
 
 def main():

@@ -65,7 +65,7 @@ void print_cell_json(const CellReport& c) {
                    "_stderr\": " + json_number(s.std_error) + ", \"" + name +
                    "_quantiles\": " + quantiles_json(s.quantiles) + ", \"" + name +
                    "_defined\": " + std::to_string(s.count) + ", \"" + name +
-                   "_heavy_tail\": " + (mc::heavy_tailed(s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
+                   "_heavy_tail\": " + (mc::heavy_tailed(s.mean, s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
   }
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
@@ -114,7 +114,7 @@ void print_cell_table(const CellReport& c) {
   }
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::Summary& s = c.summaries[k];
-    if (mc::heavy_tailed(s.std_error, s.count, s.quantiles))
+    if (mc::heavy_tailed(s.mean, s.std_error, s.count, s.quantiles))
       std::printf(
           "  (%s looks heavy-tailed: its standard deviation is %.3g times its interquartile scale; a few "
           "trials dominate the mean: read the median and quantiles)\n",

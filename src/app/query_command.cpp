@@ -179,7 +179,7 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     std::string heavy;
     for (size_t o = 0; o < mc::kObservableCount; ++o) {
       const io::ObservableRecord& x = r.observables[o];
-      const bool flag = mc::heavy_tailed(x.std_error, x.defined, x.quantiles);
+      const bool flag = mc::heavy_tailed(x.mean, x.std_error, x.defined, x.quantiles);
       row.push_back(Cell::whole(flag ? 1 : 0));
       if (flag) heavy += (heavy.empty() ? "" : ",") + std::string(mc::kObservables[o].name);
     }

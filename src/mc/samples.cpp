@@ -78,11 +78,13 @@ Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_t
 }
 }  // namespace
 
-bool heavy_tailed(double std_error, long count, const Quantiles& q) {
-  if (count < kHeavyTailMinTrials || !std::isfinite(std_error)) return false;
+bool heavy_tailed(double mean, double std_error, long count, const Quantiles& q) {
+  if (count < kHeavyTailMinTrials || !std::isfinite(std_error) || !std::isfinite(mean)) return false;
   const double sd = std_error * std::sqrt(static_cast<double>(count));
-  const double robust_sd = (q[3] - q[1]) / 1.349;  // the interquartile range of a normal is 1.349 sd
-  return sd > kHeavyTailRatio * robust_sd;
+  const double iqr = q[3] - q[1];
+  const double robust_sd = iqr / 1.349;  // the interquartile range of a normal is 1.349 sd
+  const double shift = std::abs(mean - q[2]);
+  return sd > kHeavyTailRatio * robust_sd && shift > kHeavyTailShift * std::max(std::abs(q[2]), iqr);
 }
 
 Summary CellSamples::summary(std::size_t k) const {
