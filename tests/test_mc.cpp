@@ -225,8 +225,8 @@ TEST(HeavyTail, FlagsWhereAFewTrialsDominateTheMean) {
     for (double v : x) ss += (v - mean) * (v - mean);
     const double sd = std::sqrt(ss / static_cast<double>(x.size() - 1));
     const double iqr = q(0.75) - q(0.25);
-    const bool expected = x.size() >= 8 && sd > 2.5 * iqr / 1.349 &&
-                          std::abs(mean - q(0.5)) > 0.05 * std::max(std::abs(q(0.5)), iqr);
+    const bool expected =
+        x.size() >= 8 && sd > 2.5 * iqr / 1.349 && std::abs(mean - q(0.5)) > 0.05 * std::max(std::abs(q(0.5)), iqr);
     EXPECT_EQ(mc::heavy_tailed(sum.mean, sum.std_error, sum.count, sum.quantiles), expected);
     return expected;
   };

@@ -61,11 +61,11 @@ void print_cell_json(const CellReport& c) {
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const std::string name = mc::kObservables[k].name;
     const mc::Summary& s = c.summaries[k];
-    observables += "\"" + name + "_mean\": " + json_number(s.mean) + ", \"" + name +
-                   "_stderr\": " + json_number(s.std_error) + ", \"" + name +
-                   "_quantiles\": " + quantiles_json(s.quantiles) + ", \"" + name +
-                   "_defined\": " + std::to_string(s.count) + ", \"" + name +
-                   "_heavy_tail\": " + (mc::heavy_tailed(s.mean, s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
+    observables +=
+        "\"" + name + "_mean\": " + json_number(s.mean) + ", \"" + name + "_stderr\": " + json_number(s.std_error) +
+        ", \"" + name + "_quantiles\": " + quantiles_json(s.quantiles) + ", \"" + name +
+        "_defined\": " + std::to_string(s.count) + ", \"" + name +
+        "_heavy_tail\": " + (mc::heavy_tailed(s.mean, s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
   }
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
