@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Small versions of the science claims of docs/results.md (the full runs: tools/claims.sh), each
+# with margins of orders of magnitude, so that they test the claim and not the noise:
+#   depth      at the one-layer critical gamma a stack collapses: the median lambda falls by
+#              decades with each layer (L = 1, 2, 3), and once collapsed the trials are
+#              heavy-tailed (the mean far above the median, flagged by query)
+#   logsquared beta = gamma (ln n)^2 over-scales: at half the critical gamma 1 - lambda (median)
+#              falls with n towards the identity: at least 2x from n = 64 to 256 (here 3.0x) and
+#              10x from 256 to 1024 (here 99x)
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(realpath "$1")
+WORK=$(mktemp -d /tmp/attnsweep-claims.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+source "$HERE/common.sh"
+export OMPI_MCA_rmaps_base_oversubscribe=1
+cat > depth.ini <<'INI'
+[grid]
+rho    = 0.5
+gamma  = 2
+d      = 32
+n      = 256
+layers = 1, 2, 3
+[mc]
+trials   = 16
+probes   = 1
+jacobian = hutchinson
+seed     = 2025
+INI
+mpiexec -n 2 "$BIN" run --config depth.ini --output depth.h5 --progress none > depth.log 2>&1 || fail "depth sweep: $(tail -2 depth.log)"
+"$BIN" query depth.h5 --format csv > depth.csv
+/usr/bin/python3 - <<'PY' && ok "depth: the median lambda falls by decades per layer; the collapsed stack is heavy-tailed" || fail "depth: $(cat depth.csv)"
+import csv
+rows = {int(r["layers"]): r for r in csv.DictReader(open("depth.csv"))}
+median = {L: float(r["lambda_median"]) for L, r in rows.items()}
+print("medians:", median, "means:", {L: float(r["lambda_mean"]) for L, r in rows.items()})
+assert median[2] < median[1] / 10 and median[3] < median[2] / 10, median
+assert float(rows[3]["lambda_mean"]) > 10 * median[3], rows[3]
+assert rows[3]["lambda_heavy_tail"] == "1", rows[3]
+PY
+for n in 64 256 1024; do
+  "$BIN" cell --rho 0.5 --gamma 1 --d 32 --n $n --scaling log-squared --jacobian hutchinson --probes 1 --trials 8 \
+    --format json > cell$n.json || fail "cell n = $n"
+done
+/usr/bin/python3 - <<'PY' && ok "(ln n)^2 at half the critical gamma: 1 - lambda falls towards 0 as n grows" || fail "(ln n)^2"
+import json
+gap = {n: 1 - json.load(open(f"cell{n}.json"))["lambda_quantiles"]["0.5"] for n in (64, 256, 1024)}
+print("1 - median lambda:", gap)
+assert gap[256] < gap[64] / 2 and gap[1024] < gap[256] / 10 and gap[1024] >= 0, gap
+PY
+[ $failures = 0 ] || exit 1
