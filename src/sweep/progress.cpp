@@ -84,11 +84,14 @@ double ProgressReporter::eta_seconds(const ProgressCounts& counts, double elapse
   return smoothed_eta_;
 }
 
+bool ProgressReporter::due() const {
+  if (mode_ == ProgressMode::none) return false;
+  return last_report_ == Clock::time_point{} || seconds_between(last_report_, Clock::now()) >= interval_of(mode_);
+}
+
 void ProgressReporter::report(const ProgressCounts& c, bool final_line) {
-  if (mode_ == ProgressMode::none) return;
+  if (mode_ == ProgressMode::none || (!final_line && !due())) return;
   const auto now = Clock::now();
-  if (!final_line && last_report_ != Clock::time_point{} && seconds_between(last_report_, now) < interval_of(mode_))
-    return;
   last_report_ = now;
   const double elapsed = seconds_between(start_, now);
   const bool complete = c.done >= c.total;

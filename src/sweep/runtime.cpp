@@ -38,7 +38,8 @@ int run_master(Campaign& campaign, const Grid& grid, const CampaignLimits& limit
   hooks.on_results = [&campaign](std::vector<TaskResult>& results, Dispatcher& d) { campaign.accept(results, d); };
   hooks.each_pass = [&] {
     campaign.checkpoint();
-    progress.report(campaign.progress(), false);
+    // Counting can walk every search of a campaign: only when a report is due, not every pass.
+    if (progress.due()) progress.report(campaign.progress(), false);
   };
   hooks.finished = [&campaign](const Dispatcher& d) { return campaign.finished(d); };
   const MasterStats stats = run_master_loop(grid, ranks, outbox, dispatcher, limits.started, hooks);

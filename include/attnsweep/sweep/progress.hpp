@@ -32,6 +32,8 @@ class ProgressReporter {
   explicit ProgressReporter(ProgressMode mode);
   // At most one report per interval (bar 0.5 s, json 5 s, lines 10 s), and always the final one.
   void report(const ProgressCounts& counts, bool final_line);
+  // Whether a report now would be printed (its interval has passed, or none was printed yet).
+  bool due() const;
   ProgressMode mode() const { return mode_; }
 
  private:
