@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ inline io::CellRecord cell_record(std::int64_t cell, io::CellStatus status, std:
   r.observables[attnsweep::mc::kEta].mean = eta_mean;
   r.observables[attnsweep::mc::kEta].std_error = eta_stderr;
   r.observables[attnsweep::mc::kEta].trial = std::move(trial_eta);
+  // The probes' standard error: not measured (the exact method), NaN in every trial.
+  io::ObservableRecord& probe = r.observables[attnsweep::mc::kEtaProbeStderr];
+  probe.mean = probe.std_error = std::nan("");
+  probe.trial.assign(r.observables[attnsweep::mc::kLambda].trial.size(), std::nan(""));
   return r;
 }
 
@@ -52,6 +57,7 @@ inline io::TrialsRecord trials_record(std::int64_t cell, double seconds, std::ve
   r.trial = std::move(trial);
   r.values[attnsweep::mc::kLambda] = std::move(lambda);
   r.values[attnsweep::mc::kEta] = std::move(eta);
+  r.values[attnsweep::mc::kEtaProbeStderr].assign(r.trial.size(), std::nan(""));
   return r;
 }
 

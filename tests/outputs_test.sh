@@ -104,7 +104,7 @@ for var in ("lambda", "eta"):
           f"query's {var}_median column is the file's")
 with h5py.File("o.h5", "r") as f:
     check([d.label for d in f["lambda_mean"].dims] == ["rho", "gamma", "d", "n"], "h5py: dimension labels")
-    check(int(f.attrs["schema_version"]) == 3, "schema_version 3")
+    check(int(f.attrs["schema_version"]) == 4, "schema_version 4")
 sys.exit(1 if bad else 0)
 PY
 
@@ -142,6 +142,8 @@ with h5py.File("old.h5", "r+") as f:
     for old, new in moves.items():
         f.move(old, new)
     for name in ("lambda_trial", "eta_trial", "trial"):  # 0.1 had no per-trial values
+        del f[name]
+    for name in [name for name in f if name.startswith("eta_probe_stderr")]:  # nor the probes' error (schema 4)
         del f[name]
     f.attrs["schema_version"] = np.int64(1)
 PY
@@ -247,8 +249,8 @@ with h5py.File("old.h5", "r+") as f:
 PY
 mpiexec -n 2 "$BIN" run --config o.ini --output old.h5 > resume.log 2>&1 || fail "resume of schema 1 exited $?"
 grep -q "6 to run" resume.log && ok "resume of schema 1 runs the 6 missing cells" || fail "resume: $(grep -m1 'to run' resume.log)"
-[ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('old.h5', 'r').attrs['schema_version']))")" = 3 ] &&
-  ok "the resumed file is schema 3" || fail "the resumed file kept schema 1"
+[ "$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('old.h5', 'r').attrs['schema_version']))")" = 4 ] &&
+  ok "the resumed file is schema 4" || fail "the resumed file kept schema 1"
 cut -d, -f1-11,13-14 o.csv > want.csv
 results old.h5 | cut -d, -f1-13 > got.csv
 cmp -s want.csv got.csv && ok "resumed schema-1 file equals the uninterrupted run bitwise" || fail "resumed results differ"

@@ -9,6 +9,8 @@
 #include "attnsweep/mc/samples.hpp"
 #include "attnsweep/mc/tokens.hpp"
 #include "attnsweep/mc/trial.hpp"
+#include "attnsweep/model/dense.hpp"
+#include "attnsweep/model/theory.hpp"
 
 namespace mc = attnsweep::mc;
 
@@ -237,4 +239,81 @@ TEST(HeavyTail, FlagsWhereAFewTrialsDominateTheMean) {
   EXPECT_FALSE(check({1 - 1e-9, 1 - 2e-9, 1 - 1e-9, 1 - 3e-9, 1 - 1e-9, 1 - 2e-9, 1 - 1e-9, 1 - 9e-7}));
   mc::Quantiles flat{};
   EXPECT_FALSE(mc::heavy_tailed(1.0, std::nan(""), 10, flat));  // one defined trial's NaN standard error
+}
+
+namespace {
+mc::CellParams simplex_hutchinson_cell(std::uint64_t seed) {
+  mc::CellParams cell;
+  cell.rho = 0.5;
+  cell.gamma = 1.0;
+  cell.d = 20;
+  cell.n = 16;
+  cell.geometry = mc::Geometry::simplex;
+  cell.jacobian = mc::JacobianMethod::hutchinson;
+  cell.probes = 8;
+  cell.seed = seed;
+  return cell;
+}
+}  // namespace
+
+// The probes' standard error is sd(e_k) / sqrt(m) of the per-probe estimates e_k = |J v_k|^2 / (n d),
+// here recomputed from the dense layer's Jacobian-vector products on the trial's own probes.
+TEST(ProbeStandardError, IsTheSpreadOfTheDenseLayersPerProbeEstimates) {
+  const mc::CellParams cell = simplex_hutchinson_cell(11);
+  const mc::TrialResult r = mc::run_trial(cell, 0);
+  const attnsweep::model::Matrix X = mc::simplex_tokens(cell.n, cell.d, cell.rho);
+  mc::RandomStream stream(cell.seed, mc::stream_id(cell.d, cell.n), 0, mc::Purpose::probes);
+  const attnsweep::model::Matrix V = mc::rademacher_probes(cell.n, cell.d, cell.probes, stream);
+  const auto pass = attnsweep::model::dense::forward(X, cell.gamma, cell.alpha);
+  const attnsweep::model::Matrix JV = attnsweep::model::dense::jacobian_vector_products(pass, V);
+  std::vector<double> e;
+  for (long k = 0; k < cell.probes; ++k)
+    e.push_back(JV.middleCols(k * cell.d, cell.d).squaredNorm() / static_cast<double>(cell.n * cell.d));
+  double mean = 0, ss = 0;
+  for (double x : e) mean += x / static_cast<double>(e.size());
+  for (double x : e) ss += (x - mean) * (x - mean);
+  const double se = std::sqrt(ss / static_cast<double>(e.size() - 1) / static_cast<double>(e.size()));
+  EXPECT_NEAR(r[mc::kEta], mean, 1e-12 * mean);
+  EXPECT_NEAR(r[mc::kEtaProbeStderr], se, 1e-9 * se);
+  // The exact method has no probes, and one probe has no spread: undefined (NaN), not zero.
+  mc::CellParams exact = cell;
+  exact.jacobian = mc::JacobianMethod::exact;
+  EXPECT_TRUE(std::isnan(mc::run_trial(exact, 0)[mc::kEtaProbeStderr]));
+  mc::CellParams one_probe = cell;
+  one_probe.probes = 1;
+  EXPECT_TRUE(std::isnan(mc::run_trial(one_probe, 0)[mc::kEtaProbeStderr]));
+}
+
+// Calibration: over independent probe draws (seeds) of one simplex cell, the estimates' variance
+// equals the mean of the reported squared errors (E[s^2 / m] = Var(e) / m = Var(eta), exactly),
+// and the estimates centre on the closed form. 400 seeds: the variance ratio's own relative
+// error is about sqrt(2 / 400 + excess kurtosis / 400) < 10%; the tolerance is 25%.
+TEST(ProbeStandardError, PredictsTheSpreadOfEtaOverProbeDraws) {
+  const int seeds = 400;
+  std::vector<double> eta, se2;
+  for (int s = 0; s < seeds; ++s) {
+    const mc::TrialResult r = mc::run_trial(simplex_hutchinson_cell(1000 + static_cast<std::uint64_t>(s)), 0);
+    eta.push_back(r[mc::kEta]);
+    se2.push_back(r[mc::kEtaProbeStderr] * r[mc::kEtaProbeStderr]);
+  }
+  double mean = 0, mean_se2 = 0, var = 0;
+  for (int s = 0; s < seeds; ++s) mean += eta[s] / seeds, mean_se2 += se2[s] / seeds;
+  for (double x : eta) var += (x - mean) * (x - mean) / (seeds - 1);
+  EXPECT_NEAR(var / mean_se2, 1.0, 0.25) << "variance over seeds " << var << ", mean squared error " << mean_se2;
+  const mc::CellParams cell = simplex_hutchinson_cell(0);
+  const double exact = attnsweep::model::simplex_theory(cell.rho, cell.gamma, cell.n, cell.d, cell.alpha).eta;
+  EXPECT_NEAR(mean, exact, 4 * std::sqrt(var / seeds));
+}
+
+// A one-trial cell: on fixed tokens eta's standard error is the probes'; on drawn tokens it stays
+// NaN (one trial says nothing of the spread between token draws).
+TEST(ProbeStandardError, IsEtasErrorOnlyForOneTrialOnFixedTokens) {
+  mc::CellSamples one;
+  one.add(0, {0.5, 0.9, 0.01});
+  EXPECT_EQ(one.summary(mc::kEta, mc::CellSamples::Tokens::fixed).std_error, 0.01);
+  EXPECT_TRUE(std::isnan(one.summary(mc::kEta, mc::CellSamples::Tokens::drawn).std_error));
+  EXPECT_TRUE(std::isnan(one.summary(mc::kLambda, mc::CellSamples::Tokens::fixed).std_error));
+  mc::CellSamples two = one;
+  two.add(1, {0.5, 1.1, 0.01});
+  EXPECT_NEAR(two.summary(mc::kEta, mc::CellSamples::Tokens::fixed).std_error, 0.1, 1e-15);  // between trials
 }

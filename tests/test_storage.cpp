@@ -13,6 +13,8 @@
 #include <thread>
 #include <tuple>
 
+#include "attnsweep/io/bytes.hpp"
+#include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/results_file.hpp"
@@ -49,7 +51,7 @@ TEST(ResultsFile, RoundTripLayoutAndScales) {
   {
     namespace h5 = io::h5;
     h5::Handle file = h5::open_file_readonly(path);
-    EXPECT_EQ(h5::get_int_attribute(file, "/", "schema_version"), 3);
+    EXPECT_EQ(h5::get_int_attribute(file, "/", "schema_version"), io::kSchemaVersion);
     EXPECT_EQ(h5::dataset_shape(file, "/eta_mean"), (std::vector<std::int64_t>{2, 3, 2, 1}));
     EXPECT_TRUE(h5::scale_attached(file, "/lambda_mean", "/gamma", 1));
     EXPECT_FALSE(h5::scale_attached(file, "/lambda_mean", "/gamma", 0));
@@ -157,6 +159,7 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
     many.trial.push_back(t * 3);
     many.values[attnsweep::mc::kLambda].push_back(1.0 / static_cast<double>(t + 1));
     many.values[attnsweep::mc::kEta].push_back(std::ldexp(1.0, -static_cast<int>(t % 900)));  // down to subnormal range
+    many.values[attnsweep::mc::kEtaProbeStderr].push_back(static_cast<double>(t) * 1e-3);
   }
   {
     io::Journal j(path, 9);
@@ -273,4 +276,64 @@ TEST(ResultsFile, BoxReadsEqualTheWholeFileAndChunksStayBounded) {
   EXPECT_LE(chunk[0] * chunk[1] * chunk[2] * chunk[3], io::h5::kChunkElements);
   EXPECT_EQ(chunk[3], 10);
   EXPECT_EQ(chunk[2], 10);
+}
+
+// Records written before the observable count (0.2's and 0.3's kinds: a cell's status as its kind,
+// trials as kind 3; lambda and eta only) replay with the observables they lack unknown (NaN).
+TEST(Journal, RecordsWithoutTheObservableCountReplayWithTheRestUnknown) {
+  const std::string path = temp_path("legacy.journal");
+  std::string bytes("ATSWJRN1", 8);
+  io::ByteWriter header(bytes);
+  header.put(std::uint64_t{9});
+  const auto frame = [&bytes](const std::string& payload) {
+    io::ByteWriter w(bytes);
+    w.put(static_cast<std::uint32_t>(payload.size()));
+    w.put(attnsweep::io::crc32(payload.data(), payload.size()));
+    bytes += payload;
+  };
+  std::string cell;  // cell 4, done (kind 1), 2 trials, lambda and eta summaries and trials
+  io::ByteWriter c(cell);
+  c.put(std::int64_t{4});
+  c.put(std::uint8_t{1});
+  c.put(std::int32_t{2});
+  for (double v : {0.5, 0.1, 0.9, 0.2}) c.put(v);
+  c.put(1.5);
+  c.put(std::int32_t{1});
+  c.put_text("");
+  c.put(std::uint32_t{2});
+  for (double v : {0.4, 0.8, 0.6, 1.0}) c.put(v);  // trial 0: lambda, eta; trial 1: lambda, eta
+  frame(cell);
+  std::string trials;  // cell 6, kind 3: trial 5 with lambda 0.25, eta 0.75
+  io::ByteWriter t(trials);
+  t.put(std::int64_t{6});
+  t.put(std::uint8_t{3});
+  t.put(2.0);
+  t.put(std::uint32_t{1});
+  t.put(std::uint64_t{5});
+  t.put(0.25);
+  t.put(0.75);
+  frame(trials);
+  std::ofstream(path, std::ios::binary) << bytes;
+  Replayed seen;
+  {
+    io::Journal j(path, 9, seen.visitor());
+    EXPECT_EQ(j.damaged_bytes(), 0u);
+    j.append(trials_record(7, 0.5, {1}, {0.3}, {0.7}));  // a new record after the old ones
+  }
+  ASSERT_EQ(seen.cells.size(), 1u);
+  ASSERT_EQ(seen.trials.size(), 1u);
+  const io::CellRecord& r = seen.cells[0];
+  EXPECT_EQ(r.status, io::CellStatus::done);
+  EXPECT_EQ(r.observables[attnsweep::mc::kEta].mean, 0.9);
+  EXPECT_EQ(r.observables[attnsweep::mc::kEta].trial, (std::vector<double>{0.8, 1.0}));
+  EXPECT_TRUE(std::isnan(r.observables[attnsweep::mc::kEtaProbeStderr].mean));
+  ASSERT_EQ(r.observables[attnsweep::mc::kEtaProbeStderr].trial.size(), 2u);
+  EXPECT_TRUE(std::isnan(r.observables[attnsweep::mc::kEtaProbeStderr].trial[1]));
+  EXPECT_EQ(seen.trials[0].values[attnsweep::mc::kEta], std::vector<double>{0.75});
+  EXPECT_TRUE(std::isnan(seen.trials[0].values[attnsweep::mc::kEtaProbeStderr][0]));
+  Replayed again;  // old and new kinds in one journal
+  io::Journal::read(path, again.visitor());
+  ASSERT_EQ(again.trials.size(), 2u);
+  EXPECT_EQ(again.trials[1].values[attnsweep::mc::kLambda], std::vector<double>{0.3});
+  std::remove(path.c_str());
 }

@@ -71,7 +71,7 @@ def read_sweep(path):
     if f.attrs.get("kind", b"") in ("critical", b"critical"):
         fail(f"{path}: a critical-search file, not a sweep (give it to --critical)")
     if "lambda_mean" not in f or "meta" not in f:
-        fail(f"{path}: not an attnsweep sweep file (schema 2 or 3)")
+        fail(f"{path}: not an attnsweep sweep file (schema 2 to 4)")
     text = f["meta/config"][()]
     text = text.decode() if isinstance(text, bytes) else text
     index, chosen = study_select.swept_index(f, path, SELECTIONS, fail)

@@ -110,7 +110,7 @@ def load(path, selections):
             fail(f"{path}: not an attnsweep output (no schema_version attribute)")
         schema = int(f.attrs["schema_version"])
         if schema not in LAYOUTS:
-            fail(f"{path}: schema version {schema} is not supported (this tool reads 1 to 3)")
+            fail(f"{path}: schema version {schema} is not supported (this tool reads 1 to 4)")
         where = LAYOUTS[schema]
         for name in where.values():
             if name not in f:
@@ -155,9 +155,11 @@ def load(path, selections):
 QUANTILE_LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
-# Where each array lives: schemas 3 and 2 (axes and arrays at the root, netCDF-4 readable; 3 adds a
-# dimension per swept model parameter after n) and 1 (0.1's).
+# Where each array lives: schemas 4, 3 and 2 (axes and arrays at the root, netCDF-4 readable; 3 adds a
+# dimension per swept model parameter after n, 4 adds eta_probe_stderr) and 1 (0.1's).
 LAYOUTS = {
+    4: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
+        "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status", "config": "meta/config"},
     3: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",
         "eta": "eta_mean", "eta_se": "eta_stderr", "status": "status", "config": "meta/config"},
     2: {"rho": "rho", "gamma": "gamma", "d": "d", "n": "n", "lambda": "lambda_mean", "lambda_se": "lambda_stderr",

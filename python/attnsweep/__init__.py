@@ -7,7 +7,7 @@
     ds.status.to_series().value_counts()            # done / missing / failed / undefined
     ds.attrs["mc.trials"], ds.beta                   # the settings; derived coordinates
 
-`open_dataset` reads a sweep's file (schemas 1 to 3) or a critical search's file and returns:
+`open_dataset` reads a sweep's file (schemas 1 to 4) or a critical search's file and returns:
 
 * every variable with its dimensions named (rho, gamma, d, n, the swept model parameters,
   trial, quantile; a critical file: rho, d, n, evaluation, trial);
@@ -174,7 +174,7 @@ def open_dataset(path):
             raise AttnsweepFileError(f"{path}: not an attnsweep output (no schema_version attribute)")
         schema = int(f.attrs["schema_version"])
         kind = _text(f.attrs.get("kind", "sweep"))
-        if kind == "sweep" and schema not in (1, 2, 3) or kind == "critical" and schema != 1:
+        if kind == "sweep" and schema not in (1, 2, 3, 4) or kind == "critical" and schema != 1:
             raise AttnsweepFileError(f"{path}: {kind} schema {schema} is not supported (a newer attnsweep?)")
         config_text = _text(f["meta/config"][()])
         axes, data = _critical_variables(f) if kind == "critical" else _sweep_variables(f, schema)

@@ -102,13 +102,14 @@ void print_cell_table(const CellReport& c) {
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
       cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
       cell.alpha, static_cast<unsigned long long>(cell.seed), c.seconds);
-  std::printf("  %-8s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
+  std::printf("  %-16s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
               "simplex theory", "n -> inf");
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::Summary& s = c.summaries[k];
+    if (s.count == 0 && !mc::kObservables[k].decides_status) continue;  // not measured (no probes)
     char range[64];
     std::snprintf(range, sizeof range, "%.4g .. %.4g", s.quantiles[0], s.quantiles[4]);
-    std::printf("  %-8s %14.6g %12.3g %12.6g %25s %16s %12s\n", mc::kObservables[k].name, s.mean, s.std_error,
+    std::printf("  %-16s %14.6g %12.3g %12.6g %25s %16s %12s\n", mc::kObservables[k].name, s.mean, s.std_error,
                 s.quantiles[2], range, number_or_na(c.simplex_values[k], c.simplex_exists).c_str(),
                 number_or_na(c.limit_values[k], c.paper_law).c_str());
   }
@@ -120,11 +121,17 @@ void print_cell_table(const CellReport& c) {
           "trials dominate the mean: read the median and quantiles)\n",
           mc::kObservables[k].name,
           s.std_error * std::sqrt(static_cast<double>(s.count)) / ((s.quantiles[3] - s.quantiles[1]) / 1.349));
-    if (s.count < cell.trials)
+    if (s.count < cell.trials && mc::kObservables[k].decides_status)
       std::printf("  (%s is undefined in %ld of %ld trials: %s; the statistics are over the other %ld)\n",
                   mc::kObservables[k].name, cell.trials - s.count, cell.trials, mc::kObservables[k].undefined_when,
                   s.count);
   }
+  if (mc::tokens_of(cell) == mc::CellSamples::Tokens::fixed && c.summaries[mc::kEta].count == 1 &&
+      std::isfinite(c.summaries[mc::kEta].std_error))
+    std::printf(
+        "  (eta's standard error is the spread of its %ld probes: the tokens are fixed, the probes are the only "
+        "randomness)\n",
+        cell.probes);
   if (!c.simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
   if (!c.paper_law)
@@ -224,13 +231,13 @@ int cell_command(const std::vector<std::string>& args) {
   CellReport report;
   report.cell = cell;
   report.seconds = seconds;
-  for (size_t k = 0; k < mc::kObservableCount; ++k) report.summaries[k] = samples.summary(k);
+  for (size_t k = 0; k < mc::kObservableCount; ++k) report.summaries[k] = samples.summary(k, mc::tokens_of(cell));
   report.simplex = model::simplex_theory_layers(cell.rho, cell.gamma, static_cast<double>(cell.n),
                                                 static_cast<double>(cell.d), cell.alpha, cell.layers, cell.scaling);
   report.limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
-  static_assert(mc::kObservableCount == 2,
+  static_assert(mc::kObservableCount == 3,
                 "cell's theory knows lambda and eta: give a new observable its own (or NaN)");
-  report.simplex_values = {report.simplex.lambda, report.simplex.eta};
+  report.simplex_values = {report.simplex.lambda, report.simplex.eta, NAN};
   // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's: one layer without
   // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens; gaussian
   // tokens carry E[1/|x|^2] = d/(d - 2), infinite at d <= 2 (MODEL.md section 5).
@@ -238,7 +245,7 @@ int cell_command(const std::vector<std::string>& args) {
   const double d = static_cast<double>(cell.d);
   const double norm_factor = cell.geometry == mc::Geometry::simplex ? 1.0 : d > 2 ? d / (d - 2) : NAN;
   report.eta_limit_applies = std::isfinite(norm_factor) || report.limit.eta == 0;
-  report.limit_values = {report.limit.lambda, report.limit.eta == 0 ? 0.0 : report.limit.eta * norm_factor};
+  report.limit_values = {report.limit.lambda, report.limit.eta == 0 ? 0.0 : report.limit.eta * norm_factor, NAN};
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
   report.simplex_exists = cell.d >= cell.n + 1;

@@ -142,16 +142,24 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
   const bool by_status = !status.empty();
   const io::CellStatus wanted = by_status ? io::parse_status(status) : io::CellStatus::missing;
   std::vector<Column> columns = place_columns(grid.axes());
-  // The table shows each median beside its mean; CSV and JSON keep their first 14 columns (the
-  // layout of 0.2) and add every quantile after them.
+  // The table shows each physics observable's median beside its mean; CSV and JSON keep their
+  // first 14 columns (the layout of 0.2) and add the estimator's observables (the probes' error:
+  // in eta's +- where it is the error) and every quantile after them.
   columns.insert(columns.end(), {{"status", "", 7, -1}, {"trials", "", 6, -1}});
   for (const mc::ObservableInfo& o : mc::kObservables) {
     const std::string name = o.name;
-    columns.insert(columns.end(), {{name + "_mean", name, 12, 6},
-                                   {name + "_stderr", "+-", 10, 3},
-                                   {name + "_median", "median", 12, 6, Column::table_only}});
+    if (o.decides_status)
+      columns.insert(columns.end(), {{name + "_mean", name, 12, 6},
+                                     {name + "_stderr", "+-", 10, 3},
+                                     {name + "_median", "median", 12, 6, Column::table_only}});
   }
   columns.insert(columns.end(), {{"seconds", "", 8, -1}, {"attempts", "att", 3, -1}, {"error", "", -5, -1}});
+  for (const mc::ObservableInfo& o : mc::kObservables) {
+    const std::string name = o.name;
+    if (!o.decides_status)
+      columns.insert(columns.end(), {{name + "_mean", "", 12, 6, Column::data_only},
+                                     {name + "_stderr", "", 10, 3, Column::data_only}});
+  }
   for (const mc::ObservableInfo& o : mc::kObservables)
     for (const double level : mc::kQuantileLevels)
       columns.push_back({quantile_column(o.name, level), "", 12, 6, Column::data_only});
@@ -169,10 +177,17 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     if (by_status && r.status != wanted) continue;
     std::vector<Cell> row = place_cells(grid, i);
     row.insert(row.end(), {Cell::label(io::status_name(r.status)), Cell::whole(r.trials)});
-    for (const io::ObservableRecord& o : r.observables)
-      row.insert(row.end(), {Cell::real(o.mean), Cell::real(o.std_error), Cell::real(o.quantiles[2])});
+    for (size_t o = 0; o < mc::kObservableCount; ++o) {
+      const io::ObservableRecord& x = r.observables[o];
+      if (mc::kObservables[o].decides_status)
+        row.insert(row.end(), {Cell::real(x.mean), Cell::real(x.std_error), Cell::real(x.quantiles[2])});
+    }
     row.insert(row.end(),
                {Cell::fixed(r.seconds, format == "table" ? 3 : 6), Cell::whole(r.attempts), Cell::free_text(r.error)});
+    for (size_t o = 0; o < mc::kObservableCount; ++o) {
+      const io::ObservableRecord& x = r.observables[o];
+      if (!mc::kObservables[o].decides_status) row.insert(row.end(), {Cell::real(x.mean), Cell::real(x.std_error)});
+    }
     for (const io::ObservableRecord& o : r.observables)
       for (const double value : o.quantiles) row.push_back(Cell::real(value));
     for (const io::ObservableRecord& o : r.observables) row.push_back(Cell::whole(o.defined));

@@ -97,13 +97,13 @@ std::uint64_t stream_records(int fd, const std::string& path, const JournalVisit
     if (ok) {
       const std::string_view payload(buffer.data() + at + kFrameHeader, size);
       const std::uint8_t kind = kind_of(payload);
-      ok = crc32(payload.data(), payload.size()) == crc && (kind == kTrialsKind       ? decode(payload, trials)
+      ok = crc32(payload.data(), payload.size()) == crc && (is_trials_kind(kind)      ? decode(payload, trials)
                                                             : kind == kEvaluationKind ? decode(payload, evaluation)
                                                                                       : decode(payload, cell));
       if (ok) {
         if (in_damage) damaged += offset - damage_start;
         in_damage = false;
-        if (kind == kTrialsKind) {
+        if (is_trials_kind(kind)) {
           if (visitor.on_trials) visitor.on_trials(trials);
         } else if (kind == kEvaluationKind) {
           if (visitor.on_evaluation) visitor.on_evaluation(evaluation);

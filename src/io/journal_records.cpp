@@ -1,6 +1,8 @@
 // The journal's record payloads (journal.hpp has the file layout), in the project's byte codec.
 #include "journal_records.hpp"
 
+#include <limits>
+
 #include "attnsweep/io/bytes.hpp"
 
 namespace attnsweep::io {
@@ -13,8 +15,9 @@ std::string encode(const CellRecord& r) {
   std::string p;
   ByteWriter w(p);
   w.put(r.cell);
-  // Kind byte: the status, except that undefined (3) takes kUndefinedKind, 3 being a trials record's.
-  w.put(r.status == CellStatus::undefined ? kUndefinedKind : static_cast<std::uint8_t>(r.status));
+  w.put(kCellKind);
+  w.put(static_cast<std::uint8_t>(r.status));
+  w.put(static_cast<std::uint8_t>(mc::kObservableCount));
   w.put(r.trials);
   for (const ObservableRecord& o : r.observables) {
     w.put(o.mean);
@@ -40,11 +43,25 @@ bool decode(std::string_view p, CellRecord& r) {
   try {
     ByteReader in(p);
     r.cell = in.get<std::int64_t>();
-    const auto status = in.get<std::uint8_t>();
+    const auto kind = in.get<std::uint8_t>();
+    // Before the observable count was written (kinds 0..2 and 4) the kind was the status and
+    // the record held lambda and eta.
+    std::uint8_t status = kind == kUndefinedKind ? static_cast<std::uint8_t>(CellStatus::undefined) : kind;
+    size_t stored = kLegacyObservableCount;
+    if (kind == kCellKind) {
+      status = in.get<std::uint8_t>();
+      stored = in.get<std::uint8_t>();
+    } else if (kind > 2 && kind != kUndefinedKind) {
+      return false;
+    }
+    if (status > static_cast<std::uint8_t>(CellStatus::undefined) || stored < 1 || stored > mc::kObservableCount)
+      return false;
     r.trials = in.get<std::int32_t>();
-    for (ObservableRecord& o : r.observables) {
-      o.mean = in.get<double>();
-      o.std_error = in.get<double>();
+    const double unknown = std::numeric_limits<double>::quiet_NaN();
+    for (size_t k = 0; k < mc::kObservableCount; ++k) {
+      ObservableRecord& o = r.observables[k];
+      o.mean = k < stored ? in.get<double>() : unknown;
+      o.std_error = k < stored ? in.get<double>() : unknown;
       o.trial.clear();
     }
     r.seconds = in.get<double>();
@@ -52,13 +69,13 @@ bool decode(std::string_view p, CellRecord& r) {
     r.error = in.get_text();
     if (!in.at_end()) {
       const auto count = in.get<std::uint32_t>();
-      if (in.remaining() != static_cast<size_t>(count) * 8 * mc::kObservableCount) return false;
-      for (ObservableRecord& o : r.observables) o.trial.resize(count);
+      if (in.remaining() != static_cast<size_t>(count) * 8 * stored) return false;
+      for (ObservableRecord& o : r.observables) o.trial.assign(count, unknown);
       for (std::uint32_t t = 0; t < count; ++t)
-        for (ObservableRecord& o : r.observables) o.trial[t] = in.get<double>();
+        for (size_t k = 0; k < stored; ++k) r.observables[k].trial[t] = in.get<double>();
     }
-    if ((status > 2 && status != kUndefinedKind) || !in.at_end()) return false;
-    r.status = status == kUndefinedKind ? CellStatus::undefined : static_cast<CellStatus>(status);
+    if (!in.at_end()) return false;
+    r.status = static_cast<CellStatus>(status);
     return true;
   } catch (const TruncatedBytes&) {
     return false;
@@ -69,9 +86,10 @@ std::string encode(const TrialsRecord& r, size_t begin, size_t end) {
   std::string p;
   ByteWriter w(p);
   w.put(r.cell);
-  w.put(kTrialsKind);
+  w.put(kTrialsCountedKind);
   // The seconds go with the first chunk only, so that chunks add up to the record's time.
   w.put(begin == 0 ? r.seconds : 0.0);
+  w.put(static_cast<std::uint8_t>(mc::kObservableCount));
   w.put(static_cast<std::uint32_t>(end - begin));
   for (size_t i = begin; i < end; ++i) {
     w.put(r.trial[i]);
@@ -85,15 +103,18 @@ bool decode(std::string_view p, TrialsRecord& r) {
     ByteReader in(p);
     r.cell = in.get<std::int64_t>();
     const auto kind = in.get<std::uint8_t>();
+    if (kind != kTrialsKind && kind != kTrialsCountedKind) return false;
     r.seconds = in.get<double>();
+    // kTrialsKind (before the count was written) holds lambda and eta.
+    const size_t stored = kind == kTrialsCountedKind ? in.get<std::uint8_t>() : kLegacyObservableCount;
     const auto count = in.get<std::uint32_t>();
-    if (kind != kTrialsKind || in.remaining() != static_cast<size_t>(count) * 8 * (1 + mc::kObservableCount))
+    if (stored < 1 || stored > mc::kObservableCount || in.remaining() != static_cast<size_t>(count) * 8 * (1 + stored))
       return false;
     r.trial.resize(count);
-    for (std::vector<double>& v : r.values) v.resize(count);
+    for (std::vector<double>& v : r.values) v.assign(count, std::numeric_limits<double>::quiet_NaN());
     for (std::uint32_t i = 0; i < count; ++i) {
       r.trial[i] = in.get<std::uint64_t>();
-      for (std::vector<double>& v : r.values) v[i] = in.get<double>();
+      for (size_t k = 0; k < stored; ++k) r.values[k][i] = in.get<double>();
     }
     return true;
   } catch (const TruncatedBytes&) {

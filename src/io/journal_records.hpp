@@ -12,9 +12,16 @@
 
 namespace attnsweep::io {
 
-inline constexpr std::uint8_t kTrialsKind = 3;      // after the CellStatus values 0..2
-inline constexpr std::uint8_t kUndefinedKind = 4;   // a whole cell of status undefined (CellStatus 3)
-inline constexpr std::uint8_t kEvaluationKind = 5;  // some trials of a critical search at one gamma
+// Kinds 0..4 are read, no longer written: a whole cell whose kind is its status (0..2, 4 for
+// undefined) and 3 some trials; both hold lambda and eta only (kLegacyObservableCount).
+inline constexpr std::uint8_t kTrialsKind = 3;
+inline constexpr std::uint8_t kUndefinedKind = 4;
+inline constexpr std::uint8_t kEvaluationKind = 5;     // some trials of a critical search at one gamma
+inline constexpr std::uint8_t kCellKind = 6;           // a whole cell: status, then the observable count
+inline constexpr std::uint8_t kTrialsCountedKind = 7;  // some trials, with the observable count
+inline constexpr std::size_t kLegacyObservableCount = 2;
+
+inline bool is_trials_kind(std::uint8_t kind) { return kind == kTrialsKind || kind == kTrialsCountedKind; }
 
 // The kind byte that follows the index (the payload is at least 9 bytes).
 inline std::uint8_t kind_of(std::string_view payload) { return static_cast<std::uint8_t>(payload[8]); }

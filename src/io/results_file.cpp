@@ -56,7 +56,9 @@ const Layout kLayoutV1 = {{"/grid/rho", "/grid/gamma", "/grid/d", "/grid/n"},
                           "/cells/error",
                           "/meta/config",
                           "/meta/config_hash",
-                          "/meta/build"};
+                          "/meta/build",
+                          1};
+// Schemas 2 to 4 share the places; each stores the observables that came before it.
 const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
                           "/%s_mean",
                           "/%s_stderr",
@@ -67,8 +69,15 @@ const Layout kLayoutV2 = {{"/rho", "/gamma", "/d", "/n"},
                           "/error",
                           "/meta/config",
                           "/meta/config_hash",
-                          "/meta/build"};
-static_assert(kSchemaVersion == 3, "kLayoutV2 is the layout written (schema 3: the same places, plus swept axes)");
+                          "/meta/build",
+                          2};
+Layout with_schema(Layout layout, int schema) {
+  layout.schema = schema;
+  return layout;
+}
+const Layout kLayoutV3 = with_schema(kLayoutV2, 3);
+const Layout kLayoutV4 = with_schema(kLayoutV2, 4);
+static_assert(kSchemaVersion == 4, "kLayoutV4 is the layout written (schema 4: schema 3 plus eta_probe_stderr)");
 }  // namespace
 
 namespace {
@@ -81,9 +90,12 @@ std::string with_name(const char* pattern, size_t k) {
 std::string Layout::mean(size_t k) const { return with_name(mean_pattern, k); }
 std::string Layout::std_error(size_t k) const { return with_name(stderr_pattern, k); }
 
+bool Layout::stores(size_t k) const { return mc::kObservables[k].since_schema <= schema; }
+
 std::vector<std::string> Layout::arrays() const {
   std::vector<std::string> all;
-  for (size_t k = 0; k < mc::kObservableCount; ++k) all.insert(all.end(), {mean(k), std_error(k)});
+  for (size_t k = 0; k < mc::kObservableCount; ++k)
+    if (stores(k)) all.insert(all.end(), {mean(k), std_error(k)});
   all.insert(all.end(), {trials, status, seconds, attempts, error});
   return all;
 }
@@ -94,10 +106,12 @@ std::string observable_dataset(size_t k, const char* suffix) {
 
 const Layout& layout_of(std::int64_t schema, const std::string& path) {
   if (schema == 1) return kLayoutV1;
-  if (schema == 2 || schema == 3) return kLayoutV2;
+  if (schema == 2) return kLayoutV2;
+  if (schema == 3) return kLayoutV3;
+  if (schema == 4) return kLayoutV4;
   throw WrongKindOfFile(path + ": schema version " + std::to_string(schema) +
-                        " is not supported (this build reads 1 to 3" +
-                        (schema > 3 ? "; the file is from a newer attnsweep)" : ")"));
+                        " is not supported (this build reads 1 to 4" +
+                        (schema > 4 ? "; the file is from a newer attnsweep)" : ")"));
 }
 
 // CRC-32 of the error texts with their cell indices, in cell order.
@@ -244,8 +258,11 @@ std::vector<Variable> sweep_variables(const Layout& at, const std::vector<Axis>&
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::ObservableInfo& o = mc::kObservables[k];
     const std::string name = o.name, what = o.long_name;
+    const std::string one_trial = k == mc::kEta ? "one trial: the spread of its Hutchinson probes (eta_probe_stderr) "
+                                                  "on simplex tokens, NaN on gaussian tokens"
+                                                : "NaN with one trial";
     v.insert(v.end(), {{at.mean(k), what + ", mean over trials", o.units, true},
-                       {at.std_error(k), "standard error of " + name + "_mean (NaN with one trial)", o.units, true},
+                       {at.std_error(k), "standard error of " + name + "_mean (" + one_trial + ")", o.units, true},
                        {observable_dataset(k, "quantile"),
                         what + ", quantiles over trials (0.5: the median; NaN: not known)", o.units, true},
                        {observable_dataset(k, "defined"),
@@ -331,7 +348,7 @@ void write_results_file(const std::string& path, const SweepConfig& config, cons
   const std::vector<Axis> axes = study_axes(config);
   std::vector<std::int64_t> shape;
   for (const Axis& axis : axes) shape.push_back(axis.size());
-  const Layout& at = kLayoutV2;
+  const Layout& at = kLayoutV4;
   write_hdf5_atomically(path, [&](const h::Handle& file) {
     write_axes(file, at, axes);
     write_cell_arrays(file, at, shape, state);

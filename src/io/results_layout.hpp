@@ -21,9 +21,11 @@ struct Layout {
   const char *mean_pattern, *stderr_pattern;
   const char *trials, *status, *seconds, *attempts, *error;
   const char *config, *config_hash, *build;
+  int schema;  // the schema version: which observables the file stores (mc::ObservableInfo::since_schema)
+  bool stores(size_t k) const;
   std::string mean(size_t k) const;
   std::string std_error(size_t k) const;
-  // Every per-cell array of the layout (the observables' means and standard errors first).
+  // Every per-cell array of the layout (the stored observables' means and standard errors first).
   std::vector<std::string> arrays() const;
 };
 

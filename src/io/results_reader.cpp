@@ -15,6 +15,13 @@
 
 namespace attnsweep::io {
 
+namespace {
+// An observable the file's schema does not store reads as unknown.
+std::vector<double> unknown(std::int64_t count) {
+  return std::vector<double>(static_cast<size_t>(count), std::numeric_limits<double>::quiet_NaN());
+}
+}  // namespace
+
 ResultsReader::~ResultsReader() = default;
 ResultsReader::ResultsReader(ResultsReader&&) noexcept = default;
 
@@ -107,11 +114,13 @@ void ResultsReader::read_header() {
   // Counts of defined trials: written since the undefined status; older files derive them.
   const auto any_exists = [&](const char* suffix) {
     bool any = false;
-    for (size_t k = 0; k < mc::kObservableCount; ++k) any = any || h::exists((*file_), observable_dataset(k, suffix));
+    for (size_t k = 0; k < mc::kObservableCount; ++k)
+      any = any || (at.stores(k) && h::exists((*file_), observable_dataset(k, suffix)));
     return any;
   };
   const auto require_all = [&](const char* suffix, const std::vector<std::int64_t>& want) {
-    for (size_t k = 0; k < mc::kObservableCount; ++k) require_shape(observable_dataset(k, suffix).c_str(), want);
+    for (size_t k = 0; k < mc::kObservableCount; ++k)
+      if (at.stores(k)) require_shape(observable_dataset(k, suffix).c_str(), want);
   };
   has_defined_counts_ = any_exists("defined");
   if (has_defined_counts_) require_all("defined", shape);
@@ -177,12 +186,14 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
       s.trials = h::read_int32((*file_), at.trials, slab);
       s.attempts = h::read_int32((*file_), at.attempts, slab);
       for (size_t k = 0; k < mc::kObservableCount && has_defined_counts_; ++k)
-        s.observables[k].defined = h::read_int32((*file_), observable_dataset(k, "defined"), slab);
+        s.observables[k].defined = at.stores(k) ? h::read_int32((*file_), observable_dataset(k, "defined"), slab)
+                                                : std::vector<std::int32_t>(static_cast<size_t>(box.size()), 0);
     }
     if (fields & kValues) {
       for (size_t k = 0; k < mc::kObservableCount; ++k) {
-        s.observables[k].mean = h::read_doubles((*file_), at.mean(k), slab);
-        s.observables[k].std_error = h::read_doubles((*file_), at.std_error(k), slab);
+        s.observables[k].mean = at.stores(k) ? h::read_doubles((*file_), at.mean(k), slab) : unknown(box.size());
+        s.observables[k].std_error =
+            at.stores(k) ? h::read_doubles((*file_), at.std_error(k), slab) : unknown(box.size());
       }
     }
     if (fields & kSeconds) s.seconds = h::read_doubles((*file_), at.seconds, slab);
@@ -191,7 +202,9 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
       with_level.start.push_back(0);
       with_level.count.push_back(static_cast<std::int64_t>(mc::kQuantileLevels.size()));
       for (size_t k = 0; k < mc::kObservableCount; ++k)
-        s.observables[k].quantile = h::read_doubles((*file_), observable_dataset(k, "quantile"), with_level);
+        s.observables[k].quantile = at.stores(k)
+                                        ? h::read_doubles((*file_), observable_dataset(k, "quantile"), with_level)
+                                        : unknown(box.size() * static_cast<std::int64_t>(mc::kQuantileLevels.size()));
     }
     if ((fields & kTrials) && trial_slots_ > 0) {
       h::Slab slab5 = slab;
@@ -199,7 +212,8 @@ SweepState ResultsReader::read(const CellBox& box, unsigned fields) const {
       slab5.count.push_back(trial_slots_);
       std::array<std::vector<double>, mc::kObservableCount> values;
       for (size_t k = 0; k < mc::kObservableCount; ++k)
-        values[k] = h::read_doubles((*file_), observable_dataset(k, "trial"), slab5);
+        values[k] = at.stores(k) ? h::read_doubles((*file_), observable_dataset(k, "trial"), slab5)
+                                 : unknown(box.size() * trial_slots_);
       s.set_trial_values(trial_slots_, std::move(values));
     }
     if (fields & kErrors) {
@@ -295,10 +309,11 @@ void verify_cell(const SweepState& s, std::int64_t k, std::int64_t cell, long tr
                  std::vector<std::string>& problems) {
   const auto st = static_cast<CellStatus>(s.status[static_cast<size_t>(k)]);
   const auto i = static_cast<size_t>(k);
-  bool finite = true, none = true;  // every observable's mean finite; none has one
-  for (const SweepState::Observable& o : s.observables) {
-    finite = finite && std::isfinite(o.mean[i]);
-    none = none && std::isnan(o.mean[i]);
+  bool finite = true, none = true;  // every observable's mean finite (those that decide the status); none has one
+  for (size_t o = 0; o < mc::kObservableCount; ++o) {
+    const double mean = s.observables[o].mean[i];
+    finite = finite && (std::isfinite(mean) || !mc::kObservables[o].decides_status);
+    none = none && std::isnan(mean);
   }
   const std::string which = "cell " + std::to_string(cell);
   if (st == CellStatus::done && (!finite || s.trials[i] != trials))

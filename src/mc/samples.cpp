@@ -87,8 +87,15 @@ bool heavy_tailed(double mean, double std_error, long count, const Quantiles& q)
   return sd > kHeavyTailRatio * robust_sd && shift > kHeavyTailShift * std::max(std::abs(q[2]), iqr);
 }
 
-Summary CellSamples::summary(std::size_t k) const {
-  return summarize(by_trial_, [k](const TrialResult& r) { return r[k]; });
+Summary CellSamples::summary(std::size_t k, Tokens tokens) const {
+  Summary s = summarize(by_trial_, [k](const TrialResult& r) { return r[k]; });
+  // One trial on fixed tokens: the probes are eta's only randomness, and their spread within the
+  // trial is its standard error (NaN for the exact method, which has no error).
+  if (k == kEta && tokens == Tokens::fixed && s.count == 1) {
+    for (const auto& [trial, result] : by_trial_)
+      if (!std::isnan(result[kEta])) s.std_error = result[kEtaProbeStderr];
+  }
+  return s;
 }
 
 }  // namespace attnsweep::mc

@@ -53,6 +53,26 @@ model::JacobianNorm kernel_method(const CellParams& cell) {
   if (!cell.observe_eta) return model::JacobianNorm::none;
   return cell.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
 }
+
+// The standard error of the trial's Hutchinson estimate over its probes: each probe's
+// e_k = |J v_k|^2 / (n d) (block k of the products J V), sd(e) / sqrt(m). NaN for one probe.
+double probe_standard_error(const model::Matrix& products, long probes, long d, double nd) {
+  if (probes < 2) return std::nan("");
+  double mean = 0, m2 = 0;
+  for (long k = 0; k < probes; ++k) {
+    // Row i of block k: d contiguous values at row i's column k d (row-major).
+    double sum = 0;
+    for (Eigen::Index i = 0; i < products.rows(); ++i) {
+      const double* row = products.data() + i * products.cols() + k * d;
+      for (long j = 0; j < d; ++j) sum += row[j] * row[j];
+    }
+    const double e = sum / nd;
+    const double delta = e - mean;
+    mean += delta / static_cast<double>(k + 1);
+    m2 += delta * (e - mean);
+  }
+  return std::sqrt(m2 / static_cast<double>(probes - 1) / static_cast<double>(probes));
+}
 }  // namespace
 
 std::uint64_t stream_id(long d, long n) {
@@ -91,6 +111,8 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     }
     results[k][kLambda] = lambda;
     results[k][kEta] = eta;
+    results[k][kEtaProbeStderr] =
+        hutchinson ? probe_standard_error(w.layer.jacobian_vector_products(), cell.probes, cell.d, nd) : std::nan("");
   };
   const auto undefined = [&](size_t k) { results[k].fill(std::nan("")); };
   if (cell.layers == 1) {

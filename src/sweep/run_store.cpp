@@ -303,8 +303,9 @@ void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double 
   record.status = io::CellStatus::done;
   record.trials = static_cast<std::int32_t>(samples.size());
   record.seconds = seconds;
+  const mc::CellSamples::Tokens tokens = mc::tokens_of(grid_.cell(cell));
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
-    const mc::Summary summary = samples.summary(k);
+    const mc::Summary summary = samples.summary(k, tokens);
     io::ObservableRecord& o = record.observables[k];
     o.defined = static_cast<std::int32_t>(summary.count);
     o.mean = summary.mean;
@@ -312,7 +313,7 @@ void RunStore::finish(std::int64_t cell, const mc::CellSamples& samples, double 
     o.quantiles = summary.quantiles;
     for (const auto& [trial, value] : samples.by_trial()) o.trial.push_back(value[k]);  // trials 0 .. T - 1
     // Undefined, not done, when an observable is defined in none of the trials (mc/trial.cpp).
-    if (summary.count == 0) record.status = io::CellStatus::undefined;
+    if (summary.count == 0 && mc::kObservables[k].decides_status) record.status = io::CellStatus::undefined;
   }
   const auto failures = failures_.find(cell);
   record.attempts = attempts_before(cell) + (failures == failures_.end() ? 0 : failures->second) + 1;

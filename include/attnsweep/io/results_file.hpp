@@ -15,10 +15,11 @@
 
 namespace attnsweep::io {
 
-// The layout written (3: axes and arrays at the root, netCDF-4 readable, one dimension per axis of
-// the study, swept model parameters included); 2 (0.2's, the four fixed axes) and 1 (0.1's) are
-// still read.
-inline constexpr std::int64_t kSchemaVersion = 3;
+// The layout written (4: axes and arrays at the root, netCDF-4 readable, one dimension per axis of
+// the study, swept model parameters included, every observable of mc::kObservables); 3 (without
+// eta_probe_stderr), 2 (0.2's, the four fixed axes) and 1 (0.1's) are still read, an observable a
+// file does not store as unknown (NaN).
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 // An attnsweep output whose contents fail a check: a checksum (Fletcher-32 on the arrays,
 // CRC-32 on the texts), or axes that disagree with the stored config. `verify` reports it

@@ -14,15 +14,26 @@ struct ObservableInfo {
   const char* long_name;       // what it is, for the file's long_name and messages
   const char* units;           // CF units ("1": dimensionless)
   const char* undefined_when;  // when a trial leaves it undefined (NaN), for messages
+  // A cell whose trials leave this observable undefined in every trial has the status
+  // "undefined" (the physics observables); false for what describes an estimator (its noise).
+  bool decides_status;
+  // The file schema that first stores it (an older file reads it as unknown: NaN).
+  int since_schema;
 };
 
-inline constexpr std::size_t kObservableCount = 2;
+inline constexpr std::size_t kObservableCount = 3;
 inline constexpr std::size_t kLambda = 0;  // MODEL.md section 3: the angle ratio
 inline constexpr std::size_t kEta = 1;     // MODEL.md section 4: the normalised Jacobian norm
+// The standard error of a trial's Hutchinson eta over its m probes, sd(e_1..e_m) / sqrt(m) with
+// e_k = |J v_k|^2 / (n d) (MODEL.md section 4): the error bar of a one-trial cell whose tokens are
+// fixed (the simplex), where the probes are the only randomness.
+inline constexpr std::size_t kEtaProbeStderr = 2;
 
 inline constexpr std::array<ObservableInfo, kObservableCount> kObservables = {{
-    {"lambda", "angle ratio lambda", "1", "no pair of distinct input directions"},
-    {"eta", "normalised Jacobian norm eta = ||J||_F^2 / (n d)", "1", "a zero-length output token"},
+    {"lambda", "angle ratio lambda", "1", "no pair of distinct input directions", true, 1},
+    {"eta", "normalised Jacobian norm eta = ||J||_F^2 / (n d)", "1", "a zero-length output token", true, 1},
+    {"eta_probe_stderr", "standard error of the trial's Hutchinson eta over its probes", "1",
+     "the exact Jacobian (no probes), a single probe or an undefined eta", false, 4},
 }};
 
 // One trial's value of every observable (NaN: undefined in this trial).

@@ -66,8 +66,12 @@ class CellSamples {
   // (trial, values) pairs in ascending trial order.
   const std::vector<std::pair<std::uint64_t, TrialResult>>& by_trial() const { return by_trial_; }
 
-  // The summary of observable k (kObservables' order) over the trials, in trial order.
-  Summary summary(std::size_t k) const;
+  // The summary of observable k (kObservables' order) over the trials, in trial order. With
+  // fixed tokens (the same in every trial: the simplex) a one-trial cell's eta takes its
+  // standard error from the probes (kEtaProbeStderr); with drawn tokens it stays NaN, as one
+  // trial says nothing of the token-to-token spread.
+  enum class Tokens { drawn, fixed };
+  Summary summary(std::size_t k, Tokens tokens = Tokens::drawn) const;
 
  private:
   // A sorted vector, not a map: trials arrive almost always in ascending order (an append),

@@ -41,6 +41,12 @@ inline constexpr long kMaxTokens = 100'000'000;
 inline constexpr int kMaxThreads = 1024;
 using model::kMaxLayers;
 
+// Whether every trial of the cell sees the same tokens (the simplex: deterministic), for the
+// summary of one-trial cells (CellSamples::summary).
+inline CellSamples::Tokens tokens_of(const CellParams& cell) {
+  return cell.geometry == Geometry::simplex ? CellSamples::Tokens::fixed : CellSamples::Tokens::drawn;
+}
+
 // Throws std::invalid_argument naming the first out-of-range parameter.
 void validate(const CellParams& cell);
 
