@@ -7,6 +7,7 @@
 #   logsquared beta = gamma (ln n)^2 over-scales: at half the critical gamma 1 - lambda (median)
 #              falls with n towards the identity: at least 2x from n = 64 to 256 (here 3.0x) and
 #              10x from 256 to 1024 (here 99x)
+#   floor      lambda at double precision's rounding floor is said to be rounding (cell, query)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath "$1")
@@ -48,5 +49,18 @@ import json
 gap = {n: 1 - json.load(open(f"cell{n}.json"))["lambda_quantiles"]["0.5"] for n in (64, 256, 1024)}
 print("1 - median lambda:", gap)
 assert gap[256] < gap[64] / 2 and gap[1024] < gap[256] / 10 and gap[1024] >= 0, gap
+PY
+# The rounding floor (mc::lambda_rounding_floor, d eps^2 / (1 - rho)): beta = 0 maps every token to
+# one direction, so lambda is rounding and says so; the depth file's flags follow the rule.
+"$BIN" cell --rho 0.5 --gamma 0 --d 32 --n 64 --trials 2 --format json > flat.json || fail "cell gamma 0"
+"$BIN" cell --rho 0.5 --gamma 0 --d 32 --n 64 --trials 2 > flat.txt || fail "cell gamma 0 table"
+/usr/bin/python3 - <<'PY' > floor.log 2>&1 && grep -q "rounding floor" flat.txt && ok "lambda at the rounding floor is flagged (cell, query)" || fail "rounding floor: $(cat floor.log flat.txt)"
+import csv, json
+c = json.load(open("flat.json"))
+floor = 32 * 2.0 ** -106 / 0.5
+print("gamma 0: lambda median", c["lambda_quantiles"]["0.5"], "floor", c["lambda_rounding_floor"])
+assert abs(c["lambda_rounding_floor"] - floor) <= 1e-12 * floor and c["lambda_at_floor"] is True, c
+for r in csv.DictReader(open("depth.csv")):
+    assert int(r["lambda_at_floor"]) == int(float(r["lambda_median"]) <= floor), r
 PY
 [ $failures = 0 ] || exit 1

@@ -32,9 +32,9 @@ while at + 8 <= len(data):
     payload = data[at + 8:at + 8 + size]
     if len(payload) < size or size < 9:
         break
-    if payload[8] == 3:
+    if payload[8] in (3, 7):  # trials records: 3 before the observable count (a byte at 17), 7 with it
         trials += 1
-        samples += struct.unpack_from("<I", payload, 17)[0]
+        samples += struct.unpack_from("<I", payload, 17 if payload[8] == 3 else 18)[0]
     else:
         cells += 1
         distinct.add(struct.unpack_from("<q", payload)[0])

@@ -77,7 +77,7 @@ data = bytearray(open(sys.argv[1], "rb").read())
 at, cells = 16, []
 while at + 8 <= len(data):
     size, _ = struct.unpack_from("<II", data, at)
-    if data[at + 8 + 8] != 3:
+    if data[at + 8 + 8] not in (3, 7):  # whole-cell records, not trials records
         cells.append((struct.unpack_from("<q", data, at + 8)[0], at))
     at += 8 + size
 cell, where = cells[len(cells) // 2]

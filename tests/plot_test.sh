@@ -176,6 +176,17 @@ b, a = np.polyfit(x, y, 1, w=1 / s)  # highest power first
 check(abs(float(fit["gamma_c_infinity"]) - a) <= 1e-6 * abs(a), f"extrapolated gamma_c {fit['gamma_c_infinity']} = independent fit {a:.6g}")
 depth = list(csv.DictReader(open("ns/depth.csv")))
 check(sorted({int(r["layers"]) for r in depth}) == [1, 2], "depth.csv has L = 1 and 2")
+# Its lambda is the median over trials (the file's quantile at 0.5), flagged at the rounding floor
+# d eps^2 / (1 - rho) exactly when the median is at or below it.
+bad = 0
+for r in depth:
+    with h5py.File(f"depth-{r['layers']}.h5", "r") as f:
+        at = (list(f["rho"][()]).index(float(r["rho"])), list(f["gamma"][()]).index(float(r["gamma"])),
+              list(f["d"][()]).index(int(r["d"])), list(f["n"][()]).index(int(r["n"])))
+        median = f["lambda_quantile"][at + (2,)]
+    floor = int(r["d"]) * 2.0 ** -106 / (1 - float(r["rho"]))
+    bad += abs(float(r["lambda"]) - median) > 1e-7 * abs(median) or int(r["lambda_at_floor"]) != int(median <= floor)
+check(bad == 0, f"depth.csv: lambda is the file's median, the floor flag its rule ({len(depth)} rows)")
 sys.exit(1 if failures else 0)
 PY
 else

@@ -11,7 +11,8 @@
             gamma_c = a + b / ln n extrapolated to n -> infinity (1/ln n -> 0) against the paper's
             1/(1 - rho), and DIR/gamma_c_n.csv (the points and, per d, the fit).
 --depth     `attnsweep run` outputs of jobs/configs/depth.ini, one per depth (mc.layers):
-            DIR/depth.png (lambda and eta of the L-layer map against L) and DIR/depth.csv.
+            DIR/depth.png (lambda and eta of the L-layer map against L: medians, interquartile bands,
+            the rounding floor marked) and DIR/depth.csv.
 
 Each table is also printed. Exit 2 with one line for a file that is not what its option takes.
 """
@@ -78,6 +79,8 @@ def read_sweep(path):
     data = {name: np.asarray(f[name]) for name in ["rho", "gamma", "d", "n"]}
     for name in ["lambda_mean", "lambda_stderr", "eta_mean", "eta_stderr", "status"]:
         data[name] = study_select.take(np.asarray(f[name]), index)
+    for q in ("lambda", "eta"):  # quantiles over trials (schema 3 on); the median is level 2
+        data[q + "_q"] = study_select.take(np.asarray(f[f"{q}_quantile"]), index) if f"{q}_quantile" in f else None
     # A swept parameter's chosen value, else the [mc] scalar (the [grid] line lists an axis).
     data["scaling"] = str(chosen.get("scaling", config_value(text, "scaling", "log")))
     data["layers"] = int(chosen.get("layers", config_value(text, "layers", "1")))
@@ -223,6 +226,21 @@ def gamma_c_n(paths, out):
         print_rows("extrapolation to n -> infinity (gamma_c = a + b / ln n)", fits)
 
 
+def rounding_floor(d, rho):
+    """Where lambda is rounding (mc::lambda_rounding_floor): d eps^2 / (1 - rho), eps = 2^-53."""
+    return d * 2.0 ** -106 / (1 - rho)
+
+
+def centre_and_band(run, quantity, at):
+    """The median and interquartile range over trials where the file has quantiles, else the
+    mean +- 1 SE; and what it is, for the title."""
+    q = run[quantity + "_q"]
+    if q is not None and np.isfinite(q[at + (2,)]):
+        return q[at + (2,)], q[at + (1,)], q[at + (3,)], "median and interquartile range over trials"
+    m, se = run[quantity + "_mean"][at], np.nan_to_num(run[quantity + "_stderr"][at])
+    return m, m - se, m + se, "mean +- 1 SE (no quantiles in the file)"
+
+
 def depth(paths, out):
     runs = sorted((read_sweep(p) for p in paths), key=lambda r: r["layers"])
     if len({r["layers"] for r in runs}) != len(runs):
@@ -230,37 +248,52 @@ def depth(paths, out):
     rows = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     base = runs[0]
+    what = ""
     for i, rho in enumerate(base["rho"]):
         for j, gamma in enumerate(base["gamma"]):
             for k, d in enumerate(base["d"]):
                 for m, n in enumerate(base["n"]):
-                    L, lam, lam_e, eta, eta_e = [], [], [], [], []
+                    floor = rounding_floor(int(d), float(rho))
+                    series = {"lambda": ([], [], [], []), "eta": ([], [], [], [])}
                     for r in runs:
-                        if r["status"][i, j, k, m] != 1:
+                        at = (i, j, k, m)
+                        if r["status"][at] != 1:
                             continue
-                        L.append(r["layers"])
-                        lam.append(r["lambda_mean"][i, j, k, m])
-                        lam_e.append(r["lambda_stderr"][i, j, k, m])
-                        eta.append(r["eta_mean"][i, j, k, m])
-                        eta_e.append(r["eta_stderr"][i, j, k, m])
-                        rows.append({"rho": float(rho), "gamma": float(gamma), "d": int(d), "n": int(n),
-                                     "layers": r["layers"], "lambda": float(lam[-1]), "lambda_stderr": float(lam_e[-1]),
-                                     "eta": float(eta[-1]), "eta_stderr": float(eta_e[-1])})
+                        row = {"rho": float(rho), "gamma": float(gamma), "d": int(d), "n": int(n), "layers": r["layers"]}
+                        for quantity, (L, centre, low, high) in series.items():
+                            c, lo, hi, what = centre_and_band(r, quantity, at)
+                            L.append(r["layers"]), centre.append(c), low.append(lo), high.append(hi)
+                            row.update({quantity: float(c), quantity + "_q25": float(lo), quantity + "_q75": float(hi),
+                                        quantity + "_mean": float(r[quantity + "_mean"][at])})
+                        row["lambda_at_floor"] = int(row["lambda"] <= floor)
+                        rows.append(row)
                     label = f"gamma = {gamma:g} (kappa = {gamma * (1 - rho):g})"
-                    axes[0].errorbar(L, lam, yerr=np.nan_to_num(lam_e), marker="o", ms=3, capsize=2, label=label)
-                    axes[1].errorbar(L, eta, yerr=np.nan_to_num(eta_e), marker="o", ms=3, capsize=2, label=label)
+                    for ax, (L, centre, low, high) in zip(axes, series.values()):
+                        line, = ax.plot(L, centre, "o-", ms=3, label=label)
+                        ax.fill_between(L, low, high, color=line.get_color(), alpha=0.15)
+                        # Medians at the rounding floor: open markers (rounding, not a measurement).
+                        if ax is axes[0]:
+                            at_floor = [x <= floor for x in centre]
+                            ax.plot([l for l, f in zip(L, at_floor) if f], [c for c, f in zip(centre, at_floor) if f],
+                                    "o", ms=7, mfc="none", color=line.get_color())
+                    axes[0].axhspan(1e-300, floor, color="grey", alpha=0.12, lw=0)
+    floor = rounding_floor(int(base["d"][0]), float(base["rho"][0]))
+    axes[0].axhline(floor, color="grey", lw=0.8, ls="--", label=f"rounding floor d eps^2/(1 - rho) = {floor:.1g}")
     for ax, name in zip(axes, ["lambda of the L-layer map", "eta of the L-layer map"]):
         ax.set_yscale("log")
         ax.set_xlabel("layers L (same beta = gamma ln n in each)")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
+    low_data = min((r["lambda_q25"] for r in rows if r["lambda_q25"] > 0), default=floor)
+    axes[0].set_ylim(bottom=min(low_data, floor) / 10)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Depth at rho = {base['rho'][0]:g}, d = {base['d'][0]}, n = {base['n'][0]} (error bars: one standard error)")
+    fig.suptitle(f"Depth at rho = {base['rho'][0]:g}, d = {base['d'][0]}, n = {base['n'][0]} ({what}; "
+                 "open circles: lambda at the rounding floor)", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "depth.png"), dpi=110)
     plt.close(fig)
     write_csv(os.path.join(out, "depth.csv"), rows)
-    print_rows("depth: lambda and eta of L layers", rows)
+    print_rows("depth: lambda and eta of L layers (medians)", rows)
 
 
 def main():

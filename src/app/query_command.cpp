@@ -168,7 +168,9 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
   // mc::heavy_tailed: the mean is dominated by a few trials (read the median).
   for (const mc::ObservableInfo& o : mc::kObservables)
     columns.push_back({std::string(o.name) + "_heavy_tail", "", 1, -1, Column::data_only});
-  columns.push_back({"heavy_tail", "heavy", -10, -1, Column::table_only});
+  // mc::lambda_rounding_floor: the median lambda is rounding (the tokens collapsed within it).
+  columns.push_back({"lambda_at_floor", "", 1, -1, Column::data_only});
+  columns.push_back({"notes", "", -18, -1, Column::table_only});
   Report report(format, columns);
   for (std::int64_t k = 0; k < box.size(); ++k) {
     const std::int64_t i = box.flat_index(k, shape);
@@ -191,14 +193,18 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
     for (const io::ObservableRecord& o : r.observables)
       for (const double value : o.quantiles) row.push_back(Cell::real(value));
     for (const io::ObservableRecord& o : r.observables) row.push_back(Cell::whole(o.defined));
-    std::string heavy;
+    std::string notes;
     for (size_t o = 0; o < mc::kObservableCount; ++o) {
       const io::ObservableRecord& x = r.observables[o];
       const bool flag = mc::heavy_tailed(x.mean, x.std_error, x.defined, x.quantiles);
       row.push_back(Cell::whole(flag ? 1 : 0));
-      if (flag) heavy += (heavy.empty() ? "" : ",") + std::string(mc::kObservables[o].name);
+      if (flag) notes += (notes.empty() ? "" : ",") + std::string(mc::kObservables[o].name) + " heavy";
     }
-    row.push_back(Cell::label(heavy));
+    const mc::CellParams p = grid.cell(i);
+    const bool at_floor = r.observables[mc::kLambda].quantiles[2] <= mc::lambda_rounding_floor(p.d, p.rho);
+    row.push_back(Cell::whole(at_floor ? 1 : 0));
+    if (at_floor) notes += (notes.empty() ? "" : ",") + std::string("lambda at floor");
+    row.push_back(Cell::label(notes));
     report.row(row);
   }
 }

@@ -3,12 +3,14 @@
 //
 // Layout: a 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
 // [u32 payload length][u32 CRC-32 of payload][payload]. A payload starts with the cell index
-// (i64) and a kind byte: 0..2 and 4 a whole cell (CellRecord, status missing/done/failed and, 4,
-// undefined; since 0.2 a done cell's record ends with its per-trial values, which 0.1's records
-// lack), 3 some trials of a cell not finished yet (TrialsRecord), 5 some trials of a critical
-// search at one gamma (EvaluationRecord; 0.2's critical journals held these as kind 3 with the
-// gamma in the eta field, which the critical search still reads). Payloads are written with the
-// project's one byte codec (io/bytes.hpp).
+// (i64) and a kind byte: 6 a whole cell (CellRecord: status, the number of observables it holds,
+// their summaries, and a done cell's per-trial values), 7 some trials of a cell not finished yet
+// (TrialsRecord, with the number of observables), 5 some trials of a critical search at one gamma
+// (EvaluationRecord). Kinds written before the observable count are still read, with lambda and
+// eta only: 0..2 and 4 a whole cell whose kind is its status (0.1's records lack the per-trial
+// values), 3 some trials (0.2's critical journals held evaluations as kind 3 with the gamma in the
+// eta field, which the critical search still reads). Payloads are written with the project's one
+// byte codec (io/bytes.hpp).
 //
 // Records are appended in batches: everything one task produced (all its cells and trials)
 // is one write and one fdatasync, never one per cell, and is durable when commit() returns.

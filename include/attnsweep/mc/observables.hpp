@@ -39,4 +39,14 @@ inline constexpr std::array<ObservableInfo, kObservableCount> kObservables = {{
 // One trial's value of every observable (NaN: undefined in this trial).
 using TrialResult = std::array<double, kObservableCount>;
 
+// Where lambda is double precision's rounding, not a measurement (MODEL.md section 3): a pair's
+// 1 - cos' of nearly equal outputs is |y'_i - y'_j|^2 / 2, whose unit vectors carry a rounding of
+// about eps = 2^-53 per component, so below d eps^2 it is rounding; lambda divides it by the
+// inputs' 1 - cos, 1 - rho on average. A collapsed stack's lambda lands here (0.8e-31 .. 5.6e-31
+// at d = 64, rho = 0.5, against the floor's 1.6e-30: docs/results.md).
+inline double lambda_rounding_floor(long d, double rho) {
+  constexpr double eps = 0x1p-53;
+  return static_cast<double>(d) * eps * eps / (1 - rho);
+}
+
 }  // namespace attnsweep::mc
