@@ -77,6 +77,31 @@ assert ds.eval_lambda_trial.dims == ('rho', 'd', 'n', 'evaluation', 'trial')
 print(float(ds.gamma_c.sel(rho=0.5, d=64, n=512)))" > xr.txt 2>&1 && ok "xarray opens it: gamma_c(0.5, 64, 512) = $(cat xr.txt)" ||
     fail "xarray: $(tail -2 xr.txt)"
   ncdump -h p1.h5 > /dev/null 2>&1 && ok "ncdump -h reads it" || fail "ncdump -h fails"
+  # Medians beside the means: each evaluation's quantiles and the median's crossing, recomputed
+  # here with numpy from the per-trial values (linear interpolation between neighbouring gammas,
+  # the crossing nearest gamma_c), equal the file's and the CSV's.
+  $PY - <<'PY' > median.txt 2>&1 && ok "median crossing and quantiles equal numpy's: $(tail -1 median.txt)" || fail "median crossing: $(tail -3 median.txt)"
+import csv
+import h5py, numpy as np
+rows = list(csv.DictReader(open("p1.csv")))
+with h5py.File("p1.h5", "r") as f:
+    rho, d, n = list(f["rho"][()]), list(f["d"][()]), list(f["n"][()])
+    for r in rows:
+        at = (rho.index(float(r["rho"])), d.index(int(r["d"])), n.index(int(r["n"])))
+        g, trials, q = f["eval_gamma"][at], f["eval_lambda_trial"][at], f["eval_lambda_quantile"][at]
+        keep = np.isfinite(g)
+        g, trials, q = g[keep], trials[keep], q[keep]
+        want_q = np.quantile(trials, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
+        assert np.allclose(q, want_q, rtol=1e-14, atol=0), (q, want_q)
+        order = np.argsort(g)
+        g, off = g[order], np.median(trials[order], axis=1) - float(r["lambda_target"])
+        cross = [g[k] - off[k] * (g[k + 1] - g[k]) / (off[k + 1] - off[k])
+                 for k in range(len(g) - 1) if (off[k] < 0) != (off[k + 1] < 0) or off[k] == 0]
+        want = min(cross, key=lambda c: abs(c - float(r["gamma_c"])))
+        got = f["gamma_c_median"][at]
+        assert abs(got - want) <= 1e-12 * want and abs(float(r["gamma_c_median"]) - want) <= 1e-12 * want, (got, want)
+        print(f"rho {r['rho']}: gamma_c {float(r['gamma_c']):.5f} (mean), {want:.5f} (median)")
+PY
   # The Python reader: the table's numbers, status decoded, the search's settings as attributes.
   PYTHONPATH="$HERE/../python" $PY - <<'PY' && ok "python reader: gamma_c and status equal the CSV's, settings kept" ||
 import csv, attnsweep

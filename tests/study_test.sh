@@ -117,7 +117,8 @@ refuse)
   /usr/bin/python3 -c "
 import h5py
 with h5py.File('nt.h5', 'r+') as f:
-    del f['lambda_trial'], f['eta_trial'], f['trial']"
+    for name in [name for name in f if name.endswith('_trial')] + ['trial']:
+        del f[name]"
   "$BIN" verify nt.h5 > /dev/null 2>&1 || fail "a file without per-trial values fails verify"
   cp nt.h5 nt-before.h5
   refused "more trials, no per-trial values" "keeps no per-trial values" \

@@ -104,7 +104,7 @@ def _sweep_variables(f, schema):
 
 
 def _critical_variables(f):
-    axes = {name: _values(f[name]) for name in ("rho", "d", "n", "evaluation", "trial")}
+    axes = {name: _values(f[name]) for name in ("rho", "d", "n", "evaluation", "trial", "quantile") if name in f}
     data = {name: (_dims(f, name), _values(item)) for name, item in f.items()
             if isinstance(item, h5py.Dataset) and name not in axes}
     return axes, data

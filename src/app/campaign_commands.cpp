@@ -132,6 +132,7 @@ void print_critical(const io::SweepConfig& config, const sweep::CriticalJob& job
                          {"lambda_target", "target", 8, 5},
                          {"gamma_c", "", 12, 6},
                          {"interval", "", -25, -1, C::table_only},
+                         {"gamma_c_median", "median x", 10, 6},
                          {"gamma_c_low", "", 0, -1, C::data_only},
                          {"gamma_c_high", "", 0, -1, C::data_only},
                          {"gamma_theory", "theory", 10, 6},
@@ -152,9 +153,11 @@ void print_critical(const io::SweepConfig& config, const sweep::CriticalJob& job
     std::snprintf(percent, sizeof percent, std::isfinite(relative) ? "%+.2f%%" : "n/a", 100 * relative);
     report.row({Cell::real(rho), Cell::whole(config.d[static_cast<size_t>(job.points[p].d)]),
                 Cell::whole(config.n[static_cast<size_t>(job.points[p].n)]), Cell::real(job.settings[p].target),
-                Cell::real(r.gamma_c), Cell::label(interval), Cell::real(r.low), Cell::real(r.high), Cell::real(theory),
-                Cell::real(relative), Cell::label(percent), Cell::real((r.low - theory) / theory),
-                Cell::real((r.high - theory) / theory), Cell::label(sweep::critical_status_name(r.status)),
+                Cell::real(r.gamma_c), Cell::label(interval),
+                Cell::real(sweep::median_crossing(searches[p].evaluations(), job.settings[p].target, r.gamma_c)),
+                Cell::real(r.low), Cell::real(r.high), Cell::real(theory), Cell::real(relative), Cell::label(percent),
+                Cell::real((r.low - theory) / theory), Cell::real((r.high - theory) / theory),
+                Cell::label(sweep::critical_status_name(r.status)),
                 Cell::whole(static_cast<long long>(searches[p].evaluations().size())),
                 Cell::fixed(sweep::grid_equivalent(job.settings[p], r), 0)});
   }

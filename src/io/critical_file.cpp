@@ -7,6 +7,7 @@
 
 #include "atomic_write.hpp"
 #include "attnsweep/io/provenance.hpp"
+#include "attnsweep/mc/samples.hpp"
 #include "hdf5.hpp"
 #include "schema.hpp"
 
@@ -24,27 +25,32 @@ void describe_search_file(const h5::Handle& file, const SweepConfig& config, con
   std::snprintf(interval, sizeof interval, "%.4g%% bootstrap over trials, %ld resamples",
                 100 * config.critical.confidence, config.critical.resamples);
   describe_variables(
-      file, {{"/rho", "input pairwise cosine rho", "1"},
-             {"/d", "token dimension d", "1"},
-             {"/n", "number of tokens n", "1"},
-             {"/evaluation", "evaluation index (in the order the search asked for them)", ""},
-             {"/trial", "trial index (its random draws)", ""},
-             {"/gamma_c", "gamma where the trial-averaged lambda crosses lambda_target", "1", true},
-             {"/gamma_c_low", std::string("lower end of gamma_c's interval (") + interval + ")", "1", true},
-             {"/gamma_c_high", std::string("upper end of gamma_c's interval (") + interval + ")", "1", true},
-             {"/gamma_c_spread", "delta-method spread of gamma_c: stderr of lambda over its slope", "1", true},
-             {"/lambda_target", "the lambda crossed (paper: 1 / (1 + 3 rho))", "1"},
-             {"/gamma_theory",
-              "the paper's gamma_c = 1 / (1 - rho) (NaN unless beta = gamma ln n, one layer and alpha = 0)", "1", true},
-             {"/grid_equivalent", "cells of a uniform gamma grid over the range at the same resolution", "1"},
-             {"/evaluations", "gammas evaluated (each with every trial)", "1"},
-             {"/bisection_steps", "bisection steps", "1"},
-             {"/status", "search status", ""},
-             {"/error", "error text of a failed search", ""},
-             {"/eval_gamma", "gamma of each evaluation (NaN: none)", "1", true},
-             {"/eval_lambda_mean", "lambda averaged over trials at each evaluation", "1", true},
-             {"/eval_lambda_stderr", "standard error of eval_lambda_mean", "1", true},
-             {"/eval_lambda_trial", "lambda of each trial at each evaluation", "1", true}});
+      file,
+      {{"/rho", "input pairwise cosine rho", "1"},
+       {"/d", "token dimension d", "1"},
+       {"/n", "number of tokens n", "1"},
+       {"/evaluation", "evaluation index (in the order the search asked for them)", ""},
+       {"/trial", "trial index (its random draws)", ""},
+       {"/gamma_c", "gamma where the trial-averaged lambda crosses lambda_target", "1", true},
+       {"/gamma_c_low", std::string("lower end of gamma_c's interval (") + interval + ")", "1", true},
+       {"/gamma_c_high", std::string("upper end of gamma_c's interval (") + interval + ")", "1", true},
+       {"/gamma_c_spread", "delta-method spread of gamma_c: stderr of lambda over its slope", "1", true},
+       {"/lambda_target", "the lambda crossed (paper: 1 / (1 + 3 rho))", "1"},
+       {"/gamma_theory", "the paper's gamma_c = 1 / (1 - rho) (NaN unless beta = gamma ln n, one layer and alpha = 0)",
+        "1", true},
+       {"/grid_equivalent", "cells of a uniform gamma grid over the range at the same resolution", "1"},
+       {"/evaluations", "gammas evaluated (each with every trial)", "1"},
+       {"/bisection_steps", "bisection steps", "1"},
+       {"/status", "search status", ""},
+       {"/error", "error text of a failed search", ""},
+       {"/eval_gamma", "gamma of each evaluation (NaN: none)", "1", true},
+       {"/eval_lambda_mean", "lambda averaged over trials at each evaluation", "1", true},
+       {"/eval_lambda_stderr", "standard error of eval_lambda_mean", "1", true},
+       {"/eval_lambda_trial", "lambda of each trial at each evaluation", "1", true},
+       {"/quantile", "quantile level of the trials' distribution", "1"},
+       {"/eval_lambda_quantile", "quantiles of lambda over trials at each evaluation (0.5: the median)", "1", true},
+       {"/gamma_c_median",
+        "gamma where the median lambda over trials crosses lambda_target (beside gamma_c, the mean's)", "1", true}});
   describe_flags(file, "/status", meanings);
   describe_settings(file, config.critical_text());
 }
@@ -63,8 +69,8 @@ void write_critical_file(const std::string& path, const SweepConfig& config, con
              N = static_cast<std::int64_t>(config.n.size());
   const std::vector<std::int64_t> shape = {R, D, N};
   // The search's arrays, point by point (K evaluations of T trials at most).
-  const auto [K, T, gamma_c, low, high, target, theory, spread, equivalent, evaluations, steps, status, errors,
-              eval_gamma, eval_mean, eval_stderr, eval_trial, meanings] = arrays;
+  const auto& [K, T, gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median, evaluations, steps, status,
+               errors, eval_gamma, eval_mean, eval_stderr, eval_trial, eval_quantile, meanings] = arrays;
   write_hdf5_atomically(path, [&](const h::Handle& file) {
     h::write_doubles(file, "rho", {R}, config.rho);
     h::write_int64(file, "d", {D}, {config.d.begin(), config.d.end()});
@@ -91,21 +97,29 @@ void write_critical_file(const std::string& path, const SweepConfig& config, con
     h::write_doubles(file, "eval_lambda_mean", shape4, eval_mean);
     h::write_doubles(file, "eval_lambda_stderr", shape4, eval_stderr);
     h::write_doubles(file, "eval_lambda_trial", shape5, eval_trial);
+    h::write_doubles(file, "gamma_c_median", shape, gamma_c_median);
+    const std::vector<double> levels(mc::kQuantileLevels.begin(), mc::kQuantileLevels.end());
+    const auto L = static_cast<std::int64_t>(levels.size());
+    h::write_doubles(file, "quantile", {L}, levels);
+    h::write_doubles(file, "eval_lambda_quantile", {R, D, N, K, L}, eval_quantile);
     h::Handle meta = h::create_group(file, "meta");
     h::write_string(meta, "config", config.critical_text());
     h::write_string(meta, "config_hash", critical_hash_text(config.critical_hash()));
     h::write_string(meta, "build", build_description());
     const char* const axes[] = {"/rho", "/d", "/n", "/evaluation", "/trial"};
     for (const char* axis : axes) h::make_scale(file, axis, axis + 1);
+    h::make_scale(file, "/quantile", "quantile");
     const auto attach = [&](const char* array, unsigned rank) {
       for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, axes[a], a);
     };
     for (const char* array :
          {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
-          "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error"})
+          "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error", "/gamma_c_median"})
       attach(array, 3);
     for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, 4);
     attach("/eval_lambda_trial", 5);
+    attach("/eval_lambda_quantile", 4);
+    h::attach_scale(file, "/eval_lambda_quantile", "/quantile", 4);
     describe_search_file(file, config, meanings);
   });
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "attnsweep/mc/rng.hpp"
+#include "attnsweep/mc/samples.hpp"
 
 namespace attnsweep::sweep {
 
@@ -173,11 +174,40 @@ void CriticalSearch::finish_interval() {
   phase_ = Phase::finished;
 }
 
-std::pair<double, double> bootstrap_interval(const std::vector<Evaluation>& evaluations, double target, double centre,
-                                             long resamples, double confidence, std::uint64_t seed) {
+namespace {
+std::vector<const Evaluation*> by_gamma(const std::vector<Evaluation>& evaluations) {
   std::vector<const Evaluation*> sorted;
   for (const Evaluation& e : evaluations) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->gamma < b->gamma; });
+  return sorted;
+}
+
+// The crossing of zero by `offsets` (a curve minus the target at the sorted gammas) nearest to
+// `centre`, by linear interpolation between neighbouring gammas; NaN when it does not cross.
+double nearest_crossing(const std::vector<const Evaluation*>& sorted, const std::vector<double>& offsets,
+                        double centre) {
+  double best = kNaN;
+  for (size_t k = 0; k + 1 < sorted.size(); ++k) {
+    if ((offsets[k] < 0) == (offsets[k + 1] < 0) && offsets[k] != 0) continue;
+    const double g0 = sorted[k]->gamma, g1 = sorted[k + 1]->gamma;
+    const double crossing =
+        offsets[k] == offsets[k + 1] ? g0 : g0 - offsets[k] * (g1 - g0) / (offsets[k + 1] - offsets[k]);
+    if (std::isnan(best) || std::abs(crossing - centre) < std::abs(best - centre)) best = crossing;
+  }
+  return best;
+}
+}  // namespace
+
+double median_crossing(const std::vector<Evaluation>& evaluations, double target, double centre) {
+  const std::vector<const Evaluation*> sorted = by_gamma(evaluations);
+  std::vector<double> offsets;
+  for (const Evaluation* e : sorted) offsets.push_back(mc::quantiles(e->lambda)[2] - target);
+  return sorted.size() < 2 ? kNaN : nearest_crossing(sorted, offsets, centre);
+}
+
+std::pair<double, double> bootstrap_interval(const std::vector<Evaluation>& evaluations, double target, double centre,
+                                             long resamples, double confidence, std::uint64_t seed) {
+  const std::vector<const Evaluation*> sorted = by_gamma(evaluations);
   if (sorted.size() < 2) return {kNaN, kNaN};
   const size_t trials = sorted.front()->lambda.size(), points = sorted.size();
   std::vector<long> counts(trials);
@@ -197,13 +227,7 @@ std::pair<double, double> bootstrap_interval(const std::vector<Evaluation>& eval
       for (size_t t = 0; t < trials; ++t) sum += static_cast<double>(counts[t]) * sorted[k]->lambda[t];
       means[k] = sum / static_cast<double>(trials) - target;
     }
-    double best = kNaN;
-    for (size_t k = 0; k + 1 < points; ++k) {
-      if ((means[k] < 0) == (means[k + 1] < 0) && means[k] != 0) continue;
-      const double g0 = sorted[k]->gamma, g1 = sorted[k + 1]->gamma;
-      const double crossing = means[k] == means[k + 1] ? g0 : g0 - means[k] * (g1 - g0) / (means[k + 1] - means[k]);
-      if (std::isnan(best) || std::abs(crossing - centre) < std::abs(best - centre)) best = crossing;
-    }
+    double best = nearest_crossing(sorted, means, centre);
     if (std::isnan(best)) best = means.front() < 0 ? sorted.back()->gamma : sorted.front()->gamma;
     crossings.push_back(best);
   }

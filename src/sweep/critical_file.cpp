@@ -42,7 +42,8 @@ io::CriticalArrays gather_searches(const io::SweepConfig& config, const Critical
   a.T = config.trials;
   const std::int64_t T = a.T;
   const size_t points = job.points.size();
-  for (auto* v : {&a.gamma_c, &a.low, &a.high, &a.target, &a.theory, &a.spread, &a.equivalent}) v->resize(points);
+  for (auto* v : {&a.gamma_c, &a.low, &a.high, &a.target, &a.theory, &a.spread, &a.equivalent, &a.gamma_c_median})
+    v->resize(points);
   a.evaluations.resize(points);
   a.steps.resize(points);
   a.status.resize(points);
@@ -50,8 +51,10 @@ io::CriticalArrays gather_searches(const io::SweepConfig& config, const Critical
   a.eval_gamma.assign(points * static_cast<size_t>(K), kNaN);
   a.eval_mean = a.eval_stderr = a.eval_gamma;
   a.eval_trial.assign(points * static_cast<size_t>(K * T), kNaN);
-  auto& [k_, t_, gamma_c, low, high, target, theory, spread, equivalent, evaluations, steps, status, errors, eval_gamma,
-         eval_mean, eval_stderr, eval_trial, meanings_] = a;
+  constexpr size_t levels = mc::kQuantileLevels.size();
+  a.eval_quantile.assign(points * static_cast<size_t>(K) * levels, kNaN);
+  auto& [k_, t_, gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median, evaluations, steps, status,
+         errors, eval_gamma, eval_mean, eval_stderr, eval_trial, eval_quantile, meanings_] = a;
   for (size_t p = 0; p < points; ++p) {
     const CriticalResult& r = searches[p].result();
     gamma_c[p] = r.gamma_c;
@@ -61,6 +64,7 @@ io::CriticalArrays gather_searches(const io::SweepConfig& config, const Critical
     theory[p] = theory_gamma(config, config.rho[static_cast<size_t>(job.points[p].rho)]);
     spread[p] = r.spread;
     equivalent[p] = grid_equivalent(job.settings[p], r);
+    gamma_c_median[p] = median_crossing(searches[p].evaluations(), target[p], r.gamma_c);
     evaluations[p] = static_cast<std::int32_t>(searches[p].evaluations().size());
     steps[p] = static_cast<std::int32_t>(r.bisection_steps);
     status[p] = static_cast<std::uint8_t>(r.status);
@@ -73,6 +77,8 @@ io::CriticalArrays gather_searches(const io::SweepConfig& config, const Critical
       eval_stderr[at] = evals[k].std_error();
       std::copy(evals[k].lambda.begin(), evals[k].lambda.end(),
                 eval_trial.begin() + static_cast<std::ptrdiff_t>(at * T));
+      const mc::Quantiles q = mc::quantiles(evals[k].lambda);
+      std::copy(q.begin(), q.end(), eval_quantile.begin() + static_cast<std::ptrdiff_t>(at * levels));
     }
   }
   for (std::uint8_t k = 0; k <= static_cast<std::uint8_t>(CriticalStatus::above); ++k)

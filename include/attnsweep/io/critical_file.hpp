@@ -15,11 +15,12 @@ namespace attnsweep::io {
 // at most per point (NaN where a point has fewer).
 struct CriticalArrays {
   std::int64_t K = 1, T = 1;
-  std::vector<double> gamma_c, low, high, target, theory, spread, equivalent;
+  std::vector<double> gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median;
   std::vector<std::int32_t> evaluations, steps;
   std::vector<std::uint8_t> status;
   std::vector<std::string> errors;
   std::vector<double> eval_gamma, eval_mean, eval_stderr, eval_trial;
+  std::vector<double> eval_quantile;         // K x mc::kQuantileLevels per point
   std::vector<std::string> status_meanings;  // the name of each status code, from 0
 };
 

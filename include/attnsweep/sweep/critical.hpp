@@ -111,4 +111,11 @@ long max_evaluations(const CriticalSettings& settings);
 std::pair<double, double> bootstrap_interval(const std::vector<Evaluation>& evaluations, double target, double centre,
                                              long resamples, double confidence, std::uint64_t seed);
 
+// Where the median lambda over trials (not the mean the search follows) crosses the target,
+// interpolated like the mean's crossing between neighbouring evaluated gammas, the crossing
+// nearest `centre` (gamma_c); NaN when the medians do not cross. Beside gamma_c it says whether
+// a tail of trials moves the mean's crossing (they agree within the interval where lambda's
+// trials are light-tailed, as at alpha = 0).
+double median_crossing(const std::vector<Evaluation>& evaluations, double target, double centre);
+
 }  // namespace attnsweep::sweep
