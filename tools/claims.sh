@@ -34,6 +34,7 @@ for r in rows:
 import csv, sys
 x = [float(r['lambda']) for r in csv.DictReader(sys.stdin)]
 print(f'gamma 2, L 4: {sum(v < 1e-30 for v in x)} of {len(x)} trials at the rounding floor (lambda < 1e-30)')"
+  /usr/bin/python3 tools/plot_n_study.py --depth jobs/claims/depth.h5 --out jobs/claims > /dev/null  # depth.png, depth.csv
   echo
   echo "## gamma_c at d 64, n 256 (rho 0.5, 128 trials), four seeds (jobs/configs/claims-critical.ini)"
   for seed in 1 2 3 4; do

@@ -10,7 +10,8 @@
             its bootstrap interval against 1/ln n for each d, the weighted least-squares line
             gamma_c = a + b / ln n extrapolated to n -> infinity (1/ln n -> 0) against the paper's
             1/(1 - rho), and DIR/gamma_c_n.csv (the points and, per d, the fit).
---depth     `attnsweep run` outputs of jobs/configs/depth.ini, one per depth (mc.layers):
+--depth     `attnsweep run` outputs of jobs/configs/depth.ini, one per depth (mc.layers), or one file
+            sweeping grid.layers (jobs/configs/claims-depth.ini):
             DIR/depth.png (lambda and eta of the L-layer map against L: medians, interquartile bands,
             the rounding floor marked) and DIR/depth.csv.
 
@@ -67,7 +68,7 @@ def open_h5(path):
         fail(f"{path}: not a readable HDF5 file ({e})")
 
 
-def read_sweep(path):
+def read_sweep(path, selections=None):
     f = open_h5(path)
     if f.attrs.get("kind", b"") in ("critical", b"critical"):
         fail(f"{path}: a critical-search file, not a sweep (give it to --critical)")
@@ -75,7 +76,7 @@ def read_sweep(path):
         fail(f"{path}: not an attnsweep sweep file (schema 2 to 4)")
     text = f["meta/config"][()]
     text = text.decode() if isinstance(text, bytes) else text
-    index, chosen = study_select.swept_index(f, path, SELECTIONS, fail)
+    index, chosen = study_select.swept_index(f, path, SELECTIONS if selections is None else selections, fail)
     data = {name: np.asarray(f[name]) for name in ["rho", "gamma", "d", "n"]}
     for name in ["lambda_mean", "lambda_stderr", "eta_mean", "eta_stderr", "status"]:
         data[name] = study_select.take(np.asarray(f[name]), index)
@@ -241,8 +242,21 @@ def centre_and_band(run, quantity, at):
     return m, m - se, m + se, "mean +- 1 SE (no quantiles in the file)"
 
 
+def depth_runs(paths):
+    """One run per depth: a file per mc.layers, or a file that sweeps layers (one run per value)."""
+    runs = []
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            layers = [int(v) for v in f["layers"][()]] if "layers" in f else []
+        if len(layers) > 1 and "layers" not in SELECTIONS:
+            runs += [read_sweep(path, {**SELECTIONS, "layers": str(L)}) for L in layers]
+        else:
+            runs.append(read_sweep(path))
+    return sorted(runs, key=lambda r: r["layers"])
+
+
 def depth(paths, out):
-    runs = sorted((read_sweep(p) for p in paths), key=lambda r: r["layers"])
+    runs = depth_runs(paths)
     if len({r["layers"] for r in runs}) != len(runs):
         fail("two depth sweeps with the same mc.layers")
     rows = []
@@ -276,7 +290,6 @@ def depth(paths, out):
                             at_floor = [x <= floor for x in centre]
                             ax.plot([l for l, f in zip(L, at_floor) if f], [c for c, f in zip(centre, at_floor) if f],
                                     "o", ms=7, mfc="none", color=line.get_color())
-                    axes[0].axhspan(1e-300, floor, color="grey", alpha=0.12, lw=0)
     floor = rounding_floor(int(base["d"][0]), float(base["rho"][0]))
     axes[0].axhline(floor, color="grey", lw=0.8, ls="--", label=f"rounding floor d eps^2/(1 - rho) = {floor:.1g}")
     for ax, name in zip(axes, ["lambda of the L-layer map", "eta of the L-layer map"]):
@@ -285,7 +298,9 @@ def depth(paths, out):
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     low_data = min((r["lambda_q25"] for r in rows if r["lambda_q25"] > 0), default=floor)
-    axes[0].set_ylim(bottom=min(low_data, floor) / 10)
+    bottom = min(low_data, floor) / 10
+    axes[0].set_ylim(bottom, 3)
+    axes[0].axhspan(bottom, floor, color="grey", alpha=0.15, lw=0)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Depth at rho = {base['rho'][0]:g}, d = {base['d'][0]}, n = {base['n'][0]} ({what}; "
                  "open circles: lambda at the rounding floor)", fontsize=10)
