@@ -35,6 +35,7 @@ struct ClassCost {
 struct Estimate {
   std::vector<ClassCost> classes;  // costliest first
   double total = 0, largest_trial = 0, peak_memory = 0;
+  double flops = 0;  // the products' floating-point operations (mc::trial_flops), draw groups' shared work once
 };
 
 Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
@@ -46,7 +47,10 @@ Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
   for (std::int64_t k = 0; k < grid.cost_classes(); ++k) {
     const mc::CellParams cell = grid.cell(k);
     const double t = cost.trial_seconds(cell);  // core-seconds of one cell's trial alone
-    e.total += cost.group_trial_seconds(cell, gammas) * static_cast<double>(grid.config().trials) * groups_per_class;
+    const double trials = static_cast<double>(grid.config().trials) * groups_per_class;
+    e.total += cost.group_trial_seconds(cell, gammas) * trials;
+    const double shared = mc::draw_flops(cell);
+    e.flops += (shared + static_cast<double>(gammas) * (mc::trial_flops(cell) - shared)) * trials;
     e.largest_trial = std::max(e.largest_trial, t);
     e.peak_memory = std::max(e.peak_memory, mc::trial_memory_bytes(cell));
     e.classes.push_back({cell, t, mc::trial_memory_bytes(cell)});
@@ -176,6 +180,12 @@ void print_calibration(const sweep::CostModel& cost, const Correction& k, const 
                 k.high, k.factor);
   else
     std::printf("; no cell of this grid is quick enough to check)\n");
+  // The flop model: the matrix products alone at the calibrated rate; the estimate's excess over
+  // it is the element-wise work (softmax, angles, the Jacobian's loops) the products leave.
+  std::printf(
+      "  flop model: %.4g GFLOP of matrix products = %.1f core-seconds at %.1f GFLOP/s; the estimate is %.2fx it\n",
+      e.flops / 1e9, e.flops / cost.flops_per_second, cost.flops_per_second / 1e9,
+      e.total / (e.flops / cost.flops_per_second));
   if (std::getenv("SLURM_JOB_ID") == nullptr) {
     std::printf(
         "  (measured on this machine: if it is a login node whose CPU differs from the compute nodes', run "

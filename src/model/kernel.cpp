@@ -13,16 +13,32 @@ using Eigen::Index;
 using namespace kernel_plan;
 
 namespace {
-// out += in^T, by 32 x 32 tiles so that the transposed reads stay in cache.
-void add_transposed(const Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>& in,
-                    Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> out) {
-  constexpr Index kTile = 32;
-  for (Index ib = 0; ib < out.rows(); ib += kTile)
-    for (Index jb = 0; jb < out.cols(); jb += kTile) {
-      const Index ie = std::min(out.rows(), ib + kTile), je = std::min(out.cols(), jb + kTile);
-      for (Index i = ib; i < ie; ++i)
-        for (Index j = jb; j < je; ++j) out(i, j) += in(j, i);
+// out = base + in^T (base may be out itself). Whole 8 x 8 tiles go through a local copy: eight
+// contiguous row reads of `in`, a transpose the compiler does in registers, eight contiguous row
+// updates of `out` (a strided scalar gather per element was two thirds of a Hutchinson block's
+// own time at d = 32). Each element is the same one addition base + in^T as before the tiles:
+// the bits do not change.
+using ConstStrided = Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>;
+void add_transposed(const ConstStrided& base, const ConstStrided& in, Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> out) {
+  constexpr Index kTile = 8;
+  const Index rows = out.rows(), cols = out.cols();
+  const Index whole_rows = rows / kTile * kTile, whole_cols = cols / kTile * kTile;
+  alignas(64) double tile[kTile][kTile];
+  for (Index ib = 0; ib < whole_rows; ib += kTile)
+    for (Index jb = 0; jb < whole_cols; jb += kTile) {
+      for (Index j = 0; j < kTile; ++j) {
+        const double* src = in.data() + (jb + j) * in.outerStride() + ib;  // row-major
+        for (Index i = 0; i < kTile; ++i) tile[i][j] = src[i];
+      }
+      for (Index i = 0; i < kTile; ++i) {
+        const double* add_to = base.data() + (ib + i) * base.outerStride() + jb;
+        double* dst = out.data() + (ib + i) * out.outerStride() + jb;
+        for (Index j = 0; j < kTile; ++j) dst[j] = add_to[j] + tile[i][j];
+      }
     }
+  // The ragged edges, element by element.
+  for (Index i = 0; i < rows; ++i)
+    for (Index j = (i < whole_rows ? whole_cols : 0); j < cols; ++j) out(i, j) = base(i, j) + in(j, i);
 }
 }  // namespace
 
@@ -249,12 +265,16 @@ double TiledLayer::hutchinson_block(Index first, Index rows, BlockScratch& s) {
     const auto dYk = dY_.middleCols(k * d, d);
     // dS = beta (<y_i, dy_j> + <dy_i, y_j>); dA = A o (dS - rowsum(A o dS)) (MODEL.md section 4).
     const Index q = probe_rows_;
+    const auto columns = probe_cache_.block(k * q, first, q, rows);  // <y_j, dy_i> for the cached j
     if (first + rows <= q) {
-      S = probe_cache_.middleRows(k * q + first, rows);
+      // This block's rows of Q_k are cached too: S = rows + columns^T in one pass over S.
+      const auto cached = probe_cache_.middleRows(k * q + first, rows);
+      add_transposed(cached.leftCols(q), columns, S.leftCols(q));
+      S.rightCols(n - q) = cached.rightCols(n - q);
     } else {
       S.noalias() = Y_.middleRows(first, rows) * dYk.transpose();
+      add_transposed(S.leftCols(q), columns, S.leftCols(q));
     }
-    add_transposed(probe_cache_.block(k * q, first, q, rows), S.leftCols(q));
     S.rightCols(n - q).noalias() += dYk.middleRows(first, rows) * Y_.bottomRows(n - q).transpose();
     for (Index r = 0; r < rows; ++r) {
       auto row = S.row(r);
