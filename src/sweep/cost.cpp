@@ -96,11 +96,13 @@ void check_fits_in_memory(const mc::CellParams& cell) {
 }
 
 double master_memory_bytes(std::int64_t grid_cells, long trials) {
-  // status 1 + trials 4 + attempts 4 + five doubles 40 + ten quantiles 80 bytes per cell, plus the
-  // per-trial values (2 doubles a trial) where they are kept; twice (state + snapshot copy).
-  const double cells = static_cast<double>(grid_cells);
+  // Per cell: status 1 + trials 4 + attempts 4 + seconds 8 bytes, and per observable its mean,
+  // standard error, defined count and five quantiles (60 bytes); plus the per-trial values (a
+  // double per observable a trial) where they are kept; twice (state + snapshot copy).
+  const double cells = static_cast<double>(grid_cells), observables = static_cast<double>(mc::kObservableCount);
   const bool per_trial = trials <= io::kMaxTrialSlots && cells * static_cast<double>(trials) <= io::kMaxTrialValues;
-  return 2.0 * (129.0 * cells + (per_trial ? 16.0 * cells * static_cast<double>(trials) : 0.0));
+  return 2.0 * ((17.0 + 60.0 * observables) * cells +
+                (per_trial ? 8.0 * observables * cells * static_cast<double>(trials) : 0.0));
 }
 
 double critical_master_memory_bytes(std::int64_t searches, long evaluations, long trials) {
