@@ -66,7 +66,7 @@ void Dispatcher::returned(int worker) {
 bool Dispatcher::retry_failed_cell(std::int64_t cell, const Task& from, double estimated_seconds, int attempts) {
   if (attempts >= max_attempts_) return false;
   // At the front, alone: the task's other cells already have their trials.
-  queue_.push_front({{cell}, from.first_trial, from.trial_count, estimated_seconds});
+  queue_.push_front({{cell}, from.first_trial, from.trial_count, estimated_seconds, {}, false});
   return true;
 }
 

@@ -46,14 +46,14 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
   std::vector<std::int64_t> group_of;  // per task: its group's first cell
   std::vector<std::int64_t> members;
   // Whole groups (all trials) far below the target collect here until the pack reaches it.
-  Task pack{{}, 0, trials, 0};
+  Task pack{{}, 0, trials, 0, {}, false};
   const auto close_pack = [&] {
     if (!pack.cells.empty()) {
       group_cost_of.push_back(pack.estimated_seconds);
       group_of.push_back(pack.cells.front());
       tasks.push_back(std::move(pack));
     }
-    pack = Task{{}, 0, trials, 0};
+    pack = Task{{}, 0, trials, 0, {}, false};
   };
   for (size_t begin = 0; begin < keyed.size();) {
     size_t end = begin;
@@ -91,7 +91,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
       const double part_cost = per_cell * static_cast<double>(part.size());
       for (std::uint64_t c = 0; c < trial_chunks; ++c) {
         const std::uint64_t first = trials * c / trial_chunks, last = trials * (c + 1) / trial_chunks;
-        tasks.push_back({part, first, last - first, part_cost * static_cast<double>(last - first)});
+        tasks.push_back({part, first, last - first, part_cost * static_cast<double>(last - first), {}, false});
         group_cost_of.push_back(group_cost);
         group_of.push_back(members.front());
       }
