@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -105,14 +106,19 @@ void print_cell_table(const CellReport& c) {
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
       cell.jacobian == mc::JacobianMethod::hutchinson ? (" (" + std::to_string(cell.probes) + " probes)").c_str() : "",
       cell.alpha, static_cast<unsigned long long>(cell.seed), c.seconds);
-  std::printf("  %-16s %14s %12s %12s %25s %16s %12s\n", "", "mean", "stderr", "median", "5% .. 95% of trials",
+  // A row per observable measured (the probes' error only where there are probes), labels as wide as the longest.
+  const auto shown = [&c](size_t k) { return c.summaries[k].count > 0 || mc::kObservables[k].decides_status; };
+  int width = 8;
+  for (size_t k = 0; k < mc::kObservableCount; ++k)
+    if (shown(k)) width = std::max(width, static_cast<int>(std::strlen(mc::kObservables[k].name)));
+  std::printf("  %-*s %14s %12s %12s %25s %16s %12s\n", width, "", "mean", "stderr", "median", "5% .. 95% of trials",
               "simplex theory", "n -> inf");
   for (size_t k = 0; k < mc::kObservableCount; ++k) {
     const mc::Summary& s = c.summaries[k];
-    if (s.count == 0 && !mc::kObservables[k].decides_status) continue;  // not measured (no probes)
+    if (!shown(k)) continue;
     char range[64];
     std::snprintf(range, sizeof range, "%.4g .. %.4g", s.quantiles[0], s.quantiles[4]);
-    std::printf("  %-16s %14.6g %12.3g %12.6g %25s %16s %12s\n", mc::kObservables[k].name, s.mean, s.std_error,
+    std::printf("  %-*s %14.6g %12.3g %12.6g %25s %16s %12s\n", width, mc::kObservables[k].name, s.mean, s.std_error,
                 s.quantiles[2], range, number_or_na(c.simplex_values[k], c.simplex_exists).c_str(),
                 number_or_na(c.limit_values[k], c.paper_law).c_str());
   }
