@@ -129,3 +129,24 @@ TEST(Config, RejectsBadInputNamingKeyAndValue) {
   EXPECT_THROW(io::load_config("/nonexistent/file.ini", {}), io::InputError);
   EXPECT_THROW(io::load_config("/tmp", {}), io::InputError);
 }
+
+// mc.cache-mb: the kernel's cache is part of a study (cached and recomputed products can differ in
+// the last bit); its default stays out of the canonical text, so every older config keeps its hash.
+TEST(Config, CacheBudgetIsPartOfTheStudyOnlyWhenSet) {
+  const io::SweepConfig plain = io::parse_config(kGood, {}, "a");
+  EXPECT_EQ(plain.cache_mb, io::kDefaultCacheMiB);
+  EXPECT_EQ(plain.canonical_text().find("cache-mb"), std::string::npos);
+  EXPECT_EQ(io::parse_config(kGood, {"mc.cache-mb=256"}, "a").hash(), plain.hash());
+  const io::SweepConfig larger = io::parse_config(kGood, {"mc.cache-mb=1024"}, "a");
+  EXPECT_NE(larger.hash(), plain.hash());
+  EXPECT_EQ(io::parse_config(larger.canonical_text(), {}, "again").cache_mb, 1024);
+  EXPECT_EQ(attnsweep::sweep::Grid(larger).cell(0).cache_bytes, std::size_t{1024} << 20);
+  for (const char* bad : {"mc.cache-mb=-1", "mc.cache-mb=abc", "mc.cache-mb=2000000", "mc.cache-mb=1.5"}) {
+    try {
+      io::parse_config(kGood, {bad}, "a");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const io::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("mc.cache-mb"), std::string::npos) << e.what();
+    }
+  }
+}

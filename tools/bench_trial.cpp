@@ -87,7 +87,7 @@ struct DenseTrial {
 // The same trial with the tiled kernel.
 struct TiledTrial {
   model::TiledLayer layer;
-  explicit TiledTrial(int threads) : layer(threads) {}
+  TiledTrial(int threads, std::size_t cache_bytes) : layer(threads) { layer.set_cache_bytes(cache_bytes); }
   void run(const Inputs& in, JacobianNorm method) {
     layer.set_tokens(in.X);
     if (method == JacobianNorm::hutchinson) layer.set_probes(in.V);
@@ -101,6 +101,8 @@ int one_size(int argc, char** argv) {
   const long probes = option(argc, argv, "--probes", 4);
   const int repeats = static_cast<int>(option(argc, argv, "--repeats", 5));
   const int threads = static_cast<int>(option(argc, argv, "--threads", 1));
+  // The kernel's cache a trial may use (mc.cache-mb; 256 MiB by default).
+  const auto cache = static_cast<std::size_t>(option(argc, argv, "--cache-mb", model::kKernelCacheBytes >> 20)) << 20;
 
   // The machine's GEMM rate on the shapes the trial multiplies (n x d times d x n).
   Matrix P = Matrix::Random(n, d), Q = Matrix::Random(d, n), R(n, n);
@@ -108,7 +110,7 @@ int one_size(int argc, char** argv) {
   const double gemm_gflops = 2.0 * n * n * d / gemm_s / 1e9;
 
   const Inputs in(n, d, probes);
-  TiledTrial tiled(threads);
+  TiledTrial tiled(threads, cache);
   DenseTrial dense;
   // Interleaved, best of each: this VM's speed drifts within a run, and a drift must not favour
   // whichever kernel happens to be timed first.
@@ -122,11 +124,13 @@ int one_size(int argc, char** argv) {
   // The arithmetic of the trial as the dense kernel does it (6 n^2 d forward + lambda, 6 n^2 d a
   // probe): the useful work, the same yardstick for both kernels.
   const double useful = 6.0 * n * n * d * (1 + probes);
-  const auto cost = model::kernel_cost(n, d, probes, JacobianNorm::hutchinson, threads);
+  const auto cost = model::kernel_cost(n, d, probes, JacobianNorm::hutchinson, threads, cache);
   const double tiled_flops = cost.flops_per_gamma + cost.flops_per_draw;
 
-  std::printf("attnsweep_bench: one trial, n = %ld, d = %ld, %d thread(s) for the tiled kernel, best of %d\n", n, d,
-              threads, repeats);
+  std::printf(
+      "attnsweep_bench: one trial, n = %ld, d = %ld, %d thread(s) and %zu MiB of cache for the tiled kernel, "
+      "best of %d\n",
+      n, d, threads, cache >> 20, repeats);
   std::printf("  GEMM (n x d)(d x n), 1 thread           %8.2f ms  %6.1f GFLOP/s\n", gemm_s * 1e3, gemm_gflops);
   std::printf("  tiled, hutchinson, %ld probes            %8.2f ms  %6.1f GFLOP/s useful (%.0f%% of GEMM), %.1f done\n",
               probes, hutch_s * 1e3, useful / hutch_s / 1e9, 100 * useful / hutch_s / 1e9 / gemm_gflops,
@@ -204,7 +208,7 @@ int scaling(int argc, char** argv) {
       for (int threads : {1, 2}) {
         report("tiled", threads, in_child([&] {
                  const Inputs in(n, d, 1);
-                 TiledTrial trial(threads);
+                 TiledTrial trial(threads, model::kKernelCacheBytes);
                  return best_seconds(repeats, [&] { trial.run(in, JacobianNorm::hutchinson); });
                }));
       }

@@ -175,6 +175,8 @@ constexpr CellOption kCellOptions[] = {
     {"n", "grid.n", "number of tokens"},
     {"trials", "mc.trials", "Monte-Carlo trials (8; simplex geometry: 1, its only value)"},
     {"probes", "mc.probes", "Hutchinson probes per trial (4)"},
+    {"cache-mb", "mc.cache-mb",
+     "MiB of the kernel's cache a trial may use (256; a sweep's value reproduces its cells)"},
     {"geometry", "mc.geometry", "gaussian | simplex (gaussian)"},
     {"alpha", "mc.alpha", "residual weight (0)"},
     {"scaling", "mc.scaling",

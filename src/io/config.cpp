@@ -73,7 +73,7 @@ double tidy(double v) {
 }
 
 struct Keys {
-  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed,
+  std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed, cache_mb,
       max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file, grid_alpha, grid_layers,
       grid_scaling;
 };
@@ -89,6 +89,7 @@ po::options_description describe(Keys& k) {
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
       "mc.alpha", po::value(&k.alpha)->default_value("0"))("mc.scaling", po::value(&k.scaling)->default_value("log"))(
       "mc.layers", po::value(&k.layers)->default_value("1"))("mc.seed", po::value(&k.seed)->default_value("2025"))(
+      "mc.cache-mb", po::value(&k.cache_mb)->default_value(std::to_string(kDefaultCacheMiB)))(
       "run.max-attempts", po::value(&k.max_attempts)->default_value("2"))("run.threads",
                                                                           po::value(&k.threads)->default_value("1"))(
       "critical.target", po::value(&k.target)->default_value("paper"))("critical.tolerance",
@@ -317,6 +318,8 @@ static void parse_model_keys(const Keys& k, const po::variables_map& vm, SweepCo
   const bool trials_given = !k.trials.empty();
   c.probes = parse_integer("mc.probes", k.probes);
   require(c.probes >= 1 && c.probes <= kMaxProbes, "mc.probes", c.probes, "must be in [1, 10^4]");
+  c.cache_mb = parse_integer("mc.cache-mb", k.cache_mb);
+  require(c.cache_mb >= 0 && c.cache_mb <= kMaxCacheMiB, "mc.cache-mb", c.cache_mb, "must be in [0, 1048576] (MiB)");
   try {
     c.jacobian = mc::parse_jacobian(trim(k.jacobian));
     c.geometry = mc::parse_geometry(trim(k.geometry));
@@ -454,7 +457,8 @@ std::string SweepConfig::canonical_text() const {
       // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
       << (scaling == model::ScalingLaw::log ? std::string()
                                             : std::string("scaling = ") + model::scaling_name(scaling) + "\n")
-      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n") << "seed = " << seed << "\n";
+      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n") << "seed = " << seed << "\n"
+      << (cache_mb == kDefaultCacheMiB ? std::string() : "cache-mb = " + std::to_string(cache_mb) + "\n");
   return out.str();
 }
 

@@ -89,6 +89,7 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     gaussian_tokens(cell.n, cell.d, cell.rho, stream, w.X);
   }
   w.layer.set_threads(cell.threads);
+  if (w.layer.cache_bytes() != cell.cache_bytes) w.layer.set_cache_bytes(cell.cache_bytes);
   const model::JacobianNorm method = kernel_method(cell);
   const bool hutchinson = method == model::JacobianNorm::hutchinson;
   if (hutchinson) {
@@ -174,7 +175,7 @@ CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_
 
 namespace {
 model::KernelCost cost_of(const CellParams& c) {
-  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, kernel_method(c), c.threads);
+  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, kernel_method(c), c.threads, c.cache_bytes);
   if (c.layers > 1) {
     // Every layer of a stack draws its own caches per gamma; the stack keeps the input's
     // directions, the next layer's tokens and directions.

@@ -95,13 +95,13 @@ QuarticRoute quartic_route(Index n, Index d) {
   return cheaper_route(n, d, block, left);
 }
 
-KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads) {
+KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads, std::size_t cache_bytes) {
   const double n = static_cast<double>(n_), d = static_cast<double>(d_), m = static_cast<double>(probes_);
   const Index block_ = kernel_block_rows(n_, d_);
   const double block = static_cast<double>(block_);
   // The cache is handed out as the kernel does: Gram rows, then the probes' Q rows, then the
   // quartic factor.
-  std::size_t budget = kKernelCacheBytes;
+  std::size_t budget = cache_bytes;
   const Index gram_rows_ = cached_rows(n_, 1, block_, budget);
   budget -= rows_bytes(gram_rows_, n_, 1);
   const double gram_rows = static_cast<double>(gram_rows_);

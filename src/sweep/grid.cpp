@@ -53,6 +53,7 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.layers = config_.layers;
   p.seed = config_.seed;
   p.threads = config_.threads;
+  p.cache_bytes = static_cast<std::size_t>(config_.cache_mb) << 20;
   for (size_t a = kFixedAxes; a < axes_.size(); ++a) io::apply_axis_value(axes_[a], at[a], p);
   return p;
 }

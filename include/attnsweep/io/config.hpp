@@ -28,6 +28,9 @@ struct IoError : std::runtime_error {
 inline constexpr std::int64_t kMaxCells = 100'000'000;
 inline constexpr size_t kMaxAxisValues = 1'000'000;
 inline constexpr long kMaxConfigBytes = 1 << 20;
+// The kernel's cache a trial may use by default (model::kKernelCacheBytes), and the most mc.cache-mb takes.
+inline constexpr long kDefaultCacheMiB = static_cast<long>(model::kKernelCacheBytes >> 20);
+inline constexpr long kMaxCacheMiB = 1 << 20;
 using mc::kMaxDimension;
 using mc::kMaxProbes;
 using mc::kMaxTokens;
@@ -56,6 +59,10 @@ struct SweepConfig {
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;
   long layers = 1;  // the layer applied this many times (> 1 needs hutchinson); in the text only when > 1
+  // mc.cache-mb: MiB of the kernel's cache a trial may use (model::TiledLayer::set_cache_bytes; in
+  // the text only when not the default). Part of the identity: what is cached and what recomputed
+  // can differ in the last bit, so one study is computed with one budget.
+  long cache_mb = kDefaultCacheMiB;
   // Model parameters swept as axes of the grid ([grid] alpha, layers, scaling; io/study_axes.hpp);
   // empty: the scalar above holds for every cell.
   std::vector<double> alpha_values;

@@ -29,7 +29,10 @@ struct CellParams {
   model::ScalingLaw scaling = model::ScalingLaw::log;  // beta = gamma ln n unless chosen otherwise
   long layers = 1;  // the layer applied this many times (model/stack.hpp); > 1 needs hutchinson
   std::uint64_t seed = 0;
-  int threads = 1;          // threads on one trial (results do not depend on it)
+  int threads = 1;  // threads on one trial (results do not depend on it)
+  // The kernel's cache (model::TiledLayer::set_cache_bytes): a study's setting (mc.cache-mb), since
+  // cached and recomputed products can differ in the last bit.
+  std::size_t cache_bytes = model::kKernelCacheBytes;
   bool observe_eta = true;  // false: lambda only, no Jacobian norm (eta 0; the critical search)
 };
 

@@ -48,7 +48,8 @@ struct KernelCost {
   double flops_per_draw = 0;   // once per token draw: caches, normalisation, probe directions
   double bytes = 0;
 };
-KernelCost kernel_cost(Eigen::Index n, Eigen::Index d, Eigen::Index probes, JacobianNorm method, int threads);
+KernelCost kernel_cost(Eigen::Index n, Eigen::Index d, Eigen::Index probes, JacobianNorm method, int threads,
+                       std::size_t cache_bytes = kKernelCacheBytes);
 
 class TiledLayer {
  public:
@@ -65,6 +66,7 @@ class TiledLayer {
   void set_block_rows(Eigen::Index rows);
   // Bytes of cache (default kKernelCacheBytes); tests use 0 to check that caching changes nothing.
   void set_cache_bytes(std::size_t bytes);
+  std::size_t cache_bytes() const { return cache_bytes_; }
 
   // A token draw, n x d (rows are tokens): norms and directions, and the cache of Gram rows.
   // Throws std::invalid_argument for an empty matrix or a zero token (its direction is undefined).
