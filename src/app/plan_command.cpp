@@ -96,7 +96,11 @@ void print_costliest(const Estimate& e, const sweep::CostModel& cost) {
 // rows, the products it recomputes per gamma: say what a larger cache would save and cost, and
 // whether ranks_per_node trials of it fit this machine. Only a suggestion: the budget is part of
 // the study (cached and recomputed values can differ in the last bit).
-void print_cache_hint(const Estimate& e, long ranks_per_node) {
+void print_cache_hint(const Estimate& e, long ranks_per_node, long gammas) {
+  // The products of a draw group: the draw's caches once, then every gamma.
+  const auto group_flops = [gammas](const mc::CellParams& c) {
+    return mc::draw_flops(c) + static_cast<double>(gammas) * (mc::trial_flops(c) - mc::draw_flops(c));
+  };
   for (const ClassCost& c : e.classes) {
     const mc::CellParams& cell = c.cell;
     if (cell.jacobian != mc::JacobianMethod::hutchinson || cell.layers > 1) continue;
@@ -105,13 +109,13 @@ void print_cache_hint(const Estimate& e, long ranks_per_node) {
     if (full <= static_cast<double>(cell.cache_bytes)) return;             // the costliest class fits: all fit
     mc::CellParams cached = cell;
     cached.cache_bytes = static_cast<std::size_t>(full) + (std::size_t{1} << 20);
-    const double saved = 1 - mc::trial_flops(cached) / mc::trial_flops(cell);
+    const double saved = 1 - group_flops(cached) / group_flops(cell);
     const double extra = mc::trial_memory_bytes(cached) - mc::trial_memory_bytes(cell);
     const bool fits = ranks_per_node * mc::trial_memory_bytes(cached) <= 0.9 * sweep::available_memory_bytes();
     std::printf(
-        "  (n = %ld, d = %ld: with mc.cache-mb = %ld a trial recomputes products, %.0f%% of its work; "
-        "mc.cache-mb = %zu caches them all: +%.2f GiB a trial, %s at %ld ranks a node)\n",
-        cell.n, cell.d, static_cast<long>(cell.cache_bytes >> 20), 100 * saved, cached.cache_bytes >> 20,
+        "  (n = %ld, d = %ld: with mc.cache-mb = %ld a trial recomputes products, %.0f%% of the work of its %ld "
+        "gammas; mc.cache-mb = %zu caches them all: +%.2f GiB a trial, %s at %ld ranks a node)\n",
+        cell.n, cell.d, static_cast<long>(cell.cache_bytes >> 20), 100 * saved, gammas, cached.cache_bytes >> 20,
         extra / (1 << 30), fits ? "fits here" : "does not fit here", ranks_per_node);
     return;
   }
@@ -271,7 +275,7 @@ int plan_command(const std::vector<std::string>& args) {
                 config.threads, config.threads);
   }
   print_memory(grid, e, ranks_per_node);
-  print_cache_hint(e, ranks_per_node);
+  print_cache_hint(e, ranks_per_node, static_cast<long>(config.gamma.size()));
   print_wall_times(config, e, config_path);
   return 0;
 }
