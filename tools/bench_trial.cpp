@@ -94,6 +94,15 @@ struct TiledTrial {
     const auto observed = layer.evaluate(2.0, 0.0, method);
     sink = sink + observed.lambda + observed.jacobian_norm2;
   }
+  // A draw group as a sweep computes it: one draw's caches, then `gammas` evaluations.
+  void run_group(const Inputs& in, long gammas) {
+    layer.set_tokens(in.X);
+    layer.set_probes(in.V);
+    for (long g = 0; g < gammas; ++g) {
+      const auto observed = layer.evaluate(1.0 + 0.5 * static_cast<double>(g), 0.0, JacobianNorm::hutchinson);
+      sink = sink + observed.lambda + observed.jacobian_norm2;
+    }
+  }
 };
 
 int one_size(int argc, char** argv) {
@@ -101,6 +110,8 @@ int one_size(int argc, char** argv) {
   const long probes = option(argc, argv, "--probes", 4);
   const int repeats = static_cast<int>(option(argc, argv, "--repeats", 5));
   const int threads = static_cast<int>(option(argc, argv, "--threads", 1));
+  // Gammas of one draw for the draw-group line (a sweep evaluates every gamma of a draw together).
+  const long gammas = option(argc, argv, "--gammas", 1);
   // The kernel's cache a trial may use (mc.cache-mb; 256 MiB by default).
   const auto cache = static_cast<std::size_t>(option(argc, argv, "--cache-mb", model::kKernelCacheBytes >> 20)) << 20;
 
@@ -114,8 +125,9 @@ int one_size(int argc, char** argv) {
   DenseTrial dense;
   // Interleaved, best of each: this VM's speed drifts within a run, and a drift must not favour
   // whichever kernel happens to be timed first.
-  double hutch_s = 1e300, dense_hutch_s = 1e300, exact_s = 1e300, dense_exact_s = 1e300;
+  double hutch_s = 1e300, dense_hutch_s = 1e300, exact_s = 1e300, dense_exact_s = 1e300, group_s = 1e300;
   for (int r = 0; r < repeats; ++r) {
+    if (gammas > 1) group_s = std::min(group_s, best_seconds(1, [&] { tiled.run_group(in, gammas); }));
     hutch_s = std::min(hutch_s, best_seconds(1, [&] { tiled.run(in, JacobianNorm::hutchinson); }));
     dense_hutch_s = std::min(dense_hutch_s, best_seconds(1, [&] { dense.run(in, JacobianNorm::hutchinson); }));
     exact_s = std::min(exact_s, best_seconds(1, [&] { tiled.run(in, JacobianNorm::exact); }));
@@ -135,6 +147,9 @@ int one_size(int argc, char** argv) {
   std::printf("  tiled, hutchinson, %ld probes            %8.2f ms  %6.1f GFLOP/s useful (%.0f%% of GEMM), %.1f done\n",
               probes, hutch_s * 1e3, useful / hutch_s / 1e9, 100 * useful / hutch_s / 1e9 / gemm_gflops,
               tiled_flops / hutch_s / 1e9);
+  if (gammas > 1)
+    std::printf("  tiled, hutchinson, a draw of %ld gammas %8.2f ms  (%.2f ms a gamma with the draw's share)\n", gammas,
+                group_s * 1e3, group_s * 1e3 / static_cast<double>(gammas));
   std::printf("  dense, hutchinson, %ld probes            %8.2f ms  %6.1f GFLOP/s (%.0f%% of GEMM)\n", probes,
               dense_hutch_s * 1e3, useful / dense_hutch_s / 1e9, 100 * useful / dense_hutch_s / 1e9 / gemm_gflops);
   std::printf("  tiled, exact eta                       %8.2f ms\n", exact_s * 1e3);
