@@ -69,8 +69,9 @@ void print_cell_json(const CellReport& c) {
         "_heavy_tail\": " + (mc::heavy_tailed(s.mean, s.std_error, s.count, s.quantiles) ? "true" : "false") + ", ";
   }
   const double floor = mc::lambda_rounding_floor(cell.d, cell.rho);
-  observables += "\"lambda_rounding_floor\": " + json_number(floor) +
-                 ", \"lambda_at_floor\": " + (c.summaries[mc::kLambda].quantiles[2] <= floor ? "true" : "false") + ", ";
+  observables += "\"lambda_rounding_floor\": " + json_number(floor) + ", \"lambda_at_floor\": " +
+                 (mc::lambda_at_floor(c.summaries[mc::kLambda].quantiles[2], cell.d, cell.rho) ? "true" : "false") +
+                 ", ";
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
       "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, %s"
@@ -136,7 +137,7 @@ void print_cell_table(const CellReport& c) {
                   s.count);
   }
   const double floor = mc::lambda_rounding_floor(cell.d, cell.rho);
-  if (c.summaries[mc::kLambda].quantiles[2] <= floor)
+  if (mc::lambda_at_floor(c.summaries[mc::kLambda].quantiles[2], cell.d, cell.rho))
     std::printf(
         "  (lambda's median is at double precision's rounding floor, %.2g at d = %ld, rho = %g: the tokens "
         "collapsed to one direction within rounding; the value measures rounding, not how far)\n",

@@ -32,6 +32,13 @@ struct ClassCost {
   double seconds = 0, bytes = 0;  // one trial on one thread
 };
 
+// The products of one draw group (every gamma of one trial's token draw): the draw's caches once,
+// then each gamma.
+double group_flops(const mc::CellParams& cell, long gammas) {
+  const double shared = mc::draw_flops(cell);
+  return shared + static_cast<double>(gammas) * (mc::trial_flops(cell) - shared);
+}
+
 struct Estimate {
   std::vector<ClassCost> classes;  // costliest first
   double total = 0, largest_trial = 0, peak_memory = 0;
@@ -49,8 +56,7 @@ Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
     const double t = cost.trial_seconds(cell);  // core-seconds of one cell's trial alone
     const double trials = static_cast<double>(grid.config().trials) * groups_per_class;
     e.total += cost.group_trial_seconds(cell, gammas) * trials;
-    const double shared = mc::draw_flops(cell);
-    e.flops += (shared + static_cast<double>(gammas) * (mc::trial_flops(cell) - shared)) * trials;
+    e.flops += group_flops(cell, gammas) * trials;
     e.largest_trial = std::max(e.largest_trial, t);
     e.peak_memory = std::max(e.peak_memory, mc::trial_memory_bytes(cell));
     e.classes.push_back({cell, t, mc::trial_memory_bytes(cell)});
@@ -97,10 +103,6 @@ void print_costliest(const Estimate& e, const sweep::CostModel& cost) {
 // whether ranks_per_node trials of it fit this machine. Only a suggestion: the budget is part of
 // the study (cached and recomputed values can differ in the last bit).
 void print_cache_hint(const Estimate& e, long ranks_per_node, long gammas) {
-  // The products of a draw group: the draw's caches once, then every gamma.
-  const auto group_flops = [gammas](const mc::CellParams& c) {
-    return mc::draw_flops(c) + static_cast<double>(gammas) * (mc::trial_flops(c) - mc::draw_flops(c));
-  };
   for (const ClassCost& c : e.classes) {
     const mc::CellParams& cell = c.cell;
     if (cell.jacobian != mc::JacobianMethod::hutchinson || cell.layers > 1) continue;
@@ -109,7 +111,7 @@ void print_cache_hint(const Estimate& e, long ranks_per_node, long gammas) {
     if (full <= static_cast<double>(cell.cache_bytes)) return;             // the costliest class fits: all fit
     mc::CellParams cached = cell;
     cached.cache_bytes = static_cast<std::size_t>(full) + (std::size_t{1} << 20);
-    const double saved = 1 - group_flops(cached) / group_flops(cell);
+    const double saved = 1 - group_flops(cached, gammas) / group_flops(cell, gammas);
     const double extra = mc::trial_memory_bytes(cached) - mc::trial_memory_bytes(cell);
     const bool fits = ranks_per_node * mc::trial_memory_bytes(cached) <= 0.9 * sweep::available_memory_bytes();
     std::printf(

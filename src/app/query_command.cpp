@@ -201,7 +201,7 @@ void print_cells(const sweep::Grid& grid, const io::CellBox& box, const std::vec
       if (flag) notes += (notes.empty() ? "" : ",") + std::string(mc::kObservables[o].name) + " heavy";
     }
     const mc::CellParams p = grid.cell(i);
-    const bool at_floor = r.observables[mc::kLambda].quantiles[2] <= mc::lambda_rounding_floor(p.d, p.rho);
+    const bool at_floor = mc::lambda_at_floor(r.observables[mc::kLambda].quantiles[2], p.d, p.rho);
     row.push_back(Cell::whole(at_floor ? 1 : 0));
     if (at_floor) notes += (notes.empty() ? "" : ",") + std::string("lambda at floor");
     row.push_back(Cell::label(notes));

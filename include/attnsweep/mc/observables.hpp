@@ -48,5 +48,7 @@ inline double lambda_rounding_floor(long d, double rho) {
   constexpr double eps = 0x1p-53;
   return static_cast<double>(d) * eps * eps / (1 - rho);
 }
+// Whether a cell's lambda is at that floor: its median over trials is (NaN: not known, false).
+inline bool lambda_at_floor(double median, long d, double rho) { return median <= lambda_rounding_floor(d, rho); }
 
 }  // namespace attnsweep::mc
