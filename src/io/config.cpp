@@ -75,7 +75,7 @@ double tidy(double v) {
 struct Keys {
   std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed, cache_mb,
       max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file, grid_alpha, grid_layers,
-      grid_scaling;
+      grid_scaling, mask, train_length, grid_mask, position;
 };
 
 po::options_description describe(Keys& k) {
@@ -84,6 +84,8 @@ po::options_description describe(Keys& k) {
       "grid.d", po::value(&k.d)->required())("grid.n", po::value(&k.n)->required())(
       "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))("grid.alpha", po::value(&k.grid_alpha))(
       "grid.layers", po::value(&k.grid_layers))("grid.scaling", po::value(&k.grid_scaling))(
+      "grid.mask", po::value(&k.grid_mask))("mc.mask", po::value(&k.mask)->default_value("none"))(
+      "mc.train-length", po::value(&k.train_length))("critical.position", po::value(&k.position))(
       "mc.trials", po::value(&k.trials))("mc.probes", po::value(&k.probes)->default_value("4"))(
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
                                                                      po::value(&k.geometry)->default_value("gaussian"))(
@@ -310,6 +312,21 @@ static void parse_grid_keys(const Keys& k, SweepConfig& c) {
   c.gamma_scale = scale == "critical" ? GammaScale::critical : GammaScale::absolute;
 }
 
+// mc.train-length: qwen-logn's T, needed by that law (scalar or swept) and refused without it (a
+// value that changes nothing would still change the study's identity).
+static void parse_train_length(const std::string& text, SweepConfig& c) {
+  bool qwen = c.scaling == model::ScalingLaw::qwen_logn;
+  for (model::ScalingLaw law : c.scaling_values) qwen = qwen || law == model::ScalingLaw::qwen_logn;
+  if (trim(text).empty()) {
+    if (qwen) throw InputError("mc.train-length: scaling qwen-logn needs the training length T (e.g. 1024)");
+    return;
+  }
+  c.train_length = parse_integer("mc.train-length", text);
+  require(c.train_length >= 2 && c.train_length <= kMaxTokens, "mc.train-length", c.train_length,
+          "must be in [2, " + std::to_string(kMaxTokens) + "] (tokens)");
+  require(qwen, "mc.train-length", c.train_length, "is used only by scaling qwen-logn (it changes nothing here)");
+}
+
 // [mc] and the swept model parameters of [grid]: what a trial computes.
 static void parse_model_keys(const Keys& k, const po::variables_map& vm, SweepConfig& c) {
   // Parsed after the geometry: simplex tokens are deterministic (the layer is rotation-equivariant,
@@ -338,10 +355,17 @@ static void parse_model_keys(const Keys& k, const po::variables_map& vm, SweepCo
   }
   c.layers = parse_integer("mc.layers", k.layers);
   check_layers("mc.layers", c.layers, c.jacobian);
+  try {
+    c.mask = model::parse_mask(trim(k.mask));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(std::string("mc.") + e.what());
+  }
   parse_swept({{"alpha", trim(k.grid_alpha), !vm["mc.alpha"].defaulted()},
                {"layers", trim(k.grid_layers), !vm["mc.layers"].defaulted()},
-               {"scaling", trim(k.grid_scaling), !vm["mc.scaling"].defaulted()}},
+               {"scaling", trim(k.grid_scaling), !vm["mc.scaling"].defaulted()},
+               {"mask", trim(k.grid_mask), !vm["mc.mask"].defaulted()}},
               c);
+  parse_train_length(k.train_length, c);
 }
 
 // The seed, [run], [critical] and [output].
@@ -370,6 +394,12 @@ static void parse_run_keys(const Keys& k, SweepConfig& c) {
   require(c.critical.confidence > 0 && c.critical.confidence < 1, "critical.confidence", k.confidence,
           "must be in (0, 1)");
   c.critical.file = trim(k.critical_file);
+  const std::string position = trim(k.position);
+  require(position.empty() || position == "whole" || position == "last" || position == "all", "critical.position",
+          "'" + position + "'", "must be whole, last or all");
+  c.critical.positions = position == "last"  ? CriticalConfig::Positions::last
+                         : position == "all" ? CriticalConfig::Positions::all
+                                             : CriticalConfig::Positions::whole;
   c.output = trim(k.file);
   require(!c.output.empty(), "output.file", "''", "must not be empty");
 }
@@ -429,59 +459,6 @@ SweepConfig load_config(const std::string& path, const std::vector<std::string>&
   if (trim(text).empty()) throw InputError("config file '" + path + "' is empty");
   return parse_config(text, overrides, path);
 }
-
-std::string SweepConfig::canonical_text() const {
-  std::ostringstream out;
-  auto reals = [&](const std::vector<double>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + format_real(v[i]);
-    return s;
-  };
-  auto ints = [&](const std::vector<long>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-    return s;
-  };
-  out << "[grid]\n"
-      << "rho = " << reals(rho) << "\n"
-      << "gamma = " << reals(gamma) << "\n"
-      << "d = " << ints(d) << "\n"
-      << "n = " << ints(n) << "\n"
-      << "gamma-scale = " << (gamma_scale == GammaScale::critical ? "critical" : "absolute") << "\n"
-      << swept_canonical_lines(*this) << "[mc]\n"
-      << "trials = " << trials << "\n"
-      << "probes = " << probes << "\n"
-      << "jacobian = " << mc::jacobian_name(jacobian) << "\n"
-      << "geometry = " << mc::geometry_name(geometry) << "\n"
-      << (is_swept(*this, "alpha") ? std::string() : "alpha = " + format_real(alpha) + "\n")
-      // Only when not the paper's law, so that every config of 0.1 keeps its text and hash.
-      << (scaling == model::ScalingLaw::log ? std::string()
-                                            : std::string("scaling = ") + model::scaling_name(scaling) + "\n")
-      << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n") << "seed = " << seed << "\n"
-      << (cache_mb == kDefaultCacheMiB ? std::string() : "cache-mb = " + std::to_string(cache_mb) + "\n");
-  return out.str();
-}
-
-namespace {
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-}  // namespace
-
-std::uint64_t SweepConfig::hash() const { return fnv1a(canonical_text()); }
-
-std::string SweepConfig::critical_text() const {
-  return canonical_text() + "[critical]\ntarget = " + (critical.target > 0 ? format_real(critical.target) : "paper") +
-         "\ntolerance = " + format_real(critical.tolerance) + "\nresamples = " + std::to_string(critical.resamples) +
-         "\nconfidence = " + format_real(critical.confidence) + "\n";
-}
-
-std::uint64_t SweepConfig::critical_hash() const { return fnv1a(critical_text()); }
 
 double SweepConfig::critical_target(double rho) const {
   return critical.target > 0 ? critical.target : 1 / (1 + 3 * rho);

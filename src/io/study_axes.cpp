@@ -98,6 +98,32 @@ const SweptParameter kSweptParameters[] = {
        to.scaling = from.scaling;
        to.scaling_values = from.scaling_values;
      }},
+    {"mask",
+     [](const std::string& key, const std::string& text, SweepConfig& c) {
+       c.mask_values.clear();
+       for (const std::string& label : split_labels(key, text)) {
+         try {
+           c.mask_values.push_back(model::parse_mask(label));
+         } catch (const std::invalid_argument& e) {
+           throw InputError("grid." + std::string(e.what()));
+         }
+       }
+     },
+     [](const SweepConfig& c) {
+       Axis axis{"mask", Axis::Kind::label, {}, {}};
+       for (model::Mask mask : c.mask_values) axis.labels.push_back(model::mask_name(mask));
+       return axis;
+     },
+     [](const Axis& axis, std::int64_t i, mc::CellParams& cell) {
+       cell.mask = model::parse_mask(axis.labels[static_cast<size_t>(i)]);
+     },
+     [](const SweepConfig& c) {
+       return Axis{"mask", Axis::Kind::label, {}, {model::mask_name(c.mask)}};
+     },
+     [](const SweepConfig& from, SweepConfig& to) {
+       to.mask = from.mask;
+       to.mask_values = from.mask_values;
+     }},
 };
 
 const SweptParameter* swept_parameter(const std::string& name) {

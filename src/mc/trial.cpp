@@ -37,6 +37,11 @@ void validate(const CellParams& c) {
     fail("layers = " + std::to_string(c.layers) +
          " needs jacobian = hutchinson (the exact Jacobian norm is a one-layer formula)");
   }
+  if (c.scaling == model::ScalingLaw::qwen_logn && !(c.train_length >= 2))
+    fail("scaling qwen-logn needs a training length T >= 2 (got " + std::to_string(c.train_length) + ")");
+  if (c.lambda_bucket >= model::position_buckets(c.n))
+    fail("position bucket " + std::to_string(c.lambda_bucket) + " does not exist at n = " + std::to_string(c.n) +
+         " (buckets 0.." + std::to_string(model::position_buckets(c.n) - 1) + ")");
   if (c.geometry == Geometry::simplex && c.trials != 1) {
     fail("simplex geometry needs trials = 1 (its tokens are deterministic: every trial would repeat the first; got " +
          std::to_string(c.trials) + ")");
@@ -73,6 +78,23 @@ double probe_standard_error(const model::Matrix& products, long probes, long d, 
   }
   return std::sqrt(m2 / static_cast<double>(probes - 1) / static_cast<double>(probes));
 }
+
+// The layer's last values by position bucket: lambda's from the kernel, eta's from its Jacobian
+// rows (NaN without a Jacobian norm).
+PositionResult by_position(const model::TiledLayer& layer, long n, long d, bool eta_observed) {
+  PositionResult p;
+  p.lambda = layer.lambda_by_bucket();
+  const int buckets = model::position_buckets(n);
+  p.eta.assign(static_cast<size_t>(buckets), std::nan(""));
+  if (!eta_observed) return p;
+  const model::Vector& rows = layer.jacobian_row_norm2();
+  for (int b = 0; b < buckets; ++b) {
+    const Eigen::Index first = model::bucket_first(b), end = model::bucket_end(b, n);
+    p.eta[static_cast<size_t>(b)] =
+        rows.segment(first, end - first).sum() / (static_cast<double>(end - first) * static_cast<double>(d));
+  }
+  return p;
+}
 }  // namespace
 
 std::uint64_t stream_id(long d, long n) {
@@ -99,12 +121,16 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
+  w.positions.assign(gammas.size(), PositionResult{});
   // The one place that tells undefined from failed: lambda is NaN exactly when no pair of input
   // directions differs (nothing to compare), and a zero output token leaves both observables
   // without a definition; those are recorded as NaN (undefined). Any other non-finite value is a
   // fault of the computation, reported as this gamma's error.
   const auto record = [&](size_t k, const model::Observables& observed) {
-    const double lambda = observed.lambda, eta = observed.jacobian_norm2 / nd;
+    w.positions[k] = by_position(w.layer, cell.n, cell.d, method != model::JacobianNorm::none);
+    const double lambda =
+        cell.lambda_bucket >= 0 ? w.positions[k].lambda[static_cast<size_t>(cell.lambda_bucket)] : observed.lambda;
+    const double eta = observed.jacobian_norm2 / nd;
     if (std::isinf(lambda) || !std::isfinite(eta)) {
       errors[k] = "non-finite result at trial " + std::to_string(trial) + " (lambda " + std::to_string(lambda) +
                   ", eta " + std::to_string(eta) + ")";
@@ -115,14 +141,18 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     results[k][kEtaProbeStderr] =
         hutchinson ? probe_standard_error(w.layer.jacobian_vector_products(), cell.probes, cell.d, nd) : std::nan("");
   };
-  const auto undefined = [&](size_t k) { results[k].fill(std::nan("")); };
+  const auto undefined = [&](size_t k) {
+    results[k].fill(std::nan(""));
+    const auto buckets = static_cast<size_t>(model::position_buckets(cell.n));
+    w.positions[k] = {std::vector<double>(buckets, std::nan("")), std::vector<double>(buckets, std::nan(""))};
+  };
   if (cell.layers == 1) {
     // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
     w.layer.set_tokens(w.X);
     if (hutchinson) w.layer.set_probes(w.probes);
     for (size_t k = 0; k < gammas.size(); ++k) {
       try {
-        record(k, w.layer.evaluate(gammas[k], cell.alpha, method, cell.scaling));
+        record(k, w.layer.evaluate(gammas[k], cell.alpha, method, cell.attention()));
       } catch (const model::UndefinedDirection&) {
         undefined(k);
       } catch (const std::exception& e) {
@@ -136,7 +166,7 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   for (size_t k = 0; k < gammas.size(); ++k) {
     try {
       record(k, model::evaluate_stack(w.layer, w.X, hutchinson ? &w.probes : nullptr, cell.layers, gammas[k],
-                                      cell.alpha, method, cell.scaling, w.stack));
+                                      cell.alpha, method, cell.attention(), w.stack));
     } catch (const model::UndefinedDirection&) {
       undefined(k);
     } catch (const std::exception& e) {
@@ -175,7 +205,7 @@ CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_
 
 namespace {
 model::KernelCost cost_of(const CellParams& c) {
-  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, kernel_method(c), c.threads, c.cache_bytes);
+  model::KernelCost cost = model::kernel_cost(c.n, c.d, c.probes, kernel_method(c), c.threads, c.cache_bytes, c.mask);
   if (c.layers > 1) {
     // Every layer of a stack draws its own caches per gamma; the stack keeps the input's
     // directions, the next layer's tokens and directions.

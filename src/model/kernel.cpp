@@ -149,11 +149,15 @@ void TiledLayer::fill_probe_cache() {
   });
 }
 
-MatrixRef TiledLayer::gram_rows(Index first, Index rows, BlockScratch& s) const {
-  if (first + rows <= gram_cache_.rows()) return gram_cache_.middleRows(first, rows);
+MatrixRef TiledLayer::gram_rows(Index first, Index rows, Index cols, BlockScratch& s) const {
+  if (first + rows <= gram_cache_.rows()) return gram_cache_.block(first, 0, rows, cols);
   s.G.resize(rows_per_block(), Y_.rows());
-  s.G.topRows(rows).noalias() = Y_.middleRows(first, rows) * Y_.transpose();
-  return s.G.topRows(rows);
+  s.G.topLeftCorner(rows, cols).noalias() = Y_.middleRows(first, rows) * Y_.topRows(cols).transpose();
+  return s.G.topLeftCorner(rows, cols);
+}
+
+Index TiledLayer::block_columns(Index first, Index rows) const {
+  return mask_ == Mask::causal ? first + rows : Y_.rows();
 }
 
 void TiledLayer::fill_quartic_cache() {
@@ -200,50 +204,63 @@ void TiledLayer::quartic_factor(Index first, Index cols, Matrix& out) const {
 }
 
 // T1 of MODEL.md section 4 for rows [first, first + rows): s.T1(r) = ||sum_l A_rl y_l y_l^T||_F^2,
-// chunk by chunk of the factor (cached chunks read, the others recomputed into s.factor).
-void TiledLayer::quartic_block(Index rows, BlockScratch& s) {
+// chunk by chunk of the factor (cached chunks read, the others recomputed into s.factor). Only the
+// first `cols` tokens carry weight (the causal mask's keys): the factor's rows beyond, and the
+// G o G route's columns beyond, are skipped.
+void TiledLayer::quartic_block(Index rows, Index cols, BlockScratch& s) {
   const Index n = Y_.rows();
-  const auto A = s.A.topRows(rows);
-  const Index width = quartic_route_ == QuarticRoute::packed ? static_cast<Index>(packed_pairs_.size()) : n;
-  const Index chunk = quartic_chunk_cols(n, width), cached = quartic_cache_.cols();
+  const auto A = s.A.topLeftCorner(rows, cols);
+  const bool packed = quartic_route_ == QuarticRoute::packed;
+  const Index width = packed ? static_cast<Index>(packed_pairs_.size()) : cols;
+  const Index chunk = quartic_chunk_cols(n, packed ? width : n), cached = std::min(quartic_cache_.cols(), width);
   // Cached columns in spans of up to kCachedSpan (one wide product), the rest chunk by chunk.
   constexpr Index kCachedSpan = 2048;
   s.T1.setZero(rows);
   s.tile.resize(rows_per_block(), std::max(chunk, std::min(cached, kCachedSpan)));
   for (Index c0 = 0; c0 < width;) {
-    const Index cols = c0 < cached ? std::min(kCachedSpan, cached - c0) : std::min(chunk, width - c0);
-    auto tile = s.tile.topLeftCorner(rows, cols);
+    const Index span = c0 < cached ? std::min(kCachedSpan, cached - c0) : std::min(chunk, width - c0);
+    auto tile = s.tile.topLeftCorner(rows, span);
     if (c0 < cached) {
-      tile.noalias() = A * quartic_cache_.middleCols(c0, cols);
+      tile.noalias() = A * quartic_cache_.block(0, c0, cols, span);
     } else {
       s.factor.resize(n, chunk);
-      quartic_factor(c0, cols, s.factor);
-      tile.noalias() = A * s.factor.leftCols(cols);
+      quartic_factor(c0, span, s.factor);
+      tile.noalias() = A * s.factor.topLeftCorner(cols, span);
     }
-    if (quartic_route_ == QuarticRoute::packed) {
+    if (packed) {
       s.T1 += tile.rowwise().squaredNorm();  // T1_i = |(A P)_i|^2
     } else {
-      s.T1 += tile.cwiseProduct(A.middleCols(c0, cols)).rowwise().sum();  // T1_i = a_i^T (G o G) a_i
+      s.T1 += tile.cwiseProduct(A.middleCols(c0, span)).rowwise().sum();  // T1_i = a_i^T (G o G) a_i
     }
-    c0 += cols;
+    c0 += span;
+  }
+}
+
+// Row softmax of beta_i G over row i's keys (all `cols`, or its own and the earlier ones under the
+// causal mask, the rest of its row zero), with the row maximum subtracted: beta in the hundreds
+// cannot overflow.
+void TiledLayer::softmax_rows(Index first, Index rows, Index cols, const MatrixRef& G, BlockScratch& s) {
+  s.A.resize(rows_per_block(), Y_.rows());
+  auto A = s.A.topLeftCorner(rows, cols);
+  for (Index r = 0; r < rows; ++r) {
+    const Index keys = mask_ == Mask::causal ? first + r + 1 : cols;
+    const auto g = G.row(r).head(keys);
+    auto a = A.row(r).head(keys);
+    const double row_max = g.maxCoeff();
+    a = ((g.array() - row_max) * betas_(first + r)).exp().matrix();
+    a /= a.sum();
+    A.row(r).tail(cols - keys).setZero();
   }
 }
 
 double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm method) {
   const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block();
-  const Index first = block * B, rows = std::min(B, n - first);
-  const MatrixRef G = gram_rows(first, rows, s);
-  s.A.resize(B, n);
-  auto A = s.A.topRows(rows);
-  // Row softmax of beta G with the row maximum subtracted: beta in the hundreds cannot overflow.
-  for (Index r = 0; r < rows; ++r) {
-    const double row_max = G.row(r).maxCoeff();
-    A.row(r) = ((G.row(r).array() - row_max) * beta_).exp().matrix();
-    A.row(r) /= A.row(r).sum();
-  }
+  const Index first = block * B, rows = std::min(B, n - first), cols = block_columns(first, rows);
+  const MatrixRef G = gram_rows(first, rows, cols, s);
+  softmax_rows(first, rows, cols, G, s);
   s.xbar.resize(B, d);
   auto xbar = s.xbar.topRows(rows);
-  xbar.noalias() = A * Y_;
+  xbar.noalias() = s.A.topLeftCorner(rows, cols) * Y_.topRows(cols);
   output_.middleRows(first, rows) = xbar + alpha_ * X_.middleRows(first, rows);
 
   if (method == JacobianNorm::hutchinson) return hutchinson_block(first, rows, s);
@@ -251,67 +268,79 @@ double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm meth
   return exact_block(first, rows, G, s);
 }
 
+// S = dS / beta_i for probe k on this block's rows, its first `cols` columns: <y_i, dy_j> + <dy_i,
+// y_j>. Rows [0, q) of Q_k = Y dy_k^T are cached: their columns, transposed, give the second term
+// for j < q, and when the block's own rows are cached the first term is read, not multiplied.
+void TiledLayer::probe_scores(Index k, Index first, Index rows, Index cols, BlockScratch& s) {
+  const Index d = Y_.cols(), q = probe_rows_, cached_cols = std::min(q, cols);
+  const auto dYk = dY_.middleCols(k * d, d);
+  auto S = s.S.topLeftCorner(rows, cols);
+  const auto columns = probe_cache_.block(k * q, first, cached_cols, rows);  // <y_j, dy_i> for the cached j
+  if (first + rows <= q) {
+    // This block's rows of Q_k are cached too: S = rows + columns^T in one pass over S.
+    const auto cached = probe_cache_.block(k * q + first, 0, rows, cols);
+    add_transposed(cached.leftCols(cached_cols), columns, S.leftCols(cached_cols));
+    S.rightCols(cols - cached_cols) = cached.rightCols(cols - cached_cols);
+  } else {
+    S.noalias() = Y_.middleRows(first, rows) * dYk.topRows(cols).transpose();
+    add_transposed(S.leftCols(cached_cols), columns, S.leftCols(cached_cols));
+  }
+  if (cols > q) S.rightCols(cols - q).noalias() += dYk.middleRows(first, rows) * Y_.middleRows(q, cols - q).transpose();
+}
+
 // Hutchinson's estimate of ||J||_F^2 on this block's rows: J v for every probe v at once.
 double TiledLayer::hutchinson_block(Index first, Index rows, BlockScratch& s) {
-  const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block();
-  const auto A = s.A.topRows(rows);
+  const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block(), cols = block_columns(first, rows);
+  const auto A = s.A.topLeftCorner(rows, cols);
   const Index m = probe_count_;
   s.out.resize(B, m * d);
   s.S.resize(B, n);
   auto out = s.out.topRows(rows);
-  auto S = s.S.topRows(rows);
-  out.noalias() = A * dY_;  // A dy for every probe in one product
+  auto S = s.S.topLeftCorner(rows, cols);
+  out.noalias() = A * dY_.topRows(cols);  // A dy for every probe in one product
   for (Index k = 0; k < m; ++k) {
-    const auto dYk = dY_.middleCols(k * d, d);
-    // dS = beta (<y_i, dy_j> + <dy_i, y_j>); dA = A o (dS - rowsum(A o dS)) (MODEL.md section 4).
-    const Index q = probe_rows_;
-    const auto columns = probe_cache_.block(k * q, first, q, rows);  // <y_j, dy_i> for the cached j
-    if (first + rows <= q) {
-      // This block's rows of Q_k are cached too: S = rows + columns^T in one pass over S.
-      const auto cached = probe_cache_.middleRows(k * q + first, rows);
-      add_transposed(cached.leftCols(q), columns, S.leftCols(q));
-      S.rightCols(n - q) = cached.rightCols(n - q);
-    } else {
-      S.noalias() = Y_.middleRows(first, rows) * dYk.transpose();
-      add_transposed(S.leftCols(q), columns, S.leftCols(q));
-    }
-    S.rightCols(n - q).noalias() += dYk.middleRows(first, rows) * Y_.bottomRows(n - q).transpose();
+    // dS = beta_i (<y_i, dy_j> + <dy_i, y_j>); dA = A o (dS - rowsum(A o dS)) (MODEL.md section 4).
+    probe_scores(k, first, rows, cols, s);
     for (Index r = 0; r < rows; ++r) {
       auto row = S.row(r);
-      row = beta_ * A.row(r).cwiseProduct(row);
+      row = betas_(first + r) * A.row(r).cwiseProduct(row);
       const double weighted = row.sum();
       row -= weighted * A.row(r);
     }
     auto out_k = out.middleCols(k * d, d);
-    out_k.noalias() += S * Y_;
+    out_k.noalias() += S * Y_.topRows(cols);
     out_k += alpha_ * probes_.block(first, k * d, rows, d);
   }
   jvp_.middleRows(first, rows) = out;
+  for (Index r = 0; r < rows; ++r) row_norm2_(first + r) = out.row(r).squaredNorm() / static_cast<double>(m);
   return out.squaredNorm();
 }
 
-// Exact ||J||_F^2, MODEL.md section 4, row by row of this block.
+// Exact ||J||_F^2, MODEL.md section 4, row by row of this block. Under the causal mask every term
+// of row i is weighted by A_il, zero beyond its keys, so the same sums over its `cols` columns hold
+// (MODEL.md section 10), with row i's own beta_i.
 double TiledLayer::exact_block(Index first, Index rows, const MatrixRef& G, BlockScratch& s) {
-  const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block();
-  const auto A = s.A.topRows(rows);
+  const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block(), cols = G.cols();
+  const auto A = s.A.topLeftCorner(rows, cols);
   const auto xbar = s.xbar.topRows(rows);
-  const double dd = static_cast<double>(d), beta = beta_, alpha = alpha_;
+  const double dd = static_cast<double>(d), alpha = alpha_;
   s.S.resize(B, n);
   s.W.resize(B, n);
   s.WY.resize(B, d);
-  auto H = s.S.topRows(rows);
-  H.noalias() = xbar * Y_.transpose();  // H_il = <y_l, xbar_i>
-  auto W = s.W.topRows(rows);
+  auto H = s.S.topLeftCorner(rows, cols);
+  H.noalias() = xbar * Y_.topRows(cols).transpose();  // H_il = <y_l, xbar_i>
+  auto W = s.W.topLeftCorner(rows, cols);
   W = A.cwiseProduct(G);  // w = a o g
   auto WY = s.WY.topRows(rows);
-  WY.noalias() = W * Y_;  // w^T G w = |sum_l w_l y_l|^2
-  quartic_block(rows, s);
+  WY.noalias() = W * Y_.topRows(cols);  // w^T G w = |sum_l w_l y_l|^2
+  quartic_block(rows, cols, s);
   double total = 0;
   for (Index r = 0; r < rows; ++r) {
     const Index i = first + r;
+    const double beta = betas_(i);
     const double h_i = H(r, i), s_i = xbar.row(r).squaredNorm(), T2 = WY.row(r).squaredNorm();
     double off = 0, trace_CP = 0, ag = 0, ahg = 0, ah2 = 0;
-    for (Index l = 0; l < n; ++l) {
+    for (Index l = 0; l < cols; ++l) {
       const double a = A(r, l), g = G(r, l), hl = H(r, l);
       trace_CP += a * ((1 - hl) - g * (g - h_i));
       ag += a * g;
@@ -326,14 +355,17 @@ double TiledLayer::exact_block(Index first, Index rows, const MatrixRef& G, Bloc
     const double a_ii = A(r, i), inv_r = inv_norms_(i);
     const double diag = (a_ii * a_ii * (dd - 1) + 2 * a_ii * beta * trace_CP + beta * beta * CP2) * inv_r * inv_r +
                         2 * alpha * (a_ii * (dd - 1) + beta * trace_CP) * inv_r + alpha * alpha * dd;
-    total += diag + off;
+    const double row_total = diag + off;
+    row_norm2_(i) = row_total;
+    total += row_total;
   }
   return total;
 }
 
 // Lambda's pairs i < j with i in this block: the upper triangles of the input Gram matrix and G'
 // only. The input is this layer's own (its Gram rows may be cached) or, for a stack of layers,
-// the first layer's directions `reference`.
+// the first layer's directions `reference`. Each pair is also summed into the position bucket of
+// its later token j (this block's row of block_bucket_sums_), j's bucket by bucket.
 double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs, const Matrix* reference) {
   const Index n = Y_.rows(), B = rows_per_block();
   const Index first = block * B, rows = std::min(B, n - first), cols = n - first;
@@ -348,24 +380,39 @@ double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs, c
   s.S.resize(B, n);
   auto Gout = s.S.topLeftCorner(rows, cols);
   Gout.noalias() = output_dirs_.middleRows(first, rows) * output_dirs_.bottomRows(cols).transpose();
+  const int buckets = position_buckets(n);
+  double* bucket_sum = block_bucket_sums_.data() + block * buckets;
+  long long* bucket_pairs = block_bucket_pairs_.data() + block * buckets;
   double sum = 0;
   pairs = 0;
   for (Index r = 0; r < rows; ++r) {
     const Index i = first + r;
-    for (Index j = i + 1; j < n; ++j) {
-      const double before_angle = one_minus_cosine(before.row(i), before.row(j), G(r, j - first));
-      if (before_angle == 0) continue;  // identical input directions: no angle to compare
-      const double after = one_minus_cosine(output_dirs_.row(i), output_dirs_.row(j), Gout(r, j - first));
-      sum += after / before_angle;
-      ++pairs;
+    for (int b = position_bucket(std::min(i + 1, n - 1)); b < buckets; ++b) {
+      double part = 0;
+      long long count = 0;
+      for (Index j = std::max(i + 1, bucket_first(b)); j < bucket_end(b, n); ++j) {
+        const double before_angle = one_minus_cosine(before.row(i), before.row(j), G(r, j - first));
+        if (before_angle == 0) continue;  // identical input directions: no angle to compare
+        const double after = one_minus_cosine(output_dirs_.row(i), output_dirs_.row(j), Gout(r, j - first));
+        const double ratio = after / before_angle;
+        sum += ratio;
+        part += ratio;
+        ++count;
+      }
+      bucket_sum[b] += part;
+      bucket_pairs[b] += count;
     }
   }
+  for (int b = 0; b < buckets; ++b) pairs += bucket_pairs[b];
   return sum;
 }
 
 double TiledLayer::angle_ratio(const Matrix* reference) {
   const Index blocks = block_count();
+  const int buckets = position_buckets(Y_.rows());
   output_dirs_ = inverse_row_norms(output_, "output token").asDiagonal() * output_;
+  block_bucket_sums_.assign(static_cast<size_t>(blocks * buckets), 0.0);
+  block_bucket_pairs_.assign(static_cast<size_t>(blocks * buckets), 0);
   team_->run(blocks, [&](std::int64_t b, int member) {
     block_sums_[static_cast<size_t>(b)] =
         angle_block(b, scratch_[static_cast<size_t>(member)], block_pairs_[static_cast<size_t>(b)], reference);
@@ -375,6 +422,17 @@ double TiledLayer::angle_ratio(const Matrix* reference) {
   for (Index b = 0; b < blocks; ++b) {
     sum += block_sums_[static_cast<size_t>(b)];
     pairs += block_pairs_[static_cast<size_t>(b)];
+  }
+  bucket_lambda_.assign(static_cast<size_t>(buckets), 0.0);
+  for (int k = 0; k < buckets; ++k) {
+    double bucket_sum = 0;
+    long long bucket_pairs = 0;
+    for (Index b = 0; b < blocks; ++b) {  // in block order: independent of the threads
+      bucket_sum += block_bucket_sums_[static_cast<size_t>(b * buckets + k)];
+      bucket_pairs += block_bucket_pairs_[static_cast<size_t>(b * buckets + k)];
+    }
+    bucket_lambda_[static_cast<size_t>(k)] =
+        bucket_pairs > 0 ? bucket_sum / static_cast<double>(bucket_pairs) : std::numeric_limits<double>::quiet_NaN();
   }
   return pairs > 0 ? sum / static_cast<double>(pairs) : std::numeric_limits<double>::quiet_NaN();
 }
@@ -386,14 +444,22 @@ double TiledLayer::angle_ratio_against(const Matrix& reference_directions) {
   return angle_ratio(&reference_directions);
 }
 
-Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law, Angles angles) {
+Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method, const Attention& attention,
+                                 Angles angles) {
   const Index n = Y_.rows(), d = Y_.cols();
   if (n == 0) throw std::logic_error("evaluate before set_tokens");
   if (method == JacobianNorm::hutchinson && probe_count_ == 0) throw std::logic_error("hutchinson without probes");
   if (method == JacobianNorm::exact && !quartic_ready_) fill_quartic_cache();
-  beta_ = attention_scale(gamma, static_cast<double>(n), law);
+  mask_ = attention.mask;
+  betas_.resize(n);
+  if (per_position(attention.law)) {
+    for (Index i = 0; i < n; ++i) betas_(i) = attention.row_scale(gamma, i, n);
+  } else {
+    betas_.setConstant(attention_scale(gamma, static_cast<double>(n), attention.law));
+  }
   alpha_ = alpha;
   output_.resize(n, d);
+  row_norm2_.setZero(n);
   if (method == JacobianNorm::hutchinson) jvp_.resize(n, probe_count_ * d);
   const Index blocks = block_count();
   block_sums_.assign(static_cast<size_t>(blocks), 0.0);
@@ -406,6 +472,7 @@ Observables TiledLayer::evaluate(double gamma, double alpha, JacobianNorm method
   for (const double partial : block_sums_) result.jacobian_norm2 += partial;  // in block order
   if (method == JacobianNorm::hutchinson) result.jacobian_norm2 /= static_cast<double>(probe_count_);
 
+  bucket_lambda_.assign(static_cast<size_t>(position_buckets(n)), std::numeric_limits<double>::quiet_NaN());
   result.lambda = angles == Angles::input ? angle_ratio(nullptr) : std::numeric_limits<double>::quiet_NaN();
   return result;
 }

@@ -95,7 +95,14 @@ QuarticRoute quartic_route(Index n, Index d) {
   return cheaper_route(n, d, block, left);
 }
 
-KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads, std::size_t cache_bytes) {
+double causal_share(Index n, Index d) {
+  // Block k of B rows reads (k + 1) B columns: on average (n + B) / 2 of n.
+  const double block = static_cast<double>(std::min(n, kernel_block_rows(n, d)));
+  return (static_cast<double>(n) + block) / (2 * static_cast<double>(n));
+}
+
+KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, int threads, std::size_t cache_bytes,
+                       Mask mask) {
   const double n = static_cast<double>(n_), d = static_cast<double>(d_), m = static_cast<double>(probes_);
   const Index block_ = kernel_block_rows(n_, d_);
   const double block = static_cast<double>(block_);
@@ -108,7 +115,8 @@ KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, i
   KernelCost cost;
   // Forward: the Gram rows not cached, A Y. Lambda: the upper triangles of G (where not cached)
   // and of G' (n^2 d each).
-  cost.flops_per_gamma = 2 * (n - gram_rows) * n * d + 2 * n * n * d + n * n * d + n * n * d * (1 - gram_rows / n);
+  const double lambda_flops = n * n * d + n * n * d * (1 - gram_rows / n);
+  cost.flops_per_gamma = 2 * (n - gram_rows) * n * d + 2 * n * n * d;
   cost.flops_per_draw = 2 * gram_rows * n * d;
   // Per thread: Gram rows, softmax rows, the product rows, plus per method; per trial: X, Y, X',
   // its directions (4 n d) and the caches.
@@ -133,6 +141,8 @@ KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, i
     thread_doubles += block * n + n * chunk + block * chunk + block * d;
     trial_doubles += n * static_cast<double>(cached_quartic_cols(n_, width, budget));
   }
+  if (mask == Mask::causal) cost.flops_per_gamma *= causal_share(n_, d_);
+  cost.flops_per_gamma += lambda_flops;
   cost.bytes = sizeof(double) * (trial_doubles + std::max(1, threads) * thread_doubles);
   return cost;
 }

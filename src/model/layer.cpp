@@ -1,10 +1,16 @@
 #include "attnsweep/model/layer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 namespace attnsweep::model {
+
+namespace {
+constexpr ScalingLaw kLaws[] = {ScalingLaw::log,      ScalingLaw::log_squared, ScalingLaw::sqrt_log,
+                                ScalingLaw::constant, ScalingLaw::log_keys,    ScalingLaw::qwen_logn};
+}  // namespace
 
 const char* scaling_name(ScalingLaw law) {
   switch (law) {
@@ -16,20 +22,28 @@ const char* scaling_name(ScalingLaw law) {
       return "sqrt-log";
     case ScalingLaw::constant:
       return "constant";
+    case ScalingLaw::log_keys:
+      return "log-keys";
+    case ScalingLaw::qwen_logn:
+      return "qwen-logn";
   }
   return "unknown";
 }
 
 ScalingLaw parse_scaling(const std::string& text) {
-  for (ScalingLaw law : {ScalingLaw::log, ScalingLaw::log_squared, ScalingLaw::sqrt_log, ScalingLaw::constant})
+  for (ScalingLaw law : kLaws)
     if (text == scaling_name(law)) return law;
-  throw std::invalid_argument("scaling must be log, log-squared, sqrt-log or constant, not '" + text + "'");
+  throw std::invalid_argument("scaling must be log, log-squared, sqrt-log, constant, log-keys or qwen-logn, not '" +
+                              text + "'");
 }
 
-double attention_scale(double gamma, double n, ScalingLaw law) {
+bool per_position(ScalingLaw law) { return law == ScalingLaw::log_keys || law == ScalingLaw::qwen_logn; }
+
+double attention_scale(double gamma, double n, ScalingLaw law, double train_length) {
   const double ln_n = std::log(n);
   switch (law) {
     case ScalingLaw::log:
+    case ScalingLaw::log_keys:
       return gamma * ln_n;
     case ScalingLaw::log_squared:
       return gamma * ln_n * ln_n;
@@ -37,9 +51,34 @@ double attention_scale(double gamma, double n, ScalingLaw law) {
       return gamma * std::sqrt(ln_n);
     case ScalingLaw::constant:
       return gamma;
+    case ScalingLaw::qwen_logn:
+      return gamma * std::max(std::log(train_length), ln_n);
   }
   return gamma * ln_n;
 }
+
+const char* mask_name(Mask mask) { return mask == Mask::causal ? "causal" : "none"; }
+
+Mask parse_mask(const std::string& text) {
+  if (text == "none") return Mask::none;
+  if (text == "causal") return Mask::causal;
+  throw std::invalid_argument("mask must be none or causal, not '" + text + "'");
+}
+
+int position_bucket(Eigen::Index i) {
+  int bucket = 0;
+  while (i >= 4) {
+    i >>= 1;
+    ++bucket;
+  }
+  return i >= 2 ? bucket + 1 : bucket;
+}
+
+int position_buckets(Eigen::Index n) { return position_bucket(n - 1) + 1; }
+
+Eigen::Index bucket_first(int bucket) { return bucket == 0 ? 0 : Eigen::Index{1} << bucket; }
+
+Eigen::Index bucket_end(int bucket, Eigen::Index n) { return std::min(n, Eigen::Index{2} << bucket); }
 
 double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
                         double cosine) {

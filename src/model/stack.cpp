@@ -6,7 +6,7 @@
 namespace attnsweep::model {
 
 Observables evaluate_stack(TiledLayer& layer, const Matrix& X, const Matrix* probes, long layers, double gamma,
-                           double alpha, JacobianNorm method, ScalingLaw law, StackScratch& scratch) {
+                           double alpha, JacobianNorm method, const Attention& attention, StackScratch& scratch) {
   if (layers < 1 || layers > kMaxLayers) {
     throw std::invalid_argument("layers must be in [1, " + std::to_string(kMaxLayers) + "]");
   }
@@ -17,12 +17,12 @@ Observables evaluate_stack(TiledLayer& layer, const Matrix& X, const Matrix* pro
     throw std::logic_error("evaluate_stack: hutchinson without probes");
   layer.set_tokens(X);
   if (method == JacobianNorm::hutchinson) layer.set_probes(*probes);
-  if (layers == 1) return layer.evaluate(gamma, alpha, method, law);
+  if (layers == 1) return layer.evaluate(gamma, alpha, method, attention);
 
   scratch.input_directions = inverse_row_norms(X, "input token").asDiagonal() * X;
   Observables observed;
   for (long l = 1; l <= layers; ++l) {
-    observed = layer.evaluate(gamma, alpha, method, law, TiledLayer::Angles::none);
+    observed = layer.evaluate(gamma, alpha, method, attention, TiledLayer::Angles::none);
     if (l == layers) break;
     // Copies, not references: set_tokens and set_probes replace what output() and the products
     // live in.

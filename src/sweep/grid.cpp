@@ -50,6 +50,8 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.jacobian = config_.jacobian;
   p.alpha = config_.alpha;
   p.scaling = config_.scaling;
+  p.mask = config_.mask;
+  p.train_length = static_cast<double>(config_.train_length);
   p.layers = config_.layers;
   p.seed = config_.seed;
   p.threads = config_.threads;

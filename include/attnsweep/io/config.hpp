@@ -46,7 +46,12 @@ struct CriticalConfig {
   long resamples = 2000;
   double confidence = 0.95;
   std::string file;  // empty: output.file with .h5 replaced by .critical.h5
+  // critical.position: which lambda the search follows: all pairs' (whole, the default), the last
+  // position bucket's, or one search per position bucket (all; model::position_bucket).
+  enum class Positions { whole, last, all };
+  Positions positions = Positions::whole;
 };
+const char* positions_name(CriticalConfig::Positions positions);  // "whole", "last", "all"
 
 struct SweepConfig {
   std::vector<double> rho, gamma;
@@ -59,6 +64,10 @@ struct SweepConfig {
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;
   long layers = 1;  // the layer applied this many times (> 1 needs hutchinson); in the text only when > 1
+  // mc.mask (none | causal) and mc.train-length (qwen-logn's T; 0: not given): in the text only
+  // when causal and when given, so older configs keep their text and hash.
+  model::Mask mask = model::Mask::none;
+  long train_length = 0;
   // mc.cache-mb: MiB of the kernel's cache a trial may use (model::TiledLayer::set_cache_bytes; in
   // the text only when not the default). Part of the identity: what is cached and what recomputed
   // can differ in the last bit, so one study is computed with one budget.
@@ -68,6 +77,7 @@ struct SweepConfig {
   std::vector<double> alpha_values;
   std::vector<long> layers_values;
   std::vector<model::ScalingLaw> scaling_values;
+  std::vector<model::Mask> mask_values;
   std::uint64_t seed = 2025;
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
   int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)

@@ -27,6 +27,8 @@ struct CellParams {
   JacobianMethod jacobian = JacobianMethod::exact;
   double alpha = 0;
   model::ScalingLaw scaling = model::ScalingLaw::log;  // beta = gamma ln n unless chosen otherwise
+  model::Mask mask = model::Mask::none;                // causal: row i attends to tokens 0..i
+  double train_length = 0;                             // qwen-logn's T (>= 2 for that law)
   long layers = 1;  // the layer applied this many times (model/stack.hpp); > 1 needs hutchinson
   std::uint64_t seed = 0;
   int threads = 1;  // threads on one trial (results do not depend on it)
@@ -34,6 +36,11 @@ struct CellParams {
   // cached and recomputed products can differ in the last bit.
   std::size_t cache_bytes = model::kKernelCacheBytes;
   bool observe_eta = true;  // false: lambda only, no Jacobian norm (eta 0; the critical search)
+  // >= 0: the trial's lambda is that position bucket's (model::position_bucket), not all pairs'
+  // (the critical search per position); -1: all pairs.
+  int lambda_bucket = -1;
+
+  model::Attention attention() const { return {scaling, mask, train_length}; }
 };
 
 // Caps of a cell's parameters (far above any real use; a mistyped value is refused at once).
@@ -64,10 +71,19 @@ std::uint64_t stream_id(long d, long n);
 // first trial of a given size a trial allocates nothing large (no page faults, no zeroing of
 // fresh memory; at n = 1024 that was a third of a trial's time). The kernel's thread team lives
 // here too, started once.
+// One trial's observables by position bucket (model::position_bucket; MODEL.md section 10):
+// lambda over the pairs whose later token is in the bucket, eta = the bucket's Jacobian rows'
+// ||dx'_i / dX||_F^2 summed, over (its tokens x d). NaN where undefined (as the cell's values).
+struct PositionResult {
+  std::vector<double> lambda, eta;
+};
+
 struct TrialWorkspace {
   model::Matrix X, probes;
   model::TiledLayer layer;
   model::StackScratch stack;  // between the layers of a stack (layers > 1)
+  // After run_trial_over_gamma: each gamma's values by position bucket.
+  std::vector<PositionResult> positions;
 };
 
 TrialResult run_trial(const CellParams& cell, std::uint64_t trial);

@@ -48,8 +48,11 @@ struct KernelCost {
   double flops_per_draw = 0;   // once per token draw: caches, normalisation, probe directions
   double bytes = 0;
 };
+// Under the causal mask a block of rows reads the columns up to its last row: the row-block products
+// cost the share causal_share(n, d) of the unmasked ones; lambda's pairs are the same.
+double causal_share(Eigen::Index n, Eigen::Index d);
 KernelCost kernel_cost(Eigen::Index n, Eigen::Index d, Eigen::Index probes, JacobianNorm method, int threads,
-                       std::size_t cache_bytes = kKernelCacheBytes);
+                       std::size_t cache_bytes = kKernelCacheBytes, Mask mask = Mask::none);
 
 class TiledLayer {
  public:
@@ -75,17 +78,28 @@ class TiledLayer {
   // E[v v^T] = I. Needed before evaluate(..., hutchinson).
   void set_probes(const MatrixRef& V);
 
-  // One layer at this gamma (beta = attention_scale(gamma, n, law): gamma ln n by default) and residual weight alpha:
-  // X' = A Y + alpha X, lambda, and the Jacobian norm by `method`. Throws std::invalid_argument when an output token is
-  // zero (lambda is undefined).
+  // One layer at this gamma and residual weight alpha: X' = A Y + alpha X with row i's scale
+  // beta_i = attention.row_scale(gamma, i, n) (gamma ln n by default) over the keys its mask lets
+  // it see, lambda, and the Jacobian norm by `method`. Under the causal mask a block of rows skips
+  // the columns after its last row (no work for fully masked tiles). Throws std::invalid_argument
+  // when an output token is zero (lambda is undefined).
   // `angles`: input computes lambda against this layer's input; none skips it (lambda NaN), for the
   // inner layers of a stack, whose lambda is taken once, against the first layer's input.
   enum class Angles { input, none };
-  Observables evaluate(double gamma, double alpha, JacobianNorm method, ScalingLaw law = ScalingLaw::log,
+  Observables evaluate(double gamma, double alpha, JacobianNorm method, const Attention& attention = {},
                        Angles angles = Angles::input);
   // After evaluate: lambda of the output against other input directions (n x d, unit rows), for
   // the L-layer map of a stack (MODEL.md section 3 with the first layer's input as the input).
   double angle_ratio_against(const Matrix& reference_directions);
+
+  // After the last lambda (evaluate with Angles::input, or angle_ratio_against): lambda by
+  // position bucket (layer.hpp's position_bucket of each pair's later token; NaN for a bucket
+  // without a pair of distinct input directions).
+  const std::vector<double>& lambda_by_bucket() const { return bucket_lambda_; }
+  // After evaluate: row i's share of ||J||_F^2, ||dx'_i / dX||_F^2 (exact), or its Hutchinson
+  // estimate, the mean over probes of |(J v_k)_i|^2; zero for none. For a stack, the last layer's
+  // products are the whole map's, so these are the stack's rows.
+  const Vector& jacobian_row_norm2() const { return row_norm2_; }
 
   // After evaluate: the layer's output X' (n x d), and for hutchinson the products J V (n x m d).
   const Matrix& output() const { return output_; }
@@ -100,13 +114,18 @@ class TiledLayer {
   void fill_gram_cache();
   void fill_probe_cache();
   void fill_quartic_cache();
-  MatrixRef gram_rows(Eigen::Index first, Eigen::Index rows, BlockScratch& scratch) const;
+  MatrixRef gram_rows(Eigen::Index first, Eigen::Index rows, Eigen::Index cols, BlockScratch& scratch) const;
   // The passes of evaluate(), each over the row blocks.
+  // Columns a block of rows [first, first + rows) reads: all n, or under the causal mask the
+  // keys of its last row.
+  Eigen::Index block_columns(Eigen::Index first, Eigen::Index rows) const;
   double forward_block(Eigen::Index block, BlockScratch& s, JacobianNorm method);
+  void softmax_rows(Eigen::Index first, Eigen::Index rows, Eigen::Index cols, const MatrixRef& G, BlockScratch& s);
   double hutchinson_block(Eigen::Index first, Eigen::Index rows, BlockScratch& s);
+  void probe_scores(Eigen::Index k, Eigen::Index first, Eigen::Index rows, Eigen::Index cols, BlockScratch& s);
   double exact_block(Eigen::Index first, Eigen::Index rows, const MatrixRef& G, BlockScratch& s);
   void quartic_factor(Eigen::Index first, Eigen::Index cols, Matrix& out) const;
-  void quartic_block(Eigen::Index rows, BlockScratch& s);
+  void quartic_block(Eigen::Index rows, Eigen::Index cols, BlockScratch& s);
   double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs, const Matrix* reference);
   double angle_ratio(const Matrix* reference);  // nullptr: against this layer's input
 
@@ -130,10 +149,16 @@ class TiledLayer {
   Matrix quartic_cache_;                           // its first columns
 
   // Per evaluation.
-  double beta_ = 0, alpha_ = 0;
+  double alpha_ = 0;
+  Mask mask_ = Mask::none;
+  Vector betas_;  // beta_i of every row
   Matrix output_, output_dirs_, jvp_;
+  Vector row_norm2_;
   std::vector<double> block_sums_;
   std::vector<long long> block_pairs_;
+  // lambda by position bucket: each block's sums and pairs (block-major), reduced in block order.
+  std::vector<double> block_bucket_sums_, bucket_lambda_;
+  std::vector<long long> block_bucket_pairs_;
 };
 
 }  // namespace attnsweep::model

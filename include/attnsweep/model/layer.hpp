@@ -15,13 +15,52 @@ using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 using Vector = Eigen::VectorXd;
 using MatrixRef = Eigen::Ref<const Matrix>;
 
-// How the attention scale grows with the context length n (MODEL.md section 1): the paper's
+// How the attention scale grows with the context length (MODEL.md sections 1 and 10): the paper's
 // beta = gamma ln n (natural log), and the alternatives its introduction discusses: gamma (ln n)^2
-// (YaRN-like), gamma sqrt(ln n) (i.i.d.-score analysis), and a constant gamma (no scaling).
-enum class ScalingLaw { log, log_squared, sqrt_log, constant };
-const char* scaling_name(ScalingLaw law);           // "log", "log-squared", "sqrt-log", "constant"
+// (YaRN-like), gamma sqrt(ln n) (i.i.d.-score analysis), a constant gamma (no scaling); and two
+// per-position laws of decoders, where row i's scale follows the k_i keys it attends to:
+// log-keys (Scalable-Softmax: beta_i = gamma ln k_i) and qwen-logn (Qwen's log-n beyond the
+// training length T: beta_i = gamma max(ln T, ln k_i)). Without a mask k_i = n for every row.
+enum class ScalingLaw { log, log_squared, sqrt_log, constant, log_keys, qwen_logn };
+const char* scaling_name(ScalingLaw law);           // "log", "log-squared", ..., "log-keys", "qwen-logn"
 ScalingLaw parse_scaling(const std::string& text);  // throws std::invalid_argument
-double attention_scale(double gamma, double n, ScalingLaw law = ScalingLaw::log);
+// Whether the law's scale depends on each row's number of keys (log-keys, qwen-logn).
+bool per_position(ScalingLaw law);
+// The scale of a row attending to n keys (for the global laws, n is the context length);
+// `train_length` is qwen-logn's T (ignored by the other laws).
+double attention_scale(double gamma, double n, ScalingLaw law = ScalingLaw::log, double train_length = 0);
+
+// Which keys a row attends to: all n (none), or its own and the earlier ones (causal: row i,
+// 0-based, attends to k_i = i + 1 keys), as in a decoder.
+enum class Mask { none, causal };
+const char* mask_name(Mask mask);          // "none", "causal"
+Mask parse_mask(const std::string& text);  // throws std::invalid_argument
+
+// Everything that decides the rows' attention weights besides gamma and the tokens: the law,
+// the mask and qwen-logn's training length. A ScalingLaw converts to it (no mask).
+struct Attention {
+  ScalingLaw law = ScalingLaw::log;
+  Mask mask = Mask::none;
+  double train_length = 0;  // qwen-logn's T (>= 2); unused by the other laws
+  Attention() = default;
+  Attention(ScalingLaw scaling, Mask m = Mask::none, double train = 0) : law(scaling), mask(m), train_length(train) {}
+  // Keys of row i (0-based) of n tokens: n, or i + 1 under the causal mask.
+  double keys(Eigen::Index i, Eigen::Index n) const { return static_cast<double>(mask == Mask::causal ? i + 1 : n); }
+  // beta_i of row i of n tokens at this gamma.
+  double row_scale(double gamma, Eigen::Index i, Eigen::Index n) const {
+    return per_position(law) ? attention_scale(gamma, keys(i, n), law, train_length)
+                             : attention_scale(gamma, static_cast<double>(n), law);
+  }
+};
+
+// Position buckets (MODEL.md section 10): token i (0-based) is in bucket floor(log2 i), tokens 0
+// and 1 in bucket 0; so bucket b >= 1 holds tokens [2^b, 2^(b+1)) and n = 2^m tokens have m
+// buckets, the last one the sequence's second half. lambda's bucket b averages the pairs i < j
+// whose later token j is in it; eta's averages the Jacobian rows of the tokens in it.
+int position_bucket(Eigen::Index i);
+int position_buckets(Eigen::Index n);                 // buckets of n >= 2 tokens: position_bucket(n - 1) + 1
+Eigen::Index bucket_first(int bucket);                // first token of a bucket: 0 for bucket 0, else 2^b
+Eigen::Index bucket_end(int bucket, Eigen::Index n);  // one past its last token among n
 
 // Below this, 1 - cos computed from a dot product has lost more than ~13 of its
 // 16 digits for near-duplicate tokens; the difference form keeps them.

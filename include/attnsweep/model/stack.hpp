@@ -22,6 +22,6 @@ inline constexpr long kMaxLayers = 4096;
 // L-layer map at this gamma. L = 1 is exactly layer.evaluate(). Throws std::invalid_argument for
 // L < 1, exact with L > 1, or a token of length zero at any layer (naming the layer).
 Observables evaluate_stack(TiledLayer& layer, const Matrix& X, const Matrix* probes, long layers, double gamma,
-                           double alpha, JacobianNorm method, ScalingLaw law, StackScratch& scratch);
+                           double alpha, JacobianNorm method, const Attention& attention, StackScratch& scratch);
 
 }  // namespace attnsweep::model
