@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "attnsweep/model/layer.hpp"
 
@@ -29,6 +30,20 @@ SimplexTheory simplex_theory(double rho, double gamma, double n, double d, doubl
 // p, r and eta are the first layer's for layers = 1 and NaN otherwise (no closed form here).
 SimplexTheory simplex_theory_layers(double rho, double gamma, double n, double d, double alpha, long layers,
                                     ScalingLaw law = ScalingLaw::log);
+
+// The exact simplex (unit tokens, <y_i, y_j> = rho) under any Attention (MODEL.md section 10): row i
+// attends to its k_i keys with its own beta_i, so its output is p_i y_i + r_i (the other keys' sum)
+// + alpha y_i with p_i = 1 / (1 + (k_i - 1) e_i), r_i = e_i p_i, e_i = exp(-beta_i (1 - rho)).
+// lambda of a pair i < j follows from the two rows' weights in closed form (1 - cos' as a sum of
+// non-negative squares, no cancellation of 1 - cos); row i's Jacobian norm is the full-attention
+// formula of simplex_theory on its k_i keys at beta_i (every other token has zero derivative).
+// By position bucket (layer.hpp), and over all pairs and rows. O(n^2) for the pairs.
+struct PositionTheory {
+  std::vector<double> lambda, eta;  // by bucket
+  double lambda_all = 0, eta_all = 0;
+};
+PositionTheory simplex_position_theory(double rho, double gamma, Eigen::Index n, double d, double alpha,
+                                       const Attention& attention);
 
 enum class Regime { subcritical, critical, supercritical };
 const char* regime_name(Regime regime);
