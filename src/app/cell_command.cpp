@@ -12,6 +12,7 @@
 #include "attnsweep/model/theory.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/grid.hpp"
+#include "cell_positions.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
 
@@ -37,6 +38,7 @@ struct CellReport {
   model::SimplexTheory simplex;
   model::LimitTheory limit;
   std::array<double, mc::kObservableCount> simplex_values{}, limit_values{};
+  PositionReport positions;
   double seconds = 0;
   bool paper_law = false, simplex_exists = false, eta_limit_applies = false;
 };
@@ -75,12 +77,14 @@ void print_cell_json(const CellReport& c) {
   std::printf(
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
       "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, %s"
-      "\"seconds\": %s, \"scaling\": \"%s\", \"layers\": %ld, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+      "\"seconds\": %s, \"scaling\": \"%s\", \"mask\": \"%s\", \"train_length\": %s, \"layers\": %ld, "
+      "\"positions\": %s, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
       json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
       static_cast<unsigned long long>(cell.seed), json_number(c.simplex.beta).c_str(), observables.c_str(),
-      json_number(c.seconds).c_str(), model::scaling_name(cell.scaling), cell.layers, simplex_json.c_str(),
-      limit_json.c_str());
+      json_number(c.seconds).c_str(), model::scaling_name(cell.scaling), model::mask_name(cell.mask),
+      json_number(cell.train_length > 0 ? cell.train_length : NAN).c_str(), cell.layers,
+      position_json(cell, c.positions).c_str(), simplex_json.c_str(), limit_json.c_str());
 }
 
 std::string number_or_na(double v, bool applies) {
@@ -98,9 +102,15 @@ void print_cell_table(const CellReport& c) {
                 cell.rho, cell.gamma, c.limit.kappa, model::regime_name(c.limit.regime), cell.d, cell.n,
                 c.simplex.beta);
   } else {
-    std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g\n", cell.rho, cell.gamma,
-                model::scaling_name(cell.scaling), cell.d, cell.n, c.simplex.beta);
+    std::printf("cell rho = %g, gamma = %g (scaling %s), d = %ld, n = %ld, beta = %.4g%s\n", cell.rho, cell.gamma,
+                model::scaling_name(cell.scaling), cell.d, cell.n, c.simplex.beta,
+                positional(cell) ? " (the last row's)" : "");
   }
+  if (cell.mask == model::Mask::causal)
+    std::printf("  causal mask: row i attends to tokens 0..i%s\n",
+                model::per_position(cell.scaling) ? ", with its own beta_i" : "");
+  if (cell.scaling == model::ScalingLaw::qwen_logn)
+    std::printf("  qwen-logn: beta_i = gamma max(ln T, ln k_i), training length T = %g\n", cell.train_length);
   if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
   std::printf(
       "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
@@ -151,13 +161,18 @@ void print_cell_table(const CellReport& c) {
   if (!c.simplex_exists)
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
   if (!c.paper_law)
-    std::printf("  (the n -> inf limits are the paper's, for one layer, alpha = 0 and beta = gamma ln n only)\n");
+    std::printf(
+        "  (the n -> inf limits are the paper's, for one layer, alpha = 0, no mask and beta = gamma ln n only)\n");
   else if (!c.eta_limit_applies)
     std::printf("  (eta has no n -> inf limit here: gaussian tokens at d <= 2 have E[1/|x|^2] infinite)\n");
   else if (cell.geometry == mc::Geometry::gaussian && c.limit_values[mc::kEta] != 0)
     std::printf("  (eta's limit for gaussian tokens: the unit-norm value times E[1/|x|^2] = d/(d - 2))\n");
   if (c.simplex_exists && cell.layers > 1)
     std::printf("  (simplex theory of a stack: lambda by iterating the one-layer map; no closed form for eta)\n");
+  if (positional(cell) && cell.layers > 1 && cell.d >= cell.n + 1)
+    std::printf(
+        "  (no simplex theory for a stack under a mask or a per-position law: a layer's output is no simplex)\n");
+  if (positional(cell)) print_position_table(cell, c.positions);
 }
 }  // namespace
 
@@ -181,7 +196,10 @@ constexpr CellOption kCellOptions[] = {
     {"geometry", "mc.geometry", "gaussian | simplex (gaussian)"},
     {"alpha", "mc.alpha", "residual weight (0)"},
     {"scaling", "mc.scaling",
-     "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1)"},
+     "beta = gamma x: log (ln n) | log-squared ((ln n)^2) | sqrt-log (sqrt(ln n)) | constant (1) | per row i with "
+     "k_i keys: log-keys (ln k_i) | qwen-logn (max(ln T, ln k_i))"},
+    {"mask", "mc.mask", "none | causal (none): causal = row i attends to tokens 0..i"},
+    {"train-length", "mc.train-length", "qwen-logn's training length T (needed by that law only)"},
     {"layers", "mc.layers", "the layer applied L times (1; L > 1 needs --jacobian hutchinson)"},
     {"seed", "mc.seed", "random seed (2025)"},
     {"jacobian", "mc.jacobian", "exact | hutchinson (exact)"},
@@ -239,8 +257,9 @@ int cell_command(const std::vector<std::string>& args) {
   // the message, and exit 1. A trial in which an observable is undefined by its definition is
   // not a fault: the statistics are over the defined trials, and say how many.
   mc::CellSamples samples;
+  std::vector<mc::PositionResult> positions;
   try {
-    samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials));
+    samples = mc::run_trials(cell, 0, static_cast<std::uint64_t>(cell.trials), &positions);
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "attnsweep: cell failed: %s\n", e.what());
     return 1;
@@ -253,20 +272,27 @@ int cell_command(const std::vector<std::string>& args) {
   report.simplex = model::simplex_theory_layers(cell.rho, cell.gamma, static_cast<double>(cell.n),
                                                 static_cast<double>(cell.d), cell.alpha, cell.layers, cell.scaling);
   report.limit = model::limit_theory(cell.rho, cell.gamma, static_cast<double>(cell.d));
+  report.positions = position_report(cell, positions);
   static_assert(mc::kObservableCount == 3,
                 "cell's theory knows lambda and eta: give a new observable its own (or NaN)");
   report.simplex_values = {report.simplex.lambda, report.simplex.eta, NAN};
+  if (positional(cell)) {
+    // Row by row (MODEL.md section 10): beta shown is the last row's.
+    report.simplex.beta = cell.attention().row_scale(cell.gamma, cell.n - 1, cell.n);
+    report.simplex_values = {report.positions.theory.lambda_all, report.positions.theory.eta_all, NAN};
+  }
   // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's: one layer without
   // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens; gaussian
   // tokens carry E[1/|x|^2] = d/(d - 2), infinite at d <= 2 (MODEL.md section 5).
-  report.paper_law = cell.scaling == model::ScalingLaw::log && cell.layers == 1 && cell.alpha == 0;
+  report.paper_law =
+      cell.scaling == model::ScalingLaw::log && cell.mask == model::Mask::none && cell.layers == 1 && cell.alpha == 0;
   const double d = static_cast<double>(cell.d);
   const double norm_factor = cell.geometry == mc::Geometry::simplex ? 1.0 : d > 2 ? d / (d - 2) : NAN;
   report.eta_limit_applies = std::isfinite(norm_factor) || report.limit.eta == 0;
   report.limit_values = {report.limit.lambda, report.limit.eta == 0 ? 0.0 : report.limit.eta * norm_factor, NAN};
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
-  report.simplex_exists = cell.d >= cell.n + 1;
+  report.simplex_exists = cell.d >= cell.n + 1 && (!positional(cell) || report.positions.theory_applies);
   if (format == "json")
     print_cell_json(report);
   else

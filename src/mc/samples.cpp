@@ -55,12 +55,12 @@ Quantiles quantiles(std::vector<double> values) {
 
 namespace {
 // Welford's update in trial order: stable, and fixed order means fixed rounding.
-template <class Field>
-Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_trial, Field field) {
+template <class Items, class Field>
+Summary summarize(const Items& by_trial, Field field) {
   Summary s;
   double m2 = 0;
-  for (const auto& [trial, result] : by_trial) {
-    const double x = field(result);
+  for (const auto& item : by_trial) {
+    const double x = field(item);
     if (std::isnan(x)) continue;  // undefined in this trial: the statistics are over the defined ones
     ++s.count;
     const double delta = x - s.mean;
@@ -70,13 +70,17 @@ Summary summarize(const std::vector<std::pair<std::uint64_t, TrialResult>>& by_t
   if (s.count == 0) s.mean = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> values;
   values.reserve(by_trial.size());
-  for (const auto& [trial, result] : by_trial) values.push_back(field(result));
+  for (const auto& item : by_trial) values.push_back(field(item));
   s.quantiles = quantiles(std::move(values));
   s.std_error = s.count >= 2 ? std::sqrt(m2 / static_cast<double>(s.count - 1) / static_cast<double>(s.count))
                              : std::numeric_limits<double>::quiet_NaN();
   return s;
 }
 }  // namespace
+
+Summary summarize(const std::vector<double>& values) {
+  return summarize(values, [](double x) { return x; });
+}
 
 bool heavy_tailed(double mean, double std_error, long count, const Quantiles& q) {
   if (count < kHeavyTailMinTrials || !std::isfinite(std_error) || !std::isfinite(mean)) return false;
@@ -88,7 +92,7 @@ bool heavy_tailed(double mean, double std_error, long count, const Quantiles& q)
 }
 
 Summary CellSamples::summary(std::size_t k, Tokens tokens) const {
-  Summary s = summarize(by_trial_, [k](const TrialResult& r) { return r[k]; });
+  Summary s = summarize(by_trial_, [k](const std::pair<std::uint64_t, TrialResult>& entry) { return entry.second[k]; });
   // One trial on fixed tokens: the probes are eta's only randomness, and their spread within the
   // trial is its standard error (NaN for the exact method, which has no error).
   if (k == kEta && tokens == Tokens::fixed && s.count == 1) {

@@ -196,10 +196,14 @@ TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
   return run_trial(cell, trial, workspace);
 }
 
-CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count) {
+CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count,
+                       std::vector<PositionResult>* positions) {
   TrialWorkspace workspace;
   CellSamples samples;
-  for (std::uint64_t t = first; t < first + count; ++t) samples.add(t, run_trial(cell, t, workspace));
+  for (std::uint64_t t = first; t < first + count; ++t) {
+    samples.add(t, run_trial(cell, t, workspace));
+    if (positions) positions->push_back(workspace.positions.front());
+  }
   return samples;
 }
 

@@ -46,6 +46,9 @@ struct Summary {
 // 2.2% of cells at 8 trials, 0.2% at 16, none at 32; on a variable distributed like eta at d = 2
 // (1/|x|^2 of a 2-D gaussian, infinite mean) 41% at 8, 60% at 16, 76% at 32, 91% at 64: a flag is
 // strong evidence, its absence with few trials is not (docs/guide.md, "Heavy tails").
+// The summary of values in trial order (NaN: undefined), as CellSamples::summary computes it.
+Summary summarize(const std::vector<double>& values);
+
 inline constexpr double kHeavyTailRatio = 2.5;
 inline constexpr double kHeavyTailShift = 0.05;
 inline constexpr long kHeavyTailMinTrials = 8;

@@ -98,8 +98,10 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
 std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
                                               std::uint64_t trial, std::vector<std::string>& errors);
 
-// Trials [first, first + count) of the cell (one workspace for all of them).
-CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count);
+// Trials [first, first + count) of the cell (one workspace for all of them); with `positions`, each
+// trial's values by position bucket too, in trial order.
+CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count,
+                       std::vector<PositionResult>* positions = nullptr);
 
 // Peak bytes one trial of this cell holds (model::kernel_cost with the cell's threads, plus the
 // drawn tokens and probes).

@@ -1,0 +1,83 @@
+#include "cell_positions.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "cli.hpp"
+
+namespace attnsweep::app {
+
+bool positional(const mc::CellParams& cell) {
+  return cell.mask == model::Mask::causal || model::per_position(cell.scaling);
+}
+
+PositionReport position_report(const mc::CellParams& cell, const std::vector<mc::PositionResult>& trials) {
+  PositionReport report;
+  const int buckets = model::position_buckets(cell.n);
+  for (int b = 0; b < buckets; ++b) {
+    std::vector<double> lambda, eta;
+    for (const mc::PositionResult& trial : trials) {
+      lambda.push_back(trial.lambda[static_cast<size_t>(b)]);
+      eta.push_back(trial.eta[static_cast<size_t>(b)]);
+    }
+    report.lambda.push_back(mc::summarize(lambda));
+    report.eta.push_back(mc::summarize(eta));
+  }
+  // The closed form is for one layer on the exact simplex, which exists for d >= n + 1.
+  report.theory_applies = cell.layers == 1 && cell.d >= cell.n + 1;
+  if (report.theory_applies) {
+    report.theory = model::simplex_position_theory(cell.rho, cell.gamma, cell.n, static_cast<double>(cell.d),
+                                                   cell.alpha, cell.attention());
+  }
+  return report;
+}
+
+namespace {
+std::string shown(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return std::isfinite(v) ? std::string(text) : std::string("n/a");
+}
+}  // namespace
+
+void print_position_table(const mc::CellParams& cell, const PositionReport& r) {
+  std::printf(
+      "  by position (bucket b: tokens [2^b, 2^(b+1)), b = 0 also token 0; lambda over pairs whose later token "
+      "is in it, eta over its rows)\n");
+  std::printf("  %6s %15s %6s %12s %10s %12s %12s %10s %12s %12s\n", "bucket", "tokens", "beta_i", "lambda", "stderr",
+              "median", "eta", "stderr", "median", "simplex");
+  for (size_t b = 0; b < r.lambda.size(); ++b) {
+    const Eigen::Index first = model::bucket_first(static_cast<int>(b));
+    const Eigen::Index last = model::bucket_end(static_cast<int>(b), cell.n) - 1;
+    char tokens[40];
+    std::snprintf(tokens, sizeof tokens, "%ld..%ld", static_cast<long>(first), static_cast<long>(last));
+    const mc::Summary &l = r.lambda[b], &e = r.eta[b];
+    const std::string theory =
+        r.theory_applies ? shown(r.theory.lambda[b]) + " / " + shown(r.theory.eta[b]) : std::string("n/a");
+    std::printf("  %6zu %15s %6.3g %12.6g %10.3g %12.6g %12.6g %10.3g %12.6g %s\n", b, tokens,
+                cell.attention().row_scale(cell.gamma, last, cell.n), l.mean, l.std_error, l.quantiles[2], e.mean,
+                e.std_error, e.quantiles[2], theory.c_str());
+  }
+  if (r.theory_applies) std::printf("  (simplex: the closed form's lambda / eta of each bucket)\n");
+}
+
+std::string position_json(const mc::CellParams& cell, const PositionReport& r) {
+  std::string text = "[";
+  for (size_t b = 0; b < r.lambda.size(); ++b) {
+    const Eigen::Index first = model::bucket_first(static_cast<int>(b));
+    const Eigen::Index last = model::bucket_end(static_cast<int>(b), cell.n) - 1;
+    const auto theory = [&](const std::vector<double>& v) { return json_number(r.theory_applies ? v[b] : NAN); };
+    text += (b ? ", " : "") + std::string("{\"bucket\": ") + std::to_string(b) +
+            ", \"first\": " + std::to_string(first) + ", \"last\": " + std::to_string(last) +
+            ", \"beta_last\": " + json_number(cell.attention().row_scale(cell.gamma, last, cell.n)) +
+            ", \"lambda_mean\": " + json_number(r.lambda[b].mean) +
+            ", \"lambda_stderr\": " + json_number(r.lambda[b].std_error) +
+            ", \"lambda_median\": " + json_number(r.lambda[b].quantiles[2]) +
+            ", \"eta_mean\": " + json_number(r.eta[b].mean) + ", \"eta_stderr\": " + json_number(r.eta[b].std_error) +
+            ", \"eta_median\": " + json_number(r.eta[b].quantiles[2]) +
+            ", \"lambda_simplex\": " + theory(r.theory.lambda) + ", \"eta_simplex\": " + theory(r.theory.eta) + "}";
+  }
+  return text + "]";
+}
+
+}  // namespace attnsweep::app
