@@ -35,17 +35,21 @@ import xarray as xr
 __all__ = ["open_dataset", "AttnsweepFileError"]
 
 SWEEP_STATUS = ("missing", "done", "failed", "undefined")
-CRITICAL_STATUS = ("missing", "done", "failed", "below", "above")
+CRITICAL_STATUS = ("missing", "done", "failed", "below", "above", "absent")
 FIXED_AXES = ("rho", "gamma", "d", "n")
 # Coordinates a file of schema 3 stores (written since the CF metadata) and this reader derives
 # for every file alike.
 DERIVED = ("kappa", "beta", "gamma_critical")
-SWEPT_AXES = ("alpha", "layers", "scaling")
+SWEPT_AXES = ("alpha", "layers", "scaling", "mask")
+# beta / gamma by law, for n keys (the per-position laws: the last row's, which sees n keys);
+# T is qwen-logn's training length (mc.train-length).
 LAWS = {
-    "log": lambda n: np.log(n),
-    "log-squared": lambda n: np.log(n) ** 2,
-    "sqrt-log": lambda n: np.sqrt(np.log(n)),
-    "constant": lambda n: np.ones_like(n, dtype=float),
+    "log": lambda n, T: np.log(n),
+    "log-squared": lambda n, T: np.log(n) ** 2,
+    "sqrt-log": lambda n, T: np.sqrt(np.log(n)),
+    "constant": lambda n, T: np.ones_like(n, dtype=float),
+    "log-keys": lambda n, T: np.log(n),
+    "qwen-logn": lambda n, T: np.maximum(np.log(T), np.log(n)),
 }
 # Schema 1 (attnsweep 0.1) kept its arrays in groups; later schemas keep them at the root.
 SCHEMA1 = {
@@ -104,7 +108,8 @@ def _sweep_variables(f, schema):
 
 
 def _critical_variables(f):
-    axes = {name: _values(f[name]) for name in ("rho", "d", "n", "evaluation", "trial", "quantile") if name in f}
+    axes = {name: _values(f[name]) for name in ("rho", "d", "n", "position", "evaluation", "trial", "quantile")
+            if name in f}
     data = {name: (_dims(f, name), _values(item)) for name, item in f.items()
             if isinstance(item, h5py.Dataset) and name not in axes}
     return axes, data
@@ -147,17 +152,20 @@ def _derived_coordinates(ds, settings):
     ds = ds.assign_coords(gamma_value=gamma_value, kappa=_in_order(ds, gamma_value * (1 - rho)))
     ds["gamma_value"].attrs["long_name"] = "gamma of the cell (the axis value, or value / (1 - rho) on the critical scale)"
     ds["kappa"].attrs["long_name"] = "gamma (1 - rho): subcritical below 1, supercritical above (the paper)"
+    train_length = float(settings.get("mc.train-length", "nan"))
     if "scaling" in ds.dims:
-        law = xr.concat([xr.DataArray(LAWS[_text(s)](n.values), dims=["n"], coords={"n": ds["n"]})
+        law = xr.concat([xr.DataArray(LAWS[_text(s)](n.values, train_length), dims=["n"], coords={"n": ds["n"]})
                          for s in ds["scaling"].values], dim=ds["scaling"])
     else:
-        law = xr.DataArray(LAWS[settings.get("mc.scaling", "log").strip()](n.values), dims=["n"], coords={"n": ds["n"]})
+        law = xr.DataArray(LAWS[settings.get("mc.scaling", "log").strip()](n.values, train_length), dims=["n"],
+                           coords={"n": ds["n"]})
     ds = ds.assign_coords(beta=_in_order(ds, gamma_value * law))
     ds["beta"].attrs["long_name"] = "beta = gamma times the scaling law of n (the softmax's inverse temperature)"
     alpha_zero = "alpha" not in ds.dims and float(settings.get("mc.alpha", "0")) == 0
     one_layer = "layers" not in ds.dims and int(settings.get("mc.layers", "1")) == 1
     log_law = "scaling" not in ds.dims and settings.get("mc.scaling", "log").strip() == "log"
-    if alpha_zero and one_layer and log_law:
+    no_mask = "mask" not in ds.dims and settings.get("mc.mask", "none").strip() == "none"
+    if alpha_zero and one_layer and log_law and no_mask:
         ds = ds.assign_coords(gamma_critical=1 / (1 - rho))
         ds["gamma_critical"].attrs["long_name"] = "the paper's critical gamma 1 / (1 - rho) (one layer, alpha = 0)"
     return ds

@@ -121,45 +121,55 @@ int run_command(const std::vector<std::string>& args, int& argc, char**& argv) {
 
 // ------------------------------------------------------------------------------- critical
 namespace {
-// The searches' results, a row per (rho, d, n); the table shows the interval and the difference
-// from the paper's gamma_c in one column each, CSV and JSON every number at full precision.
+// The searches' results, a row per (rho, d, n) (and position bucket under critical.position); the table shows the
+// interval and the difference from the paper's gamma_c in one column each, CSV and JSON every number at full precision.
 void print_critical(const io::SweepConfig& config, const sweep::CriticalJob& job,
                     const std::vector<sweep::CriticalSearch>& searches, const std::string& format) {
   using C = Column;
-  Report report(format, {{"rho", "", 5, 3},
-                         {"d", "", 6},
-                         {"n", "", 6},
-                         {"lambda_target", "target", 8, 5},
-                         {"gamma_c", "", 12, 6},
-                         {"interval", "", -25, -1, C::table_only},
-                         {"gamma_c_median", "median x", 10, 6},
-                         {"gamma_c_low", "", 0, -1, C::data_only},
-                         {"gamma_c_high", "", 0, -1, C::data_only},
-                         {"gamma_theory", "theory", 10, 6},
-                         {"relative_difference", "rel.diff", 9, -1, C::data_only},
-                         {"rel.diff", "", 9, -1, C::table_only},
-                         {"relative_low", "", 0, -1, C::data_only},
-                         {"relative_high", "", 0, -1, C::data_only},
-                         {"status", "", -8},
-                         {"evaluations", "evals", 6},
-                         {"grid_equivalent", "grid cells", 11}});
+  const bool positions = job.positions > 0;
+  std::vector<Column> columns = {{"rho", "", 5, 3}, {"d", "", 6}, {"n", "", 6}};
+  // A search per position bucket: which bucket, and its tokens (the pairs whose later token is there).
+  if (positions) columns.insert(columns.end(), {{"position", "bucket", 6}, {"tokens", "", 13}});
+  columns.insert(columns.end(), {{"lambda_target", "target", 8, 5},
+                                 {"gamma_c", "", 12, 6},
+                                 {"interval", "", -25, -1, C::table_only},
+                                 {"gamma_c_median", "median x", 10, 6},
+                                 {"gamma_c_low", "", 0, -1, C::data_only},
+                                 {"gamma_c_high", "", 0, -1, C::data_only},
+                                 {"gamma_theory", "theory", 10, 6},
+                                 {"relative_difference", "rel.diff", 9, -1, C::data_only},
+                                 {"rel.diff", "", 9, -1, C::table_only},
+                                 {"relative_low", "", 0, -1, C::data_only},
+                                 {"relative_high", "", 0, -1, C::data_only},
+                                 {"status", "", -8},
+                                 {"evaluations", "evals", 6},
+                                 {"grid_equivalent", "grid cells", 11}});
+  Report report(format, columns);
   for (size_t p = 0; p < job.points.size(); ++p) {
+    const sweep::CriticalJob::Point& point = job.points[p];
     const sweep::CriticalResult& r = searches[p].result();
-    const double rho = config.rho[static_cast<size_t>(job.points[p].rho)];
+    const double rho = config.rho[static_cast<size_t>(point.rho)];
+    const long n = config.n[static_cast<size_t>(point.n)];
     const double theory = sweep::theory_gamma(config, rho);
     const double relative = (r.gamma_c - theory) / theory;
-    char interval[64], percent[32];
+    char interval[64], percent[32], tokens[48];
     std::snprintf(interval, sizeof interval, "[%.6g, %.6g]", r.low, r.high);
     std::snprintf(percent, sizeof percent, std::isfinite(relative) ? "%+.2f%%" : "n/a", 100 * relative);
-    report.row({Cell::real(rho), Cell::whole(config.d[static_cast<size_t>(job.points[p].d)]),
-                Cell::whole(config.n[static_cast<size_t>(job.points[p].n)]), Cell::real(job.settings[p].target),
-                Cell::real(r.gamma_c), Cell::label(interval),
-                Cell::real(sweep::median_crossing(searches[p].evaluations(), job.settings[p].target, r.gamma_c)),
-                Cell::real(r.low), Cell::real(r.high), Cell::real(theory), Cell::real(relative), Cell::label(percent),
-                Cell::real((r.low - theory) / theory), Cell::real((r.high - theory) / theory),
-                Cell::label(sweep::critical_status_name(r.status)),
-                Cell::whole(static_cast<long long>(searches[p].evaluations().size())),
-                Cell::fixed(sweep::grid_equivalent(job.settings[p], r), 0)});
+    std::vector<Cell> cells = {Cell::real(rho), Cell::whole(config.d[static_cast<size_t>(point.d)]), Cell::whole(n)};
+    if (positions) {
+      std::snprintf(tokens, sizeof tokens, "%ld..%ld", static_cast<long>(model::bucket_first(point.position)),
+                    static_cast<long>(model::bucket_end(point.position, n) - 1));
+      cells.insert(cells.end(), {Cell::whole(point.position), Cell::label(tokens)});
+    }
+    cells.insert(cells.end(),
+                 {Cell::real(job.settings[p].target), Cell::real(r.gamma_c), Cell::label(interval),
+                  Cell::real(sweep::median_crossing(searches[p].evaluations(), job.settings[p].target, r.gamma_c)),
+                  Cell::real(r.low), Cell::real(r.high), Cell::real(theory), Cell::real(relative), Cell::label(percent),
+                  Cell::real((r.low - theory) / theory), Cell::real((r.high - theory) / theory),
+                  Cell::label(sweep::critical_status_name(r.status)),
+                  Cell::whole(static_cast<long long>(searches[p].evaluations().size())),
+                  Cell::fixed(sweep::grid_equivalent(job.settings[p], r), 0)});
+    report.row(cells);
   }
 }
 }  // namespace

@@ -8,6 +8,7 @@
 #include "atomic_write.hpp"
 #include "attnsweep/io/provenance.hpp"
 #include "attnsweep/mc/samples.hpp"
+#include "attnsweep/model/layer.hpp"
 #include "hdf5.hpp"
 #include "schema.hpp"
 
@@ -63,18 +64,48 @@ std::string critical_hash_text(std::uint64_t hash) {
   return text;
 }
 
+namespace {
+// The position dimension of a search per position (arrays.P > 0): the bucket index, each bucket's
+// first token, and its last token at each n (-1 where n tokens do not reach the bucket).
+void write_positions(const h5::Handle& file, const SweepConfig& config, std::int64_t P) {
+  std::vector<std::int64_t> index, first, last;
+  for (std::int64_t b = 0; b < P; ++b) {
+    index.push_back(b);
+    first.push_back(model::bucket_first(static_cast<int>(b)));
+  }
+  for (long n : config.n)
+    for (std::int64_t b = 0; b < P; ++b)
+      last.push_back(model::bucket_first(static_cast<int>(b)) < n ? model::bucket_end(static_cast<int>(b), n) - 1 : -1);
+  h5::write_int64(file, "position", {P}, index);
+  h5::write_int64(file, "position_first", {P}, first);
+  h5::write_int64(file, "position_last", {static_cast<std::int64_t>(config.n.size()), P}, last);
+}
+}  // namespace
+
 void write_critical_file(const std::string& path, const SweepConfig& config, const CriticalArrays& arrays) {
   namespace h = h5;
   const auto R = static_cast<std::int64_t>(config.rho.size()), D = static_cast<std::int64_t>(config.d.size()),
              N = static_cast<std::int64_t>(config.n.size());
-  const std::vector<std::int64_t> shape = {R, D, N};
-  // The search's arrays, point by point (K evaluations of T trials at most).
-  const auto& [K, T, gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median, evaluations, steps, status,
-               errors, eval_gamma, eval_mean, eval_stderr, eval_trial, eval_quantile, meanings] = arrays;
+  // The search's arrays, point by point (K evaluations of T trials at most), over (rho, d, n) or
+  // (rho, d, n, position).
+  const auto& [K, T, P, gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median, evaluations, steps,
+               status, errors, eval_gamma, eval_mean, eval_stderr, eval_trial, eval_quantile, meanings] = arrays;
+  std::vector<std::int64_t> shape = {R, D, N};
+  std::vector<const char*> axes = {"/rho", "/d", "/n"};
+  if (P > 0) {
+    shape.push_back(P);
+    axes.push_back("/position");
+  }
+  const auto with = [&shape](std::initializer_list<std::int64_t> more) {
+    std::vector<std::int64_t> s = shape;
+    s.insert(s.end(), more);
+    return s;
+  };
   write_hdf5_atomically(path, [&](const h::Handle& file) {
     h::write_doubles(file, "rho", {R}, config.rho);
     h::write_int64(file, "d", {D}, {config.d.begin(), config.d.end()});
     h::write_int64(file, "n", {N}, {config.n.begin(), config.n.end()});
+    if (P > 0) write_positions(file, config, P);
     std::vector<std::int64_t> index(static_cast<size_t>(std::max(K, T)));
     for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<std::int64_t>(i);
     h::write_int64(file, "evaluation", {K}, {index.begin(), index.begin() + K});
@@ -92,35 +123,51 @@ void write_critical_file(const std::string& path, const SweepConfig& config, con
     std::vector<const char*> error_texts(errors.size());
     for (size_t p = 0; p < errors.size(); ++p) error_texts[p] = errors[p].c_str();
     h::write_strings(file, "error", shape, error_texts);
-    const std::vector<std::int64_t> shape4 = {R, D, N, K}, shape5 = {R, D, N, K, T};
-    h::write_doubles(file, "eval_gamma", shape4, eval_gamma);
-    h::write_doubles(file, "eval_lambda_mean", shape4, eval_mean);
-    h::write_doubles(file, "eval_lambda_stderr", shape4, eval_stderr);
-    h::write_doubles(file, "eval_lambda_trial", shape5, eval_trial);
+    h::write_doubles(file, "eval_gamma", with({K}), eval_gamma);
+    h::write_doubles(file, "eval_lambda_mean", with({K}), eval_mean);
+    h::write_doubles(file, "eval_lambda_stderr", with({K}), eval_stderr);
+    h::write_doubles(file, "eval_lambda_trial", with({K, T}), eval_trial);
     h::write_doubles(file, "gamma_c_median", shape, gamma_c_median);
     const std::vector<double> levels(mc::kQuantileLevels.begin(), mc::kQuantileLevels.end());
     const auto L = static_cast<std::int64_t>(levels.size());
     h::write_doubles(file, "quantile", {L}, levels);
-    h::write_doubles(file, "eval_lambda_quantile", {R, D, N, K, L}, eval_quantile);
+    h::write_doubles(file, "eval_lambda_quantile", with({K, L}), eval_quantile);
     h::Handle meta = h::create_group(file, "meta");
     h::write_string(meta, "config", config.critical_text());
     h::write_string(meta, "config_hash", critical_hash_text(config.critical_hash()));
     h::write_string(meta, "build", build_description());
-    const char* const axes[] = {"/rho", "/d", "/n", "/evaluation", "/trial"};
-    for (const char* axis : axes) h::make_scale(file, axis, axis + 1);
+    std::vector<const char*> scales = axes;
+    scales.push_back("/evaluation");
+    scales.push_back("/trial");
+    for (const char* axis : scales) h::make_scale(file, axis, axis + 1);
     h::make_scale(file, "/quantile", "quantile");
+    const auto point_rank = static_cast<unsigned>(axes.size());
     const auto attach = [&](const char* array, unsigned rank) {
-      for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, axes[a], a);
+      for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, scales[a], a);
     };
     for (const char* array :
          {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
           "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error", "/gamma_c_median"})
-      attach(array, 3);
-    for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, 4);
-    attach("/eval_lambda_trial", 5);
-    attach("/eval_lambda_quantile", 4);
-    h::attach_scale(file, "/eval_lambda_quantile", "/quantile", 4);
+      attach(array, point_rank);
+    for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, point_rank + 1);
+    attach("/eval_lambda_trial", point_rank + 2);
+    attach("/eval_lambda_quantile", point_rank + 1);
+    h::attach_scale(file, "/eval_lambda_quantile", "/quantile", point_rank + 1);
+    if (P > 0) {
+      h::attach_scale(file, "/position_first", "/position", 0);
+      h::attach_scale(file, "/position_last", "/n", 0);
+      h::attach_scale(file, "/position_last", "/position", 1);
+    }
     describe_search_file(file, config, meanings);
+    if (P > 0) {
+      describe_variables(
+          file, {{"/position",
+                  "position bucket b whose lambda the search follows: pairs whose later token is in [2^b, 2^(b+1)) "
+                  "(b = 0: tokens 0 and 1)",
+                  ""},
+                 {"/position_first", "first token of the bucket", ""},
+                 {"/position_last", "last token of the bucket at each n (-1: n tokens do not reach it)", ""}});
+    }
   });
 }
 

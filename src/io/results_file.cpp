@@ -304,7 +304,9 @@ std::string write_derived_coordinates(const h::Handle& file, const SweepConfig& 
       const double gamma = cell_gamma(config, rho, g);
       kappa.push_back(gamma * (1 - rho));
       for (long n : config.n)
-        for (model::ScalingLaw law : laws) beta.push_back(model::attention_scale(gamma, static_cast<double>(n), law));
+        for (model::ScalingLaw law : laws)
+          beta.push_back(model::attention_scale(gamma, static_cast<double>(n), law,
+                                                static_cast<double>(config.train_length)));
     }
   h::write_doubles(file, "kappa", {R, G}, kappa);
   h::write_doubles(file, "beta", beta_shape, beta);
@@ -314,10 +316,14 @@ std::string write_derived_coordinates(const h::Handle& file, const SweepConfig& 
   if (scaling_axis > 0) h::attach_scale(file, "/beta", "/scaling", 3);
   describe_variables(file,
                      {{"/kappa", "kappa = gamma (1 - rho): subcritical below 1, supercritical above", "1"},
-                      {"/beta", "beta: gamma times the scaling law of n (the softmax's inverse temperature)", "1"}});
+                      {"/beta",
+                       "beta: gamma times the scaling law of n (the softmax's inverse temperature; for log-keys and "
+                       "qwen-logn the last row's, which attends to n keys)",
+                       "1"}});
   std::string names = "kappa beta";
   const bool paper = config.scaling == model::ScalingLaw::log && config.layers == 1 && config.alpha == 0 &&
-                     !is_swept(config, "alpha") && !is_swept(config, "layers") && !is_swept(config, "scaling");
+                     config.mask == model::Mask::none && !is_swept(config, "alpha") && !is_swept(config, "layers") &&
+                     !is_swept(config, "scaling") && !is_swept(config, "mask");
   if (paper) {
     std::vector<double> critical;
     for (double rho : config.rho) critical.push_back(1 / (1 - rho));

@@ -29,6 +29,8 @@ const char* critical_status_name(CriticalStatus status) {
       return "below";
     case CriticalStatus::above:
       return "above";
+    case CriticalStatus::absent:
+      return "absent";
   }
   return "?";
 }

@@ -67,29 +67,51 @@ struct PartialEvaluation {
 };
 }  // namespace
 
+namespace {
+// The position buckets searched at n tokens: none (-1: all pairs), the last, or every one.
+std::vector<int> searched_positions(const io::SweepConfig& config, long n) {
+  const int buckets = model::position_buckets(n);
+  switch (config.critical.positions) {
+    case io::CriticalConfig::Positions::last:
+      return {buckets - 1};
+    case io::CriticalConfig::Positions::all: {
+      std::vector<int> all(static_cast<size_t>(buckets));
+      for (int b = 0; b < buckets; ++b) all[static_cast<size_t>(b)] = b;
+      return all;
+    }
+    case io::CriticalConfig::Positions::whole:
+      break;
+  }
+  return {-1};
+}
+}  // namespace
+
 CriticalJob plan_critical(const Grid& grid) {
   const io::SweepConfig& config = grid.config();
   CriticalJob job;
+  if (config.critical.positions != io::CriticalConfig::Positions::whole)
+    job.positions = model::position_buckets(*std::max_element(config.n.begin(), config.n.end()));
   for (long r = 0; r < static_cast<long>(config.rho.size()); ++r)
     for (long d = 0; d < static_cast<long>(config.d.size()); ++d)
-      for (long n = 0; n < static_cast<long>(config.n.size()); ++n) {
-        const double rho = config.rho[static_cast<size_t>(r)];
-        CriticalSettings s;
-        s.gamma_low = s.gamma_high = io::cell_gamma(config, rho, config.gamma.front());
-        for (double g : config.gamma) {
-          s.gamma_low = std::min(s.gamma_low, io::cell_gamma(config, rho, g));
-          s.gamma_high = std::max(s.gamma_high, io::cell_gamma(config, rho, g));
+      for (long n = 0; n < static_cast<long>(config.n.size()); ++n)
+        for (const int position : searched_positions(config, config.n[static_cast<size_t>(n)])) {
+          const double rho = config.rho[static_cast<size_t>(r)];
+          CriticalSettings s;
+          s.gamma_low = s.gamma_high = io::cell_gamma(config, rho, config.gamma.front());
+          for (double g : config.gamma) {
+            s.gamma_low = std::min(s.gamma_low, io::cell_gamma(config, rho, g));
+            s.gamma_high = std::max(s.gamma_high, io::cell_gamma(config, rho, g));
+          }
+          s.target = config.critical_target(rho);
+          s.tolerance = config.critical.tolerance;
+          s.trials = config.trials;
+          s.resamples = config.critical.resamples;
+          s.confidence = config.critical.confidence;
+          // One resampling stream per point (Philox key {seed, 0}, counter = resample).
+          s.seed = config.seed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(job.points.size() + 1));
+          job.points.push_back({r, d, n, position});
+          job.settings.push_back(s);
         }
-        s.target = config.critical_target(rho);
-        s.tolerance = config.critical.tolerance;
-        s.trials = config.trials;
-        s.resamples = config.critical.resamples;
-        s.confidence = config.critical.confidence;
-        // One resampling stream per point (Philox key {seed, 0}, counter = resample).
-        s.seed = config.seed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(job.points.size() + 1));
-        job.points.push_back({r, d, n});
-        job.settings.push_back(s);
-      }
   return job;
 }
 
@@ -114,8 +136,9 @@ class CriticalCampaign final : public Campaign {
   void open(const Grid& grid) override;
   void announce(const std::string& nodes, int ranks) const override {
     std::fprintf(stderr,
-                 "[attnsweep] critical: %zu searches (rho x d x n), %ld trials each, %d ranks on %s; output %s\n",
-                 searches_.size(), grid_->config().trials, ranks, nodes.c_str(), output_.c_str());
+                 "[attnsweep] critical: %zu searches (rho x d x n%s), %ld trials each, %d ranks on %s; output %s\n",
+                 searches_.size(), job_.positions > 0 ? " x position" : "", grid_->config().trials, ranks,
+                 nodes.c_str(), output_.c_str());
   }
 
   std::vector<Task> start(const CostModel& cost, int workers, double max_task_seconds) override {
@@ -177,7 +200,8 @@ class CriticalCampaign final : public Campaign {
   std::vector<std::map<double, PartialEvaluation>> partial_;
   std::vector<std::set<double>> requested_;
   std::vector<std::int64_t> flat_;
-  std::map<std::int64_t, size_t> search_of_flat_;
+  std::map<std::pair<std::int64_t, int>, size_t> search_of_;  // (cell, position) -> search
+  size_t search_of(std::int64_t cell, int position) const { return search_of_.at({cell, position}); }
   std::uint64_t replayed_trials_ = 0, trials_done_ = 0, tasks_done_ = 0;
   long finished_written_ = -1;
   Clock::time_point last_write_;
@@ -196,7 +220,7 @@ void CriticalCampaign::open(const Grid& grid) {
     index[kNAxis] = p.n;
     flat_.push_back(grid.flat(index));
   }
-  for (size_t s = 0; s < flat_.size(); ++s) search_of_flat_[flat_[s]] = s;
+  for (size_t s = 0; s < flat_.size(); ++s) search_of_[{flat_[s], job_.points[s].position}] = s;
   io::JournalVisitor visitor;
   visitor.on_evaluation = [this](const io::EvaluationRecord& r) {
     for (size_t i = 0; i < r.trial.size(); ++i) restore(r.search, r.gamma, r.trial[i], r.lambda[i]);
@@ -278,6 +302,7 @@ std::vector<Task> CriticalCampaign::tasks_for(size_t s, const std::vector<double
     task.cells.assign(gammas.size(), flat_[s]);
     task.gammas = gammas;
     task.lambda_only = true;
+    task.position = job_.points[s].position;
     task.first_trial = missing[i];
     task.trial_count = j - i;
     task.estimated_seconds = per_trial * static_cast<double>(j - i);
@@ -296,7 +321,7 @@ void CriticalCampaign::journal_results(const std::vector<TaskResult>& results) {
       const CellOutcome& outcome = result.outcomes[k];
       if (outcome.samples.size() == 0) continue;
       io::EvaluationRecord record;
-      record.search = static_cast<std::int64_t>(search_of_flat_.at(outcome.cell));
+      record.search = static_cast<std::int64_t>(search_of(outcome.cell, result.task.position));
       record.gamma = result.task.gammas[k];
       record.seconds = share;
       for (const auto& [trial, value] : outcome.samples.by_trial()) {
@@ -317,7 +342,7 @@ void CriticalCampaign::accept(std::vector<TaskResult>& results, Dispatcher&) {
     ++tasks_done_;
     for (size_t k = 0; k < result.outcomes.size(); ++k) {
       const CellOutcome& outcome = result.outcomes[k];
-      const size_t s = search_of_flat_.at(outcome.cell);
+      const size_t s = search_of(outcome.cell, result.task.position);
       const double gamma = result.task.gammas[k];
       PartialEvaluation& e = evaluation(s, gamma);
       for (const auto& [trial, value] : outcome.samples.by_trial()) {

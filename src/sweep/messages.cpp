@@ -16,6 +16,7 @@ void write_task(io::ByteWriter& w, const Task& task) {
   w.put(static_cast<std::uint64_t>(task.gammas.size()));
   for (double gamma : task.gammas) w.put(gamma);
   w.put(static_cast<std::uint8_t>(task.lambda_only));
+  w.put(task.position);
 }
 
 Task read_task(io::ByteReader& in) {
@@ -31,6 +32,7 @@ Task read_task(io::ByteReader& in) {
   if (gammas != 0 && gammas != count) throw std::runtime_error("malformed task message (gammas)");
   for (std::uint64_t i = 0; i < gammas; ++i) t.gammas.push_back(in.get<double>());
   t.lambda_only = in.get<std::uint8_t>() != 0;
+  t.position = in.get<std::int32_t>();
   return t;
 }
 }  // namespace

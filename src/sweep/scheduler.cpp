@@ -53,7 +53,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
       group_of.push_back(pack.cells.front());
       tasks.push_back(std::move(pack));
     }
-    pack = Task{{}, 0, trials, 0, {}, false};
+    pack = Task{{}, 0, trials, 0, {}, false, -1};
   };
   for (size_t begin = 0; begin < keyed.size();) {
     size_t end = begin;

@@ -81,6 +81,7 @@ TaskResult run_task(const Grid& grid, const Task& task, const std::set<std::int6
     try {
       mc::CellParams base = grid.cell(result.outcomes[begin].cell);
       base.observe_eta = !task.lambda_only;
+      base.lambda_bucket = task.position;
       for (std::uint64_t t = task.first_trial; t < task.first_trial + task.trial_count; ++t) {
         if (should_stop()) {
           result.abandoned = true;

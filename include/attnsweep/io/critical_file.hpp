@@ -11,10 +11,11 @@
 
 namespace attnsweep::io {
 
-// Every array of the file, point by point in C order over (rho, d, n); K evaluations of T trials
-// at most per point (NaN where a point has fewer).
+// Every array of the file, point by point in C order over (rho, d, n), or (rho, d, n, position)
+// when P > 0 position buckets were searched; K evaluations of T trials at most per point (NaN
+// where a point has fewer, and everywhere at a point without a search).
 struct CriticalArrays {
-  std::int64_t K = 1, T = 1;
+  std::int64_t K = 1, T = 1, P = 0;
   std::vector<double> gamma_c, low, high, target, theory, spread, equivalent, gamma_c_median;
   std::vector<std::int32_t> evaluations, steps;
   std::vector<std::uint8_t> status;

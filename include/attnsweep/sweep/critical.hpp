@@ -31,6 +31,9 @@ enum class CriticalStatus : std::uint8_t {
   failed = 2,   // an evaluation failed (the error says why)
   below = 3,    // lambda stays below the target over the whole gamma range
   above = 4,    // lambda stays above the target over the whole gamma range
+  // In a file only: no search there (critical.position: a position bucket that n tokens do not
+  // have, or one that `last` did not search).
+  absent = 5,
 };
 const char* critical_status_name(CriticalStatus status);
 

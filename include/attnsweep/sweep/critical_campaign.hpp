@@ -21,11 +21,16 @@
 
 namespace attnsweep::sweep {
 
-// The searches of a grid, one per (rho, d, n) in C order (rho slowest, n fastest).
+// The searches of a grid, one per (rho, d, n) in C order (rho slowest, n fastest), and under
+// critical.position = last or all one per (rho, d, n, position bucket) searched (the last bucket
+// of each n, or every bucket of each n).
 struct CriticalJob {
   struct Point {
     long rho = 0, d = 0, n = 0;  // indices into the grid's axes
+    int position = -1;           // the position bucket whose lambda is followed; -1: all pairs
   };
+  // Buckets of the file's position dimension: those of the largest n (0 without positions).
+  int positions = 0;
   std::vector<Point> points;
   std::vector<CriticalSettings> settings;
 };

@@ -24,6 +24,9 @@ struct Task {
   // everything else are the cell's). `lambda_only` skips the Jacobian norm (eta is reported 0).
   std::vector<double> gammas;
   bool lambda_only = false;
+  // The critical search per position: the trials' lambda is this position bucket's
+  // (mc::CellParams::lambda_bucket); -1: all pairs'.
+  std::int32_t position = -1;
 };
 
 // A task's estimated length is capped: a kill -9 loses the tasks in flight (a clean stop
