@@ -150,3 +150,35 @@ TEST(Config, CacheBudgetIsPartOfTheStudyOnlyWhenSet) {
     }
   }
 }
+
+// The mask, the training length and the critical search's positions join a config's identity only
+// when they are not the defaults (every older config keeps its hash), and survive the canonical text.
+TEST(Config, MaskTrainLengthAndPositionsArePartOfTheIdentityOnlyWhenSet) {
+  const io::SweepConfig plain = io::parse_config(kGood, {}, "a");
+  EXPECT_EQ(io::parse_config(kGood, {"mc.mask=none"}, "a").hash(), plain.hash());
+  const io::SweepConfig causal = io::parse_config(kGood, {"mc.mask=causal"}, "a");
+  EXPECT_NE(causal.hash(), plain.hash());
+  EXPECT_EQ(io::parse_config(causal.canonical_text(), {}, "again").hash(), causal.hash());
+  EXPECT_EQ(attnsweep::sweep::Grid(causal).cell(0).mask, attnsweep::model::Mask::causal);
+  const io::SweepConfig qwen = io::parse_config(kGood, {"mc.scaling=qwen-logn", "mc.train-length=1024"}, "a");
+  const io::SweepConfig again = io::parse_config(qwen.canonical_text(), {}, "again");
+  EXPECT_EQ(again.train_length, 1024);
+  EXPECT_EQ(again.hash(), qwen.hash());
+  EXPECT_NE(io::parse_config(kGood, {"mc.scaling=qwen-logn", "mc.train-length=512"}, "a").hash(), qwen.hash());
+  EXPECT_EQ(attnsweep::sweep::Grid(qwen).cell(0).train_length, 1024.0);
+  const io::SweepConfig swept = io::parse_config(kGood, {"grid.mask=none,causal"}, "a");
+  EXPECT_EQ(attnsweep::sweep::Grid(swept).axes().back().name, "mask");
+  EXPECT_EQ(io::parse_config(swept.canonical_text(), {}, "again").hash(), swept.hash());
+  // critical.position: the search's identity, not the sweep's.
+  const io::SweepConfig positions = io::parse_config(kGood, {"critical.position=all"}, "a");
+  EXPECT_EQ(positions.hash(), plain.hash());
+  EXPECT_NE(positions.critical_hash(), plain.critical_hash());
+  EXPECT_EQ(io::parse_config(kGood, {"critical.position=whole"}, "a").critical_hash(), plain.critical_hash());
+  const std::vector<std::vector<std::string>> bad = {{"mc.mask=causl"},
+                                                     {"mc.scaling=qwen-logn", "mc.train-length=1"},
+                                                     {"mc.scaling=qwen-logn"},
+                                                     {"mc.train-length=64"},
+                                                     {"critical.position=middle"}};
+  for (const auto& overrides : bad)
+    EXPECT_THROW(io::parse_config(kGood, overrides, "a"), io::InputError) << overrides.back();
+}
