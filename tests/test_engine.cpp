@@ -183,7 +183,7 @@ TEST(Driver, APackedTaskOfSeveralGroupsEqualsEachCellAlone) {
 
 TEST(Driver, MessagesRoundTrip) {
   sw::TaskResult r;
-  r.task = {{42, 45}, 3, 2, 1.5};
+  r.task = {{42, 45}, 3, 2, 1.5, {0.5, 2.5}, true, 6};
   r.seconds = 0.25;
   sw::CellOutcome failed, good;
   failed.cell = 42;
@@ -196,6 +196,10 @@ TEST(Driver, MessagesRoundTrip) {
   const sw::TaskResult back = sw::decode_result(sw::encode(r));
   EXPECT_EQ(back.task.cells, (std::vector<std::int64_t>{42, 45}));
   EXPECT_EQ(back.task.first_trial, 3u);
+  EXPECT_EQ(back.task.gammas, (std::vector<double>{0.5, 2.5}));
+  EXPECT_TRUE(back.task.lambda_only);
+  EXPECT_EQ(back.task.position, 6);  // the critical search's position bucket
+  EXPECT_EQ(sw::decode_task(sw::encode(r.task)).position, 6);
   ASSERT_EQ(back.outcomes.size(), 2u);
   EXPECT_FALSE(back.outcomes[0].ok);
   EXPECT_EQ(back.outcomes[0].error, "boom");
