@@ -1,8 +1,9 @@
 // Benchmark of one Monte-Carlo trial (forward + lambda + eta), the tiled kernel against the dense
 // reference (version 0.1's kernel) and against this machine's GEMM, measured in the same run.
 //
-//   attnsweep_bench [--n N] [--d D] [--probes M] [--repeats R] [--threads T]
-//       one size: GEMM rate, tiled and dense trials (Hutchinson and exact), their ratios.
+//   attnsweep_bench [--n N] [--d D] [--probes M] [--repeats R] [--threads T] [--causal]
+//       one size: GEMM rate, tiled and dense trials (Hutchinson and exact), their ratios; with
+//       --causal also the tiled trials under the causal mask against the full ones.
 //   attnsweep_bench --scaling [--max-n N] [--csv FILE]
 //       time and peak RSS of one Hutchinson trial (1 probe) for n = 1024 ... N at d = 64 and 512:
 //       dense where it fits, tiled with 1 and 2 threads. Each measurement runs in a child process,
@@ -88,10 +89,10 @@ struct DenseTrial {
 struct TiledTrial {
   model::TiledLayer layer;
   TiledTrial(int threads, std::size_t cache_bytes) : layer(threads) { layer.set_cache_bytes(cache_bytes); }
-  void run(const Inputs& in, JacobianNorm method) {
+  void run(const Inputs& in, JacobianNorm method, model::Mask mask = model::Mask::none) {
     layer.set_tokens(in.X);
     if (method == JacobianNorm::hutchinson) layer.set_probes(in.V);
-    const auto observed = layer.evaluate(2.0, 0.0, method);
+    const auto observed = layer.evaluate(2.0, 0.0, method, {model::ScalingLaw::log, mask});
     sink = sink + observed.lambda + observed.jacobian_norm2;
   }
   // A draw group as a sweep computes it: one draw's caches, then `gammas` evaluations.
@@ -126,7 +127,16 @@ int one_size(int argc, char** argv) {
   // Interleaved, best of each: this VM's speed drifts within a run, and a drift must not favour
   // whichever kernel happens to be timed first.
   double hutch_s = 1e300, dense_hutch_s = 1e300, exact_s = 1e300, dense_exact_s = 1e300, group_s = 1e300;
+  double causal_hutch_s = 1e300, causal_exact_s = 1e300;
+  const bool causal = flag(argc, argv, "--causal");
   for (int r = 0; r < repeats; ++r) {
+    if (causal) {
+      causal_hutch_s = std::min(causal_hutch_s, best_seconds(1, [&] {
+                                  tiled.run(in, JacobianNorm::hutchinson, model::Mask::causal);
+                                }));
+      causal_exact_s = std::min(
+          causal_exact_s, best_seconds(1, [&] { tiled.run(in, JacobianNorm::exact, model::Mask::causal); }));
+    }
     if (gammas > 1) group_s = std::min(group_s, best_seconds(1, [&] { tiled.run_group(in, gammas); }));
     hutch_s = std::min(hutch_s, best_seconds(1, [&] { tiled.run(in, JacobianNorm::hutchinson); }));
     dense_hutch_s = std::min(dense_hutch_s, best_seconds(1, [&] { dense.run(in, JacobianNorm::hutchinson); }));
@@ -155,6 +165,16 @@ int one_size(int argc, char** argv) {
   std::printf("  tiled, exact eta                       %8.2f ms\n", exact_s * 1e3);
   std::printf("  dense, exact eta                       %8.2f ms\n", dense_exact_s * 1e3);
   std::printf("  tiled / dense time: hutchinson %.2f, exact %.2f\n", hutch_s / dense_hutch_s, exact_s / dense_exact_s);
+  if (causal) {
+    // The flop model's causal trial against its full one (lambda's pairs are not masked).
+    const auto masked =
+        model::kernel_cost(n, d, probes, JacobianNorm::hutchinson, threads, cache, model::Mask::causal);
+    std::printf("  tiled, hutchinson, causal mask         %8.2f ms  (%.2f of the full trial; flop model %.2f)\n",
+                causal_hutch_s * 1e3, causal_hutch_s / hutch_s,
+                (masked.flops_per_gamma + masked.flops_per_draw) / tiled_flops);
+    std::printf("  tiled, exact eta, causal mask          %8.2f ms  (%.2f of the full trial)\n", causal_exact_s * 1e3,
+                causal_exact_s / exact_s);
+  }
   std::printf(
       "hutchinson_seconds=%.6f exact_seconds=%.6f dense_hutchinson_seconds=%.6f dense_exact_seconds=%.6f "
       "gemm_gflops=%.3f model_gflops=%.3f\n",
