@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the causal mask and the per-position laws (MODEL.md section 10) under real
+# End-to-end tests of the causal mask and the per-position laws (MODEL.md section 11) under real
 # Open MPI (one scenario per call):
 #   sweep      grid.mask = none, causal and grid.scaling = log, log-keys, qwen-logn: P = 1, 2, 3
 #              bitwise equal; without a mask log-keys is log bit for bit through the whole

@@ -1,4 +1,4 @@
-// The causal mask and the per-position laws (MODEL.md section 10) against an independent dense
+// The causal mask and the per-position laws (MODEL.md section 11) against an independent dense
 // layer written here from the definitions (loops, no code shared with the kernel): row i's softmax
 // over its keys at its own beta_i, lambda by position bucket pair by pair, and the Jacobian by
 // Richardson-extrapolated central differences. Then what must hold exactly: no mask reduces the

@@ -277,7 +277,7 @@ int cell_command(const std::vector<std::string>& args) {
                 "cell's theory knows lambda and eta: give a new observable its own (or NaN)");
   report.simplex_values = {report.simplex.lambda, report.simplex.eta, NAN};
   if (positional(cell)) {
-    // Row by row (MODEL.md section 10): beta shown is the last row's.
+    // Row by row (MODEL.md section 11): beta shown is the last row's.
     report.simplex.beta = cell.attention().row_scale(cell.gamma, cell.n - 1, cell.n);
     report.simplex_values = {report.positions.theory.lambda_all, report.positions.theory.eta_all, NAN};
   }

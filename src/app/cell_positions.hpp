@@ -1,4 +1,4 @@
-// `cell`'s observables by position bucket (MODEL.md section 10): each bucket's lambda and eta
+// `cell`'s observables by position bucket (MODEL.md section 11): each bucket's lambda and eta
 // over the trials, beside the exact simplex's closed form where it applies.
 #pragma once
 

@@ -318,7 +318,7 @@ double TiledLayer::hutchinson_block(Index first, Index rows, BlockScratch& s) {
 
 // Exact ||J||_F^2, MODEL.md section 4, row by row of this block. Under the causal mask every term
 // of row i is weighted by A_il, zero beyond its keys, so the same sums over its `cols` columns hold
-// (MODEL.md section 10), with row i's own beta_i.
+// (MODEL.md section 11), with row i's own beta_i.
 double TiledLayer::exact_block(Index first, Index rows, const MatrixRef& G, BlockScratch& s) {
   const Index n = Y_.rows(), d = Y_.cols(), B = rows_per_block(), cols = G.cols();
   const auto A = s.A.topLeftCorner(rows, cols);

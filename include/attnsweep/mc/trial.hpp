@@ -71,7 +71,7 @@ std::uint64_t stream_id(long d, long n);
 // first trial of a given size a trial allocates nothing large (no page faults, no zeroing of
 // fresh memory; at n = 1024 that was a third of a trial's time). The kernel's thread team lives
 // here too, started once.
-// One trial's observables by position bucket (model::position_bucket; MODEL.md section 10):
+// One trial's observables by position bucket (model::position_bucket; MODEL.md section 11):
 // lambda over the pairs whose later token is in the bucket, eta = the bucket's Jacobian rows'
 // ||dx'_i / dX||_F^2 summed, over (its tokens x d). NaN where undefined (as the cell's values).
 struct PositionResult {

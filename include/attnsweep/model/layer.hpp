@@ -15,7 +15,7 @@ using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 using Vector = Eigen::VectorXd;
 using MatrixRef = Eigen::Ref<const Matrix>;
 
-// How the attention scale grows with the context length (MODEL.md sections 1 and 10): the paper's
+// How the attention scale grows with the context length (MODEL.md sections 1 and 11): the paper's
 // beta = gamma ln n (natural log), and the alternatives its introduction discusses: gamma (ln n)^2
 // (YaRN-like), gamma sqrt(ln n) (i.i.d.-score analysis), a constant gamma (no scaling); and two
 // per-position laws of decoders, where row i's scale follows the k_i keys it attends to:
@@ -53,7 +53,7 @@ struct Attention {
   }
 };
 
-// Position buckets (MODEL.md section 10): token i (0-based) is in bucket floor(log2 i), tokens 0
+// Position buckets (MODEL.md section 11): token i (0-based) is in bucket floor(log2 i), tokens 0
 // and 1 in bucket 0; so bucket b >= 1 holds tokens [2^b, 2^(b+1)) and n = 2^m tokens have m
 // buckets, the last one the sequence's second half. lambda's bucket b averages the pairs i < j
 // whose later token j is in it; eta's averages the Jacobian rows of the tokens in it.

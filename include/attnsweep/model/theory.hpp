@@ -31,7 +31,7 @@ SimplexTheory simplex_theory(double rho, double gamma, double n, double d, doubl
 SimplexTheory simplex_theory_layers(double rho, double gamma, double n, double d, double alpha, long layers,
                                     ScalingLaw law = ScalingLaw::log);
 
-// The exact simplex (unit tokens, <y_i, y_j> = rho) under any Attention (MODEL.md section 10): row i
+// The exact simplex (unit tokens, <y_i, y_j> = rho) under any Attention (MODEL.md section 11): row i
 // attends to its k_i keys with its own beta_i, so its output is p_i y_i + r_i (the other keys' sum)
 // + alpha y_i with p_i = 1 / (1 + (k_i - 1) e_i), r_i = e_i p_i, e_i = exp(-beta_i (1 - rho)).
 // lambda of a pair i < j follows from the two rows' weights in closed form (1 - cos' as a sum of
