@@ -5,8 +5,9 @@ usage: plot_causal.py DIR
 
 DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512; VARIANT: causal-log,
 causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
-bootstrap interval, the median's crossing, its status) and DIR/positions.png, DIR/d512.png (gamma_c by
-position bucket) and DIR/last.png (the last bucket's gamma_c against n).
+bootstrap interval, the median's crossing, its status), DIR/tables.md (docs/causal.md's tables), and
+DIR/positions.png, DIR/d512.png (gamma_c by position bucket) and DIR/last.png (the last bucket's gamma_c
+against n).
 """
 import csv
 import os
@@ -109,6 +110,45 @@ def last_against_n(rows, out):
     plt.close(fig)
 
 
+def cell_text(r):
+    """gamma_c [low, high] of one search, or why there is none."""
+    if r is None:
+        return ""
+    if r["status"] == "above":
+        return "< 0.25"
+    if r["status"] == "below":
+        return "> 16"
+    if r["status"] != "done":
+        return r["status"]
+    return f"{r['gamma_c']:.3g} [{r['low']:.3g}, {r['high']:.3g}]"
+
+
+def markdown_tables(rows):
+    """docs/causal.md's tables: per config and rho, gamma_c by bucket (rows) and variant (columns)."""
+    text = []
+    for config in ("positions", "d512"):
+        mine = [r for r in rows if r["config"] == config]
+        for rho in sorted({r["rho"] for r in mine}):
+            d, n = mine[0]["d"], mine[0]["n"]
+            text.append(f"\n{config}: d {d}, n {n}, rho {rho:g} (the paper's gamma_c {1 / (1 - rho):.3g})\n")
+            text.append("| bucket | tokens | " + " | ".join(v for v, _ in VARIANTS) + " |")
+            text.append("|---|---|" + "---|" * len(VARIANTS))
+            for b in sorted({r["bucket"] for r in mine}):
+                at = {r["variant"]: r for r in mine if r["rho"] == rho and r["bucket"] == b}
+                any_row = next(iter(at.values()))
+                text.append(f"| {b} | {any_row['first']}..{any_row['last']} | " +
+                            " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
+    last = [r for r in rows if r["config"] == "last"]
+    for rho in sorted({r["rho"] for r in last}):
+        text.append(f"\nlast bucket: d 64, rho {rho:g} (the paper's gamma_c {1 / (1 - rho):.3g})\n")
+        text.append("| n | " + " | ".join(v for v, _ in VARIANTS) + " |")
+        text.append("|---|" + "---|" * len(VARIANTS))
+        for n in sorted({r["n"] for r in last}):
+            at = {r["variant"]: r for r in last if r["rho"] == rho and r["n"] == n}
+            text.append(f"| {n} | " + " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
+    return "\n".join(text) + "\n"
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -132,7 +172,9 @@ def main():
     last = [r for r in rows if r["config"] == "last"]
     if last:
         last_against_n(last, os.path.join(folder, "last.png"))
-    print(f"plot_causal.py: {len(rows)} searches -> {folder}/causal.csv and the plots")
+    with open(os.path.join(folder, "tables.md"), "w") as out:
+        out.write(markdown_tables(rows))
+    print(f"plot_causal.py: {len(rows)} searches -> {folder}/causal.csv, tables.md and the plots")
 
 
 if __name__ == "__main__":

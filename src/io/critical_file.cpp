@@ -79,6 +79,41 @@ void write_positions(const h5::Handle& file, const SweepConfig& config, std::int
   h5::write_int64(file, "position", {P}, index);
   h5::write_int64(file, "position_first", {P}, first);
   h5::write_int64(file, "position_last", {static_cast<std::int64_t>(config.n.size()), P}, last);
+  describe_variables(file,
+                     {{"/position",
+                       "position bucket b whose lambda the search follows: pairs whose later token is in "
+                       "[2^b, 2^(b+1)) (b = 0: tokens 0 and 1)",
+                       ""},
+                      {"/position_first", "first token of the bucket", ""},
+                      {"/position_last", "last token of the bucket at each n (-1: n tokens do not reach it)", ""}});
+}
+
+// Dimension scales: the point axes (rho, d, n[, position]), then evaluation and trial, attached to
+// every array in that order (the quantile level last where there is one).
+void attach_search_scales(const h5::Handle& file, const std::vector<const char*>& axes, bool positions) {
+  namespace h = h5;
+  std::vector<const char*> scales = axes;
+  scales.push_back("/evaluation");
+  scales.push_back("/trial");
+  for (const char* axis : scales) h::make_scale(file, axis, axis + 1);
+  h::make_scale(file, "/quantile", "quantile");
+  const auto point_rank = static_cast<unsigned>(axes.size());
+  const auto attach = [&](const char* array, unsigned rank) {
+    for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, scales[a], a);
+  };
+  for (const char* array :
+       {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
+        "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error", "/gamma_c_median"})
+    attach(array, point_rank);
+  for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, point_rank + 1);
+  attach("/eval_lambda_trial", point_rank + 2);
+  attach("/eval_lambda_quantile", point_rank + 1);
+  h::attach_scale(file, "/eval_lambda_quantile", "/quantile", point_rank + 1);
+  if (positions) {
+    h::attach_scale(file, "/position_first", "/position", 0);
+    h::attach_scale(file, "/position_last", "/n", 0);
+    h::attach_scale(file, "/position_last", "/position", 1);
+  }
 }
 }  // namespace
 
@@ -136,38 +171,8 @@ void write_critical_file(const std::string& path, const SweepConfig& config, con
     h::write_string(meta, "config", config.critical_text());
     h::write_string(meta, "config_hash", critical_hash_text(config.critical_hash()));
     h::write_string(meta, "build", build_description());
-    std::vector<const char*> scales = axes;
-    scales.push_back("/evaluation");
-    scales.push_back("/trial");
-    for (const char* axis : scales) h::make_scale(file, axis, axis + 1);
-    h::make_scale(file, "/quantile", "quantile");
-    const auto point_rank = static_cast<unsigned>(axes.size());
-    const auto attach = [&](const char* array, unsigned rank) {
-      for (unsigned a = 0; a < rank; ++a) h::attach_scale(file, array, scales[a], a);
-    };
-    for (const char* array :
-         {"/gamma_c", "/gamma_c_low", "/gamma_c_high", "/gamma_c_spread", "/lambda_target", "/gamma_theory",
-          "/grid_equivalent", "/evaluations", "/bisection_steps", "/status", "/error", "/gamma_c_median"})
-      attach(array, point_rank);
-    for (const char* array : {"/eval_gamma", "/eval_lambda_mean", "/eval_lambda_stderr"}) attach(array, point_rank + 1);
-    attach("/eval_lambda_trial", point_rank + 2);
-    attach("/eval_lambda_quantile", point_rank + 1);
-    h::attach_scale(file, "/eval_lambda_quantile", "/quantile", point_rank + 1);
-    if (P > 0) {
-      h::attach_scale(file, "/position_first", "/position", 0);
-      h::attach_scale(file, "/position_last", "/n", 0);
-      h::attach_scale(file, "/position_last", "/position", 1);
-    }
+    attach_search_scales(file, axes, P > 0);
     describe_search_file(file, config, meanings);
-    if (P > 0) {
-      describe_variables(
-          file, {{"/position",
-                  "position bucket b whose lambda the search follows: pairs whose later token is in [2^b, 2^(b+1)) "
-                  "(b = 0: tokens 0 and 1)",
-                  ""},
-                 {"/position_first", "first token of the bucket", ""},
-                 {"/position_last", "last token of the bucket at each n (-1: n tokens do not reach it)", ""}});
-    }
   });
 }
 
