@@ -35,6 +35,8 @@ void print_status_details(const io::ResultsFile& f, std::int64_t done, std::int6
   if (!io::is_swept(f.config, "alpha")) fixed += ", alpha " + io::format_real(f.config.alpha);
   if (!io::is_swept(f.config, "scaling")) fixed += std::string(", scaling ") + model::scaling_name(f.config.scaling);
   if (!io::is_swept(f.config, "layers")) fixed += ", layers " + std::to_string(f.config.layers);
+  if (!io::is_swept(f.config, "mask")) fixed += std::string(", mask ") + model::mask_name(f.config.mask);
+  if (f.config.train_length > 0) fixed += ", train-length " + std::to_string(f.config.train_length);
   std::printf("  mc: %ld trials, %s Jacobian, %s geometry%s, seed %llu\n", f.config.trials,
               mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), fixed.c_str(),
               static_cast<unsigned long long>(f.config.seed));
