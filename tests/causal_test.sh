@@ -22,15 +22,6 @@ cd "$WORK"
 source "$HERE/common.sh"
 export OMPI_MCA_rmaps_base_oversubscribe=1
 PY=/usr/bin/python3
-# Every stored number of a file, at full precision (what must not change bitwise).
-values() {
-  $PY - "$@" <<'PY'
-import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], "r")
-for name in sys.argv[2:]:
-    print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
-PY
-}
 cat > sweep.ini <<'INI'
 [grid]
 rho     = 0.3, 0.7
@@ -66,7 +57,7 @@ sweep)
   for p in 1 2 3; do
     mpiexec -n $p "$BIN" run --config sweep.ini --output s$p.h5 --progress none > log$p.txt 2>&1 ||
       fail "run with $p ranks exited $?: $(tail -2 log$p.txt)"
-    values s$p.h5 lambda_trial eta_trial status > v$p.txt
+    h5_values s$p.h5 lambda_trial eta_trial status > v$p.txt
   done
   cmp -s v1.txt v2.txt && ok "P=1 and P=2 bitwise equal" || fail "P=1 and P=2 differ"
   cmp -s v1.txt v3.txt && ok "P=1 and P=3 bitwise equal" || fail "P=1 and P=3 differ"
@@ -104,7 +95,7 @@ positions)
   for p in 1 2 3; do
     mpiexec -n $p "$BIN" critical --config search.ini --output c$p.h5 --format csv --progress none > c$p.csv 2> log$p.txt ||
       fail "critical with $p ranks exited $?: $(tail -2 log$p.txt)"
-    values c$p.h5 gamma_c gamma_c_low gamma_c_high status eval_gamma eval_lambda_trial > v$p.txt
+    h5_values c$p.h5 gamma_c gamma_c_low gamma_c_high status eval_gamma eval_lambda_trial > v$p.txt
   done
   cmp -s v1.txt v2.txt && ok "P=1 and P=2 bitwise equal" || fail "P=1 and P=2 differ"
   cmp -s v1.txt v3.txt && ok "P=1 and P=3 bitwise equal" || fail "P=1 and P=3 differ"
@@ -128,7 +119,7 @@ positions)
   [ $rc = 75 ] || [ $rc = 0 ] || fail "time-limited search exited $rc: $(tail -2 stop.txt)"
   mpiexec -n 2 "$BIN" critical --config search.ini --output r.h5 --progress none > /dev/null 2> resume.txt ||
     fail "resume exited $?: $(tail -2 resume.txt)"
-  values r.h5 gamma_c gamma_c_low gamma_c_high status eval_gamma eval_lambda_trial > vr.txt
+  h5_values r.h5 gamma_c gamma_c_low gamma_c_high status eval_gamma eval_lambda_trial > vr.txt
   cmp -s v1.txt vr.txt && ok "resumed search (first exit $rc) equals the uninterrupted one" || fail "resumed differs"
   /usr/bin/python3 - c1.h5 <<PY && ok "the file has a position dimension and absent points" || fail "position layout"
 import sys

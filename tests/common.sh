@@ -3,6 +3,16 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
+# Every value of the named datasets of an HDF5 file at full precision (what must not change
+# bitwise): h5_values FILE NAME...
+h5_values() {
+  /usr/bin/python3 - "$@" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+for name in sys.argv[2:]:
+    print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
+PY
+}
 # Results without the timing column, every number at 17 significant digits.
 results() { "$BIN" query "$1" --format csv | cut -d, -f1-11,13-; }
 # A sweep of 48 bigger cells, long enough to interrupt: 24 trials make it about 4 s on 2 ranks of

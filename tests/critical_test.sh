@@ -22,14 +22,7 @@ source "$HERE/common.sh"
 export OMPI_MCA_rmaps_base_oversubscribe=1
 PY=/usr/bin/python3
 # Every stored number of a critical file, at full precision (what must not change bitwise).
-values() {
-  $PY - "$1" <<'PY'
-import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], "r")
-for name in ["gamma_c", "gamma_c_low", "gamma_c_high", "evaluations", "status", "eval_gamma", "eval_lambda_trial"]:
-    print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
-PY
-}
+values() { h5_values "$1" gamma_c gamma_c_low gamma_c_high evaluations status eval_gamma eval_lambda_trial; }
 cat > search.ini <<'INI'
 [grid]
 rho   = 0.2, 0.5, 0.8

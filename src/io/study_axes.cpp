@@ -46,6 +46,28 @@ std::vector<std::string> split_labels(const std::string& key, const std::string&
   }
 }
 
+// A label axis (scaling, mask): its values parsed by the parameter's own parser, errors named
+// by the grid key; and the axis of their names.
+template <class T>
+std::vector<T> parse_label_axis(const std::string& key, const std::string& text, T (*parse)(const std::string&)) {
+  std::vector<T> values;
+  for (const std::string& label : split_labels(key, text)) {
+    try {
+      values.push_back(parse(label));
+    } catch (const std::invalid_argument& e) {
+      throw InputError("grid." + std::string(e.what()));
+    }
+  }
+  return values;
+}
+
+template <class T>
+Axis label_axis(const char* name, const std::vector<T>& values, const char* (*name_of)(T)) {
+  Axis axis{name, Axis::Kind::label, {}, {}};
+  for (const T& value : values) axis.labels.push_back(name_of(value));
+  return axis;
+}
+
 const SweptParameter kSweptParameters[] = {
     {"alpha",
      [](const std::string& key, const std::string& text, SweepConfig& c) {
@@ -74,20 +96,9 @@ const SweptParameter kSweptParameters[] = {
      }},
     {"scaling",
      [](const std::string& key, const std::string& text, SweepConfig& c) {
-       c.scaling_values.clear();
-       for (const std::string& label : split_labels(key, text)) {
-         try {
-           c.scaling_values.push_back(model::parse_scaling(label));
-         } catch (const std::invalid_argument& e) {
-           throw InputError("grid." + std::string(e.what()));
-         }
-       }
+       c.scaling_values = parse_label_axis(key, text, model::parse_scaling);
      },
-     [](const SweepConfig& c) {
-       Axis axis{"scaling", Axis::Kind::label, {}, {}};
-       for (model::ScalingLaw law : c.scaling_values) axis.labels.push_back(model::scaling_name(law));
-       return axis;
-     },
+     [](const SweepConfig& c) { return label_axis("scaling", c.scaling_values, model::scaling_name); },
      [](const Axis& axis, std::int64_t i, mc::CellParams& cell) {
        cell.scaling = model::parse_scaling(axis.labels[static_cast<size_t>(i)]);
      },
@@ -100,20 +111,9 @@ const SweptParameter kSweptParameters[] = {
      }},
     {"mask",
      [](const std::string& key, const std::string& text, SweepConfig& c) {
-       c.mask_values.clear();
-       for (const std::string& label : split_labels(key, text)) {
-         try {
-           c.mask_values.push_back(model::parse_mask(label));
-         } catch (const std::invalid_argument& e) {
-           throw InputError("grid." + std::string(e.what()));
-         }
-       }
+       c.mask_values = parse_label_axis(key, text, model::parse_mask);
      },
-     [](const SweepConfig& c) {
-       Axis axis{"mask", Axis::Kind::label, {}, {}};
-       for (model::Mask mask : c.mask_values) axis.labels.push_back(model::mask_name(mask));
-       return axis;
-     },
+     [](const SweepConfig& c) { return label_axis("mask", c.mask_values, model::mask_name); },
      [](const Axis& axis, std::int64_t i, mc::CellParams& cell) {
        cell.mask = model::parse_mask(axis.labels[static_cast<size_t>(i)]);
      },
