@@ -108,7 +108,7 @@ positions)
   while IFS=, read -r rho d n bucket tokens target gamma_c rest; do
     [[ $rest == *",done,"* ]] || continue
     lam=$("$BIN" cell --rho "$rho" --gamma "$gamma_c" --d "$d" --n "$n" --mask causal --trials 6 --seed 3 --format json |
-      $PY -c "import sys,json; print(json.load(sys.stdin)['positions'][$bucket]['lambda_mean'])")
+      $PY -c "import sys,json; print(json.load(sys.stdin)['positions'][$bucket]['lambda']['mean'])")
     $PY -c "import sys; sys.exit(abs($lam - $target) > 2e-3)" && checked=$((checked + 1)) ||
       fail "bucket $bucket: lambda $lam at gamma_c $gamma_c, target $target"
   done < <(tail -n +2 c1.csv)

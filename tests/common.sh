@@ -13,6 +13,13 @@ for name in sys.argv[2:]:
     print(name, " ".join(repr(float(v)) for v in np.asarray(f[name]).ravel()))
 PY
 }
+# A top-level number of a JSON object on stdin (or of the first object of an array: `query`'s),
+# as the double's repr: json_value FIELD. (cell's JSON holds nested objects with the same names.)
+json_value() {
+  /usr/bin/python3 -c "import json, sys; d = json.load(sys.stdin); d = d[0] if isinstance(d, list) else d; print(repr(float(d['$1'])))"
+}
+# A number as the double's repr (for comparing CSV text with json_value).
+as_double() { /usr/bin/python3 -c "import sys; print(repr(float(sys.stdin.read())))"; }
 # Results without the timing column, every number at 17 significant digits.
 results() { "$BIN" query "$1" --format csv | cut -d, -f1-11,13-; }
 # A sweep of 48 bigger cells, long enough to interrupt: 24 trials make it about 4 s on 2 ranks of

@@ -199,6 +199,16 @@ badinput)
   cp c.h5 c.copy
   expect_exit 2 "another config on an existing search" "$BIN" critical --config search.ini --output c.h5
   cmp -s c.h5 c.copy && ok "existing search untouched" || fail "existing search clobbered"
+  # A search computed by another kernel version is not resumed (one file, one arithmetic).
+  cp c.h5 kv.h5
+  /usr/bin/python3 -c "
+import h5py
+with h5py.File('kv.h5', 'r+') as f:
+    f.attrs['kernel_version'] = 99"
+  cp kv.h5 kv.copy
+  expect_exit 2 "a search of another kernel version" "$BIN" critical --config search.ini --output kv.h5 critical.tolerance=1e-2
+  grep -q 'kernel version 99' err.txt && cmp -s kv.h5 kv.copy && ok "refused naming the versions, file untouched" ||
+    fail "kernel version: $(cat err.txt)"
   expect_exit 2 "status of a critical file" "$BIN" status c.h5
   grep -q 'critical-search file' err.txt && ok "status says what the file is" || fail "status: $(cat err.txt)"
   expect_exit 0 "--help" "$BIN" critical --help

@@ -127,6 +127,27 @@ with h5py.File('nt.h5', 'r+') as f:
     ok "unchanged, journal empty" || fail "changed after the refusal"
   mpiexec -n 2 "$BIN" run --config small.ini --output nt.h5 grid.n=16,32,64 > /dev/null 2>&1 &&
     ok "... while more n values grow it" || fail "axis growth of a file without per-trial values"
+  # A file computed by another kernel version (its arithmetic order) is not resumed, grown or
+  # merged: one file holds one arithmetic. A file without the attribute (before 0.3) is version 1.
+  /usr/bin/python3 -c "import h5py; print(h5py.File('r-before.h5', 'r').attrs['kernel_version'])" | grep -qx 1 &&
+    ok "files record kernel_version 1" || fail "no kernel_version attribute"
+  cp r-before.h5 kv.h5
+  cp r-before.journal kv.h5.journal
+  /usr/bin/python3 -c "
+import h5py
+with h5py.File('kv.h5', 'r+') as f:
+    f.attrs['kernel_version'] = 99"
+  cp kv.h5 kv-before.h5
+  refused "another kernel: resume" "kernel version 99" "$BIN" run --config small.ini --output kv.h5
+  refused "another kernel: growth" "kernel version 99" "$BIN" run --config small.ini --output kv.h5 grid.n=16,32,64
+  refused "another kernel: merge" "kernel version 99" "$BIN" merge kv-merged.h5 kv.h5
+  cmp -s kv.h5 kv-before.h5 && [ ! -e kv-merged.h5 ] && ok "file untouched, nothing merged" || fail "changed"
+  /usr/bin/python3 -c "
+import h5py
+with h5py.File('kv.h5', 'r+') as f:
+    del f.attrs['kernel_version']"
+  mpiexec -n 2 "$BIN" run --config small.ini --output kv.h5 grid.n=16,32,64 > /dev/null 2>&1 &&
+    ok "a file without the attribute (before 0.3) grows as version 1" || fail "growth of a file without kernel_version"
   ;;
 slices)
   mpiexec -n 2 "$BIN" run --config small.ini --output fresh.h5 "${GROWN[@]}" > /dev/null 2>&1 || fail "fresh"

@@ -62,8 +62,8 @@ determinism)
   # The cell command reproduces cell 17 (rho 0.6, gamma 1.5, d 24) bitwise.
   row=$(grep '^17,' p1.csv)
   json=$("$BIN" cell --rho 0.6 --gamma 1.5 --d 24 --n 48 --trials 3 --seed 7 --format json)
-  lam=$(echo "$json" | sed 's/.*"lambda_mean": \([^,]*\),.*/\1/')
-  [ "$(echo "$row" | cut -d, -f8)" = "$lam" ] && ok "cell reproduces sweep cell 17" || fail "cell gives $lam, sweep row $row"
+  lam=$(echo "$json" | json_value lambda_mean)
+  [ "$(echo "$row" | cut -d, -f8 | as_double)" = "$lam" ] && ok "cell reproduces sweep cell 17" || fail "cell gives $lam, sweep row $row"
   # The exact-simplex theory only where a simplex exists (d >= n + 1).
   echo "$json" | grep -q '"simplex": null' && ok "cell: no simplex theory at d = 24 < n + 1 = 49" || fail "simplex theory at d < n + 1: $json"
   "$BIN" cell --rho 0.6 --gamma 1.5 --d 49 --n 48 --trials 1 --format json | grep -q '"simplex": {"lambda": 0\.' &&
@@ -86,8 +86,8 @@ INI
   for g in 1.5 2.5; do
     json=$("$BIN" cell --rho 0.5 --gamma $g --d 64 --n 300 --trials 6 --seed 5 --format json)
     for field in lambda_mean lambda_stderr eta_mean eta_stderr; do
-      want=$(echo "$json" | sed "s/.*\"$field\": \([^,]*\),.*/\1/")
-      got=$("$BIN" query split.h5 --gamma $g --format json | sed "s/.*\"$field\": \([^,]*\),.*/\1/" | grep -v '^\[' | grep -v '^\]' | head -1)
+      want=$(echo "$json" | json_value $field)
+      got=$("$BIN" query split.h5 --gamma $g --format json | json_value $field)
       [ "$want" = "$got" ] && ok "gamma $g $field split = unsplit" || fail "gamma $g $field: split $got, unsplit $want"
     done
   done

@@ -62,20 +62,21 @@ void print_position_table(const mc::CellParams& cell, const PositionReport& r) {
 }
 
 std::string position_json(const mc::CellParams& cell, const PositionReport& r) {
+  // Each observable as an object of its own ("lambda": {"mean": ...}): no key repeats a top-level
+  // one (lambda_mean), so a reader looking for the cell's lambda_mean finds only that.
+  const auto observable = [&](const mc::Summary& s, double theory) {
+    return "{\"mean\": " + json_number(s.mean) + ", \"stderr\": " + json_number(s.std_error) +
+           ", \"median\": " + json_number(s.quantiles[2]) + ", \"simplex\": " + json_number(theory) + "}";
+  };
   std::string text = "[";
   for (size_t b = 0; b < r.lambda.size(); ++b) {
     const Eigen::Index first = model::bucket_first(static_cast<int>(b));
     const Eigen::Index last = model::bucket_end(static_cast<int>(b), cell.n) - 1;
-    const auto theory = [&](const std::vector<double>& v) { return json_number(r.theory_applies ? v[b] : NAN); };
     text += (b ? ", " : "") + std::string("{\"bucket\": ") + std::to_string(b) +
             ", \"first\": " + std::to_string(first) + ", \"last\": " + std::to_string(last) +
             ", \"beta_last\": " + json_number(cell.attention().row_scale(cell.gamma, last, cell.n)) +
-            ", \"lambda_mean\": " + json_number(r.lambda[b].mean) +
-            ", \"lambda_stderr\": " + json_number(r.lambda[b].std_error) +
-            ", \"lambda_median\": " + json_number(r.lambda[b].quantiles[2]) +
-            ", \"eta_mean\": " + json_number(r.eta[b].mean) + ", \"eta_stderr\": " + json_number(r.eta[b].std_error) +
-            ", \"eta_median\": " + json_number(r.eta[b].quantiles[2]) +
-            ", \"lambda_simplex\": " + theory(r.theory.lambda) + ", \"eta_simplex\": " + theory(r.theory.eta) + "}";
+            ", \"lambda\": " + observable(r.lambda[b], r.theory_applies ? r.theory.lambda[b] : NAN) +
+            ", \"eta\": " + observable(r.eta[b], r.theory_applies ? r.theory.eta[b] : NAN) + "}";
   }
   return text + "]";
 }

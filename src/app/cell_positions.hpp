@@ -22,7 +22,8 @@ bool positional(const mc::CellParams& cell);
 PositionReport position_report(const mc::CellParams& cell, const std::vector<mc::PositionResult>& trials);
 // The table's rows (one per bucket: its tokens, lambda and eta with their errors and medians, the theory).
 void print_position_table(const mc::CellParams& cell, const PositionReport& report);
-// "positions": [{"bucket": b, "first": i, "last": j, "lambda_mean": ..., ...}, ...]
+// [{"bucket": b, "first": i, "last": j, "beta_last": ..., "lambda": {"mean", "stderr", "median",
+// "simplex"}, "eta": {...}}, ...]
 std::string position_json(const mc::CellParams& cell, const PositionReport& report);
 
 }  // namespace attnsweep::app

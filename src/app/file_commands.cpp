@@ -8,6 +8,7 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/paths.hpp"
+#include "attnsweep/io/provenance.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/merge.hpp"
 #include "cli.hpp"
@@ -65,7 +66,10 @@ int merge_command(const std::vector<std::string>& args) {
   if (stat(output.c_str(), &st) == 0) throw InputError("merge output " + output + " exists; it is never overwritten");
   io::check_output_path(output);
   std::vector<io::ResultsFile> files;
-  for (const auto& path : inputs) files.push_back(io::read_results_file(path));
+  for (const auto& path : inputs) {
+    files.push_back(io::read_results_file(path));
+    io::require_this_kernel(path, files.back().kernel_version);
+  }
   for (size_t i = 1; i < files.size(); ++i) {
     if (files[i].config_hash != files[0].config_hash) {
       throw InputError(inputs[i] + " belongs to another sweep than " + inputs[0] + " (config differs)");

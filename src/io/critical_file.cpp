@@ -179,18 +179,22 @@ void write_critical_file(const std::string& path, const SweepConfig& config, con
 void require_same_critical_search(const std::string& output, std::uint64_t config_hash) {
   namespace h = h5;
   std::string stored;
+  std::int64_t stored_kernel = 0;
   try {
     h::quiet_errors();
     const h::Handle file = h::open_file_readonly(output);
     if (!h::has_attribute(file, "/", "kind") || h::get_string_attribute(file, "/", "kind") != "critical")
       throw InputError("");
     stored = h::read_string(h::open_group(file, "meta"), "config_hash");
+    if (h::has_attribute(file, "/", "kernel_version"))
+      stored_kernel = h::get_int_attribute(file, "/", "kernel_version");
   } catch (const std::exception&) {
     throw InputError(output + " is not an attnsweep critical-search file; move it away or choose another --output");
   }
   if (stored != critical_hash_text(config_hash))
     throw InputError(output +
                      " holds a critical search with another config; use another --output or the original config");
+  require_this_kernel(output, stored_kernel);
 }
 
 }  // namespace attnsweep::io

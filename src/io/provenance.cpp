@@ -5,6 +5,8 @@
 #include <Eigen/Core>
 #include <ctime>
 
+#include "attnsweep/io/config.hpp"  // InputError
+#include "attnsweep/model/kernel.hpp"
 #include "attnsweep_git_commit.h"  // generated at build time
 
 #ifndef ATTNSWEEP_VERSION
@@ -23,6 +25,15 @@ std::string utc_now() {
 }
 
 std::string engine_version() { return ATTNSWEEP_VERSION; }
+
+void require_this_kernel(const std::string& path, std::int64_t stored) {
+  const std::int64_t version = stored == 0 ? 1 : stored;
+  if (version == model::kKernelVersion) return;
+  throw InputError(path + " was computed by kernel version " + std::to_string(version) +
+                   " and this attnsweep computes version " + std::to_string(model::kKernelVersion) +
+                   ": its results would mix two arithmetics; finish it with the attnsweep that made it (/meta/build "
+                   "names it) or write a new --output");
+}
 
 std::string build_description() {
   unsigned major = 0, minor = 0, release = 0;

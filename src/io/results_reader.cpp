@@ -139,6 +139,8 @@ void ResultsReader::read_header() {
   }
   header_.created_utc = h::get_string_attribute((*file_), "/", "created_utc");
   header_.engine_version = h::get_string_attribute((*file_), "/", "engine_version");
+  if (h::has_attribute((*file_), "/", "kernel_version"))
+    header_.kernel_version = h::get_int_attribute((*file_), "/", "kernel_version");
   header_.build = h::read_string((*file_), at.build);
 }
 

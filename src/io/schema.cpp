@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "attnsweep/io/provenance.hpp"
+#include "attnsweep/model/kernel.hpp"
 
 namespace attnsweep::io {
 
@@ -17,6 +18,7 @@ void describe_file(const h5::Handle& file, const std::string& kind, std::int64_t
   h5::set_attribute(file, "/", "kind", kind);
   h5::set_attribute(file, "/", "schema_version", schema_version);
   h5::set_attribute(file, "/", "engine_version", engine_version());
+  h5::set_attribute(file, "/", "kernel_version", std::int64_t{model::kKernelVersion});
   const std::string now = utc_now();
   h5::set_attribute(file, "/", "created_utc", now);
   h5::set_attribute(file, "/", "title", title);

@@ -8,6 +8,7 @@
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/journal.hpp"
 #include "attnsweep/io/paths.hpp"
+#include "attnsweep/io/provenance.hpp"
 #include "attnsweep/io/results_file.hpp"
 #include "attnsweep/sweep/cost.hpp"
 #include "attnsweep/sweep/exit_codes.hpp"
@@ -61,13 +62,17 @@ void check_inputs(Prepared& p, const RunOptions& options) {
                                  ? "; move it away and rerun: the state is rebuilt from " + p.journal_path
                                  : "; move it away or choose another --output";
     std::string stored_text;
+    std::int64_t stored_kernel = 0;
     try {
-      stored_text = io::ResultsReader(p.output).header().config.canonical_text();
+      const io::ResultsReader reader(p.output);
+      stored_text = reader.header().config.canonical_text();
+      stored_kernel = reader.header().kernel_version;
     } catch (const io::WrongKindOfFile& e) {
       throw io::InputError(e.what() + std::string("; choose another --output for this sweep"));
     } catch (const io::InputError& e) {
       throw io::InputError(e.what() + hint);
     }
+    io::require_this_kernel(p.output, stored_kernel);
     // Another config is refused unless it grows the file's study (sweep/growth.hpp).
     p.growth = plan_growth(io::parse_config(stored_text, {}, p.output), p.config, p.output);
     // Resume only from a sound file (what `verify` checks); the journal alone can rebuild it.

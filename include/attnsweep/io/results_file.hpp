@@ -129,6 +129,7 @@ struct ResultsFile {
   SweepState state;
   std::string created_utc, engine_version, build;
   std::int64_t schema_version = 0;  // of the file read
+  std::int64_t kernel_version = 0;  // model::kKernelVersion of the binary that wrote it; 0: not recorded (before 0.3)
 };
 
 // Writes the whole file to a temporary beside `path`, flushes it to disk and renames it over

@@ -21,6 +21,13 @@ namespace attnsweep::model {
 
 enum class JacobianNorm { none, exact, hutchinson };
 
+// The kernel's arithmetic order: bump it with any change that can move a bit of a result (the block
+// partition, a reduction order, which products are cached or how they are shaped). Files record it
+// (the root attribute kernel_version) and a resume, growth or merge of a file made by another
+// version is refused, so that no file mixes two arithmetics. Version 1: the tiled kernel as of the
+// causal mask (its unmasked results are bitwise those of the kernel before it).
+inline constexpr int kKernelVersion = 1;
+
 struct Observables {
   double lambda = 0;          // angle ratio, MODEL.md section 3
   double jacobian_norm2 = 0;  // ||dX'/dX||_F^2 (exact, or the Hutchinson mean); 0 for none
