@@ -129,6 +129,24 @@ ds = attnsweep.open_dataset(sys.argv[1])
 assert ds["gamma_c"].dims == ("rho", "d", "n", "position"), ds["gamma_c"].dims
 assert list(ds["position_last"].values[0]) == [1, 3, 7, 15, 31, 63, 127, 199]
 PY
+  # tools/plot_causal.py (the study's table and plots) reads such files: every search a CSV row
+  # with the file's gamma_c, the tables and the plot written.
+  mkdir -p study && cp c1.h5 study/positions-causal-log.h5
+  $PY "$HERE/../tools/plot_causal.py" study > plot.txt 2>&1 || fail "plot_causal.py: $(tail -2 plot.txt)"
+  $PY - study c1.csv <<'PY' && ok "plot_causal.py: 8 searches in its CSV, equal to critical's, tables and plot written" ||
+import csv, os, sys
+rows = list(csv.DictReader(open(os.path.join(sys.argv[1], "causal.csv"))))
+table = {int(r["position"]): r for r in csv.DictReader(open(sys.argv[2]))}
+assert len(rows) == 8, len(rows)
+for r in rows:
+    want = table[int(r["bucket"])]
+    assert r["status"] == want["status"], (r, want)
+    if r["status"] == "done":
+        assert float(r["gamma_c"]) == float(want["gamma_c"]), (r["gamma_c"], want["gamma_c"])
+assert os.path.getsize(os.path.join(sys.argv[1], "positions.png")) > 10000
+assert "| 7 | 128..199 |" in open(os.path.join(sys.argv[1], "tables.md")).read()
+PY
+    fail "plot_causal.py output"
   ;;
 claims)
   cat > claims.ini <<'INI'
