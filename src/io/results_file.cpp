@@ -305,8 +305,8 @@ std::string write_derived_coordinates(const h::Handle& file, const SweepConfig& 
       kappa.push_back(gamma * (1 - rho));
       for (long n : config.n)
         for (model::ScalingLaw law : laws)
-          beta.push_back(model::attention_scale(gamma, static_cast<double>(n), law,
-                                                static_cast<double>(config.train_length)));
+          beta.push_back(
+              model::attention_scale(gamma, static_cast<double>(n), law, static_cast<double>(config.train_length)));
     }
   h::write_doubles(file, "kappa", {R, G}, kappa);
   h::write_doubles(file, "beta", beta_shape, beta);
