@@ -251,6 +251,7 @@ TEST(Positions, TrialsCarryBucketsAndTheCostOfTheMask) {
   cell.scaling = ScalingLaw::log_keys;
   cell.jacobian = mc::JacobianMethod::hutchinson;
   mc::TrialWorkspace w;
+  w.keep_positions = true;
   std::vector<std::string> errors;
   const auto results = mc::run_trial_over_gamma(cell, {1.0, 3.0}, 0, errors, w);
   ASSERT_EQ(w.positions.size(), 2u);

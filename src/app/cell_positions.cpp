@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "cli.hpp"
 
@@ -33,6 +34,12 @@ PositionReport position_report(const mc::CellParams& cell, const std::vector<mc:
 }
 
 namespace {
+// A bucket's first and last token among the cell's n.
+std::pair<long, long> bucket_tokens(size_t bucket, long n) {
+  const int b = static_cast<int>(bucket);
+  return {static_cast<long>(model::bucket_first(b)), static_cast<long>(model::bucket_end(b, n) - 1)};
+}
+
 std::string shown(double v) {
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", v);
@@ -47,10 +54,9 @@ void print_position_table(const mc::CellParams& cell, const PositionReport& r) {
   std::printf("  %6s %15s %6s %12s %10s %12s %12s %10s %12s %12s\n", "bucket", "tokens", "beta_i", "lambda", "stderr",
               "median", "eta", "stderr", "median", "simplex");
   for (size_t b = 0; b < r.lambda.size(); ++b) {
-    const Eigen::Index first = model::bucket_first(static_cast<int>(b));
-    const Eigen::Index last = model::bucket_end(static_cast<int>(b), cell.n) - 1;
+    const auto [first, last] = bucket_tokens(b, cell.n);
     char tokens[40];
-    std::snprintf(tokens, sizeof tokens, "%ld..%ld", static_cast<long>(first), static_cast<long>(last));
+    std::snprintf(tokens, sizeof tokens, "%ld..%ld", first, last);
     const mc::Summary &l = r.lambda[b], &e = r.eta[b];
     const std::string theory =
         r.theory_applies ? shown(r.theory.lambda[b]) + " / " + shown(r.theory.eta[b]) : std::string("n/a");
@@ -70,8 +76,7 @@ std::string position_json(const mc::CellParams& cell, const PositionReport& r) {
   };
   std::string text = "[";
   for (size_t b = 0; b < r.lambda.size(); ++b) {
-    const Eigen::Index first = model::bucket_first(static_cast<int>(b));
-    const Eigen::Index last = model::bucket_end(static_cast<int>(b), cell.n) - 1;
+    const auto [first, last] = bucket_tokens(b, cell.n);
     text += (b ? ", " : "") + std::string("{\"bucket\": ") + std::to_string(b) +
             ", \"first\": " + std::to_string(first) + ", \"last\": " + std::to_string(last) +
             ", \"beta_last\": " + json_number(cell.attention().row_scale(cell.gamma, last, cell.n)) +

@@ -121,15 +121,15 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
-  w.positions.assign(gammas.size(), PositionResult{});
+  if (w.keep_positions) w.positions.assign(gammas.size(), PositionResult{});
   // The one place that tells undefined from failed: lambda is NaN exactly when no pair of input
   // directions differs (nothing to compare), and a zero output token leaves both observables
   // without a definition; those are recorded as NaN (undefined). Any other non-finite value is a
   // fault of the computation, reported as this gamma's error.
   const auto record = [&](size_t k, const model::Observables& observed) {
-    w.positions[k] = by_position(w.layer, cell.n, cell.d, method != model::JacobianNorm::none);
+    if (w.keep_positions) w.positions[k] = by_position(w.layer, cell.n, cell.d, method != model::JacobianNorm::none);
     const double lambda =
-        cell.lambda_bucket >= 0 ? w.positions[k].lambda[static_cast<size_t>(cell.lambda_bucket)] : observed.lambda;
+        cell.lambda_bucket >= 0 ? w.layer.lambda_by_bucket()[static_cast<size_t>(cell.lambda_bucket)] : observed.lambda;
     const double eta = observed.jacobian_norm2 / nd;
     if (std::isinf(lambda) || !std::isfinite(eta)) {
       errors[k] = "non-finite result at trial " + std::to_string(trial) + " (lambda " + std::to_string(lambda) +
@@ -144,7 +144,8 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   const auto undefined = [&](size_t k) {
     results[k].fill(std::nan(""));
     const auto buckets = static_cast<size_t>(model::position_buckets(cell.n));
-    w.positions[k] = {std::vector<double>(buckets, std::nan("")), std::vector<double>(buckets, std::nan(""))};
+    if (w.keep_positions)
+      w.positions[k] = {std::vector<double>(buckets, std::nan("")), std::vector<double>(buckets, std::nan(""))};
   };
   if (cell.layers == 1) {
     // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
@@ -199,6 +200,7 @@ TrialResult run_trial(const CellParams& cell, std::uint64_t trial) {
 CellSamples run_trials(const CellParams& cell, std::uint64_t first, std::uint64_t count,
                        std::vector<PositionResult>* positions) {
   TrialWorkspace workspace;
+  workspace.keep_positions = positions != nullptr;
   CellSamples samples;
   for (std::uint64_t t = first; t < first + count; ++t) {
     samples.add(t, run_trial(cell, t, workspace));

@@ -82,7 +82,9 @@ struct TrialWorkspace {
   model::Matrix X, probes;
   model::TiledLayer layer;
   model::StackScratch stack;  // between the layers of a stack (layers > 1)
-  // After run_trial_over_gamma: each gamma's values by position bucket.
+  // With keep_positions (cell's table, the tests), after run_trial_over_gamma: each gamma's values
+  // by position bucket. Off by default: a sweep does not store them, so its trials skip the work.
+  bool keep_positions = false;
   std::vector<PositionResult> positions;
 };
 
