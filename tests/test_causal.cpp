@@ -256,13 +256,23 @@ TEST(Positions, TrialsCarryBucketsAndTheCostOfTheMask) {
   const auto results = mc::run_trial_over_gamma(cell, {1.0, 3.0}, 0, errors, w);
   ASSERT_EQ(w.positions.size(), 2u);
   ASSERT_EQ(w.positions[1].lambda.size(), 8u);  // tokens 0..199: buckets 0..7
-  cell.lambda_bucket = 7;
+  cell.position = 7;
   cell.gamma = 3.0;
+  const mc::TrialResult bucket = mc::run_trial(cell, 0);
+  EXPECT_EQ(bucket[mc::kLambda], w.positions[1].lambda[7]);
+  EXPECT_EQ(bucket[mc::kEta], w.positions[1].eta[7]);
+  EXPECT_EQ(bucket[mc::kEtaProbeStderr], w.positions[1].eta_probe_stderr[7]);
+  EXPECT_GT(bucket[mc::kEtaProbeStderr], 0);
+  cell.position = model::kLastBucket;
   EXPECT_EQ(mc::run_trial(cell, 0)[mc::kLambda], w.positions[1].lambda[7]);
   mc::CellParams whole = cell;
-  whole.lambda_bucket = -1;
+  whole.position = model::kWholeSequence;
   EXPECT_EQ(mc::run_trial(whole, 0)[mc::kLambda], results[1][mc::kLambda]);
-  cell.lambda_bucket = 8;
+  EXPECT_EQ(mc::run_trial(whole, 0)[mc::kEtaProbeStderr], results[1][mc::kEtaProbeStderr]);
+  cell.position = 8;  // beyond tokens 0..199: undefined, not a failure
+  const mc::TrialResult absent = mc::run_trial(cell, 0);
+  EXPECT_TRUE(std::isnan(absent[mc::kLambda]) && std::isnan(absent[mc::kEta]));
+  cell.position = model::kMaxBucket + 1;
   EXPECT_THROW(mc::validate(cell), std::invalid_argument);
   const auto none = model::kernel_cost(4096, 64, 4, JacobianNorm::hutchinson, 1);
   const auto causal =

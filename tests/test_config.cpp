@@ -151,6 +151,44 @@ TEST(Config, CacheBudgetIsPartOfTheStudyOnlyWhenSet) {
   }
 }
 
+// A sweep's position (mc.position, grid.position) joins the identity only when not `whole`; `all`
+// expands to whole and every bucket of the largest n, the same study as the list spelled out; the
+// position axis is the last, and its cells share their draw group (one evaluation per gamma).
+TEST(Config, PositionIsAnAxisOfItsOwnAndPartOfTheIdentityOnlyWhenSet) {
+  namespace model = attnsweep::model;
+  const io::SweepConfig plain = io::parse_config(kGood, {}, "a");
+  EXPECT_EQ(io::parse_config(kGood, {"mc.position=whole"}, "a").hash(), plain.hash());
+  const io::SweepConfig last = io::parse_config(kGood, {"mc.position=last"}, "a");
+  EXPECT_NE(last.hash(), plain.hash());
+  EXPECT_EQ(io::parse_config(last.canonical_text(), {}, "again").position, model::kLastBucket);
+  const io::SweepConfig all =
+      io::parse_config(kGood, {"grid.n=8,40", "grid.position=all", "grid.mask=none,causal"}, "a");
+  const io::SweepConfig listed =
+      io::parse_config(kGood, {"grid.n=8,40", "grid.position=whole,0,1,2,3,4,5", "grid.mask=none,causal"}, "a");
+  EXPECT_EQ(all.hash(), listed.hash());  // n = 40: tokens 0..39, buckets 0..5 (32..39 the last)
+  const attnsweep::sweep::Grid grid(all);
+  EXPECT_EQ(grid.axes().back().name, "position");
+  const std::int64_t positions = grid.axes().back().size();
+  EXPECT_EQ(positions, 1 + model::position_buckets(40));
+  EXPECT_EQ(grid.positions_per_evaluation(), positions);
+  // Cells that differ in gamma and position only share a draw group; the mask splits them.
+  const std::int64_t cell = grid.size() - 1, group = grid.draw_group(cell);
+  EXPECT_EQ(grid.cell(group).position, model::kWholeSequence);
+  EXPECT_EQ(grid.cell(group).mask, grid.cell(cell).mask);
+  EXPECT_EQ(grid.cell(group).gamma, grid.cell(0).gamma);
+  EXPECT_NE(grid.draw_group(cell - positions), group);  // the other mask
+  EXPECT_EQ(grid.cell(cell).position, model::position_buckets(40) - 1);
+  const std::vector<std::vector<std::string>> bad = {{"mc.position=first"},
+                                                     {"mc.position=-1"},
+                                                     {"mc.position=63"},
+                                                     {"grid.position=all,1"},
+                                                     {"grid.position=1,1"},
+                                                     {"grid.position=10"},
+                                                     {"grid.position=whole", "mc.position=last"}};
+  for (const auto& overrides : bad)
+    EXPECT_THROW(io::parse_config(kGood, overrides, "a"), io::InputError) << overrides.back();
+}
+
 // The mask, the training length and the critical search's positions join a config's identity only
 // when they are not the defaults (every older config keeps its hash), and survive the canonical text.
 TEST(Config, MaskTrainLengthAndPositionsArePartOfTheIdentityOnlyWhenSet) {

@@ -3,7 +3,7 @@
 
 usage: plot_causal.py DIR
 
-DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512; VARIANT: causal-log,
+DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512, long; VARIANT: causal-log,
 causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
 bootstrap interval, the median's crossing, its status), DIR/tables.md (docs/causal.md's tables), and
 DIR/positions.png, DIR/d512.png (gamma_c by position bucket) and DIR/last.png (the last bucket's gamma_c
@@ -138,7 +138,7 @@ def markdown_tables(rows):
                 any_row = next(iter(at.values()))
                 text.append(f"| {b} | {any_row['first']}..{any_row['last']} | " +
                             " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
-    last = [r for r in rows if r["config"] == "last"]
+    last = [r for r in rows if r["config"] in ("last", "long")]
     for rho in sorted({r["rho"] for r in last}):
         text.append(f"\nlast bucket: d 64, rho {rho:g} (the paper's gamma_c {1 / (1 - rho):.3g})\n")
         text.append("| n | " + " | ".join(v for v, _ in VARIANTS) + " |")
@@ -154,7 +154,7 @@ def main():
         sys.exit(__doc__)
     folder = sys.argv[1]
     rows = []
-    for config in ("positions", "last", "d512"):
+    for config in ("positions", "last", "d512", "long"):
         for variant, _ in VARIANTS:
             path = os.path.join(folder, f"{config}-{variant}.h5")
             if os.path.exists(path):
@@ -169,7 +169,7 @@ def main():
         mine = [r for r in rows if r["config"] == config]
         if mine:
             by_position(mine, title, os.path.join(folder, f"{config}.png"))
-    last = [r for r in rows if r["config"] == "last"]
+    last = [r for r in rows if r["config"] in ("last", "long")]  # long: n 8192, 16384 with 8 trials
     if last:
         last_against_n(last, os.path.join(folder, "last.png"))
     with open(os.path.join(folder, "tables.md"), "w") as out:

@@ -48,7 +48,8 @@ void print_cell_json(const CellReport& c) {
   const mc::CellParams& cell = c.cell;
   std::string simplex_json = "null";
   if (c.simplex_exists) {
-    simplex_json = "{\"lambda\": " + json_number(c.simplex.lambda) + ", \"eta\": " + json_number(c.simplex.eta) +
+    simplex_json = "{\"lambda\": " + json_number(c.simplex_values[mc::kLambda]) +
+                   ", \"eta\": " + json_number(c.simplex_values[mc::kEta]) +
                    ", \"rho_out\": " + json_number(c.simplex.rho_out) +
                    ", \"self_weight\": " + json_number(c.simplex.p) + "}";
   }
@@ -78,19 +79,35 @@ void print_cell_json(const CellReport& c) {
       "{\"rho\": %s, \"gamma\": %s, \"d\": %ld, \"n\": %ld, \"trials\": %ld, \"probes\": %ld, "
       "\"geometry\": \"%s\", \"jacobian\": \"%s\", \"alpha\": %s, \"seed\": %llu, \"beta\": %s, %s"
       "\"seconds\": %s, \"scaling\": \"%s\", \"mask\": \"%s\", \"train_length\": %s, \"layers\": %ld, "
-      "\"positions\": %s, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
+      "\"position\": \"%s\", \"positions\": %s, \"theory\": {\"simplex\": %s, \"limit\": %s}}\n",
       json_number(cell.rho).c_str(), json_number(cell.gamma).c_str(), cell.d, cell.n, cell.trials, cell.probes,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian), json_number(cell.alpha).c_str(),
       static_cast<unsigned long long>(cell.seed), json_number(c.simplex.beta).c_str(), observables.c_str(),
       json_number(c.seconds).c_str(), model::scaling_name(cell.scaling), model::mask_name(cell.mask),
       json_number(cell.train_length > 0 ? cell.train_length : NAN).c_str(), cell.layers,
-      position_json(cell, c.positions).c_str(), simplex_json.c_str(), limit_json.c_str());
+      model::position_name(cell.position).c_str(), position_json(cell, c.positions).c_str(), simplex_json.c_str(),
+      limit_json.c_str());
 }
 
 std::string number_or_na(double v, bool applies) {
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", v);
   return applies && std::isfinite(v) ? std::string(text) : std::string("n/a");
+}
+
+// The table's lines for what differs from the paper's layer: the mask, qwen-logn's T, a stack, a bucket.
+void print_model_lines(const mc::CellParams& cell) {
+  if (cell.mask == model::Mask::causal)
+    std::printf("  causal mask: row i attends to tokens 0..i%s\n",
+                model::per_position(cell.scaling) ? ", with its own beta_i" : "");
+  if (cell.scaling == model::ScalingLaw::qwen_logn)
+    std::printf("  qwen-logn: beta_i = gamma max(ln T, ln k_i), training length T = %g\n", cell.train_length);
+  if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
+  if (const int b = model::selected_bucket(cell.position, cell.n); b >= 0)
+    std::printf(
+        "  position bucket %d (tokens %ld..%ld): lambda over the pairs whose later token is in it, eta over "
+        "its rows\n",
+        b, static_cast<long>(model::bucket_first(b)), static_cast<long>(model::bucket_end(b, cell.n) - 1));
 }
 
 // `cell`'s table: the parameters, each observable's mean, standard error, median and 5..95%
@@ -106,12 +123,7 @@ void print_cell_table(const CellReport& c) {
                 model::scaling_name(cell.scaling), cell.d, cell.n, c.simplex.beta,
                 positional(cell) ? " (the last row's)" : "");
   }
-  if (cell.mask == model::Mask::causal)
-    std::printf("  causal mask: row i attends to tokens 0..i%s\n",
-                model::per_position(cell.scaling) ? ", with its own beta_i" : "");
-  if (cell.scaling == model::ScalingLaw::qwen_logn)
-    std::printf("  qwen-logn: beta_i = gamma max(ln T, ln k_i), training length T = %g\n", cell.train_length);
-  if (cell.layers > 1) std::printf("  %ld layers (lambda and eta of the whole L-layer map)\n", cell.layers);
+  print_model_lines(cell);
   std::printf(
       "  %ld trials, %s geometry, %s Jacobian%s, alpha = %g, seed = %llu, %.3f s\n", cell.trials,
       mc::geometry_name(cell.geometry), mc::jacobian_name(cell.jacobian),
@@ -162,7 +174,8 @@ void print_cell_table(const CellReport& c) {
     std::printf("  (simplex theory needs d >= n + 1: no simplex of n directions fits in d = %ld)\n", cell.d);
   if (!c.paper_law)
     std::printf(
-        "  (the n -> inf limits are the paper's, for one layer, alpha = 0, no mask and beta = gamma ln n only)\n");
+        "  (the n -> inf limits are the paper's, for one layer, alpha = 0, no mask, beta = gamma ln n and the whole "
+        "sequence only)\n");
   else if (!c.eta_limit_applies)
     std::printf("  (eta has no n -> inf limit here: gaussian tokens at d <= 2 have E[1/|x|^2] infinite)\n");
   else if (cell.geometry == mc::Geometry::gaussian && c.limit_values[mc::kEta] != 0)
@@ -172,7 +185,7 @@ void print_cell_table(const CellReport& c) {
   if (positional(cell) && cell.layers > 1 && cell.d >= cell.n + 1)
     std::printf(
         "  (no simplex theory for a stack under a mask or a per-position law: a layer's output is no simplex)\n");
-  if (positional(cell)) print_position_table(cell, c.positions);
+  if (positional(cell) || cell.position != model::kWholeSequence) print_position_table(cell, c.positions);
 }
 }  // namespace
 
@@ -200,6 +213,9 @@ constexpr CellOption kCellOptions[] = {
      "k_i keys: log-keys (ln k_i) | qwen-logn (max(ln T, ln k_i))"},
     {"mask", "mc.mask", "none | causal (none): causal = row i attends to tokens 0..i"},
     {"train-length", "mc.train-length", "qwen-logn's training length T (needed by that law only)"},
+    {"position", "mc.position",
+     "whole | last | a bucket b (whole): the observables of the whole sequence or of position bucket b (tokens "
+     "2^b .. 2^(b+1) - 1; a sweep's grid.position)"},
     {"layers", "mc.layers", "the layer applied L times (1; L > 1 needs --jacobian hutchinson)"},
     {"seed", "mc.seed", "random seed (2025)"},
     {"jacobian", "mc.jacobian", "exact | hutchinson (exact)"},
@@ -281,18 +297,27 @@ int cell_command(const std::vector<std::string>& args) {
     report.simplex.beta = cell.attention().row_scale(cell.gamma, cell.n - 1, cell.n);
     report.simplex_values = {report.positions.theory.lambda_all, report.positions.theory.eta_all, NAN};
   }
+  const int bucket = model::selected_bucket(cell.position, cell.n);
+  if (bucket >= 0) {
+    // One bucket's values (the closed form bucket by bucket, whatever the mask and law).
+    const model::PositionTheory& t = report.positions.theory;
+    const bool known = report.positions.theory_applies && static_cast<size_t>(bucket) < t.lambda.size();
+    report.simplex_values = {known ? t.lambda[static_cast<size_t>(bucket)] : NAN,
+                             known ? t.eta[static_cast<size_t>(bucket)] : NAN, NAN};
+  }
   // The n -> infinity limits (and kappa, the regime, gamma_c) are the paper's: one layer without
-  // residual (alpha = 0) and beta = gamma ln n. Its eta limit is for unit-norm tokens; gaussian
-  // tokens carry E[1/|x|^2] = d/(d - 2), infinite at d <= 2 (MODEL.md section 5).
-  report.paper_law =
-      cell.scaling == model::ScalingLaw::log && cell.mask == model::Mask::none && cell.layers == 1 && cell.alpha == 0;
+  // residual (alpha = 0), beta = gamma ln n and the whole sequence. Its eta limit is for unit-norm
+  // tokens; gaussian tokens carry E[1/|x|^2] = d/(d - 2), infinite at d <= 2 (MODEL.md section 5).
+  report.paper_law = cell.scaling == model::ScalingLaw::log && cell.mask == model::Mask::none && cell.layers == 1 &&
+                     cell.alpha == 0 && bucket < 0;
   const double d = static_cast<double>(cell.d);
   const double norm_factor = cell.geometry == mc::Geometry::simplex ? 1.0 : d > 2 ? d / (d - 2) : NAN;
   report.eta_limit_applies = std::isfinite(norm_factor) || report.limit.eta == 0;
   report.limit_values = {report.limit.lambda, report.limit.eta == 0 ? 0.0 : report.limit.eta * norm_factor, NAN};
   // The exact-simplex formulas hold only where a simplex of n directions exists (d >= n + 1);
   // elsewhere they are a formula outside its assumptions, not a prediction, and are not shown.
-  report.simplex_exists = cell.d >= cell.n + 1 && (!positional(cell) || report.positions.theory_applies);
+  report.simplex_exists =
+      cell.d >= cell.n + 1 && (!(positional(cell) || bucket >= 0) || report.positions.theory_applies);
   if (format == "json")
     print_cell_json(report);
   else

@@ -50,7 +50,9 @@ Estimate estimate(const sweep::Grid& grid, const sweep::CostModel& cost) {
   // A cost class is every (rho, gamma) of the other axes' values; a draw group every gamma of one
   // rho: a task computes a trial of all its gammas on one token draw (common random numbers).
   const auto gammas = static_cast<long>(grid.config().gamma.size());
-  const double groups_per_class = static_cast<double>(grid.size() / grid.cost_classes()) / static_cast<double>(gammas);
+  // The cells of a position axis read one evaluation: each class (one position) counts its share.
+  const double groups_per_class = static_cast<double>(grid.size() / grid.cost_classes()) / static_cast<double>(gammas) /
+                                  static_cast<double>(grid.positions_per_evaluation());
   for (std::int64_t k = 0; k < grid.cost_classes(); ++k) {
     const mc::CellParams cell = grid.cell(k);
     const double t = cost.trial_seconds(cell);  // core-seconds of one cell's trial alone

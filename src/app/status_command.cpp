@@ -36,6 +36,8 @@ void print_status_details(const io::ResultsFile& f, std::int64_t done, std::int6
   if (!io::is_swept(f.config, "scaling")) fixed += std::string(", scaling ") + model::scaling_name(f.config.scaling);
   if (!io::is_swept(f.config, "layers")) fixed += ", layers " + std::to_string(f.config.layers);
   if (!io::is_swept(f.config, "mask")) fixed += std::string(", mask ") + model::mask_name(f.config.mask);
+  if (!io::is_swept(f.config, "position") && f.config.position != model::kWholeSequence)
+    fixed += ", position " + model::position_name(f.config.position);
   if (f.config.train_length > 0) fixed += ", train-length " + std::to_string(f.config.train_length);
   std::printf("  mc: %ld trials, %s Jacobian, %s geometry%s, seed %llu\n", f.config.trials,
               mc::jacobian_name(f.config.jacobian), mc::geometry_name(f.config.geometry), fixed.c_str(),

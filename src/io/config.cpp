@@ -75,7 +75,7 @@ double tidy(double v) {
 struct Keys {
   std::string rho, gamma, d, n, gamma_scale, trials, probes, jacobian, geometry, alpha, scaling, layers, seed, cache_mb,
       max_attempts, threads, file, target, tolerance, resamples, confidence, critical_file, grid_alpha, grid_layers,
-      grid_scaling, mask, train_length, grid_mask, position;
+      grid_scaling, mask, train_length, grid_mask, position, mc_position, grid_position;
 };
 
 po::options_description describe(Keys& k) {
@@ -85,6 +85,7 @@ po::options_description describe(Keys& k) {
       "grid.gamma-scale", po::value(&k.gamma_scale)->default_value("absolute"))("grid.alpha", po::value(&k.grid_alpha))(
       "grid.layers", po::value(&k.grid_layers))("grid.scaling", po::value(&k.grid_scaling))(
       "grid.mask", po::value(&k.grid_mask))("mc.mask", po::value(&k.mask)->default_value("none"))(
+      "grid.position", po::value(&k.grid_position))("mc.position", po::value(&k.mc_position)->default_value("whole"))(
       "mc.train-length", po::value(&k.train_length))("critical.position", po::value(&k.position))(
       "mc.trials", po::value(&k.trials))("mc.probes", po::value(&k.probes)->default_value("4"))(
       "mc.jacobian", po::value(&k.jacobian)->default_value("exact"))("mc.geometry",
@@ -115,10 +116,14 @@ std::string override_as_ini(const std::string& assignment, const po::options_des
   std::string key = trim(assignment.substr(0, eq));
   const std::string value = trim(assignment.substr(eq + 1));
   if (key.find('.') == std::string::npos) {
-    std::string match;
+    std::string match, all;
     for (const auto& option : desc.options()) {
       const std::string& full = option->long_name();
-      if (full.substr(full.find('.') + 1) == key) match = full;
+      if (full.substr(full.find('.') + 1) != key) continue;
+      all += (all.empty() ? "" : " or ") + full;
+      if (!match.empty())
+        throw InputError("override '" + assignment + "': '" + key + "' is " + all + ": name the section");
+      match = full;
     }
     if (match.empty()) {
       throw InputError("override '" + assignment + "': unknown config key '" + key + "'" + closest_key_hint(key, desc));
@@ -360,10 +365,17 @@ static void parse_model_keys(const Keys& k, const po::variables_map& vm, SweepCo
   } catch (const std::invalid_argument& e) {
     throw InputError(std::string("mc.") + e.what());
   }
+  try {
+    c.position = model::parse_position(trim(k.mc_position));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(std::string("mc.") + e.what());
+  }
+  check_position("mc.position", c.position, c);
   parse_swept({{"alpha", trim(k.grid_alpha), !vm["mc.alpha"].defaulted()},
                {"layers", trim(k.grid_layers), !vm["mc.layers"].defaulted()},
                {"scaling", trim(k.grid_scaling), !vm["mc.scaling"].defaulted()},
-               {"mask", trim(k.grid_mask), !vm["mc.mask"].defaulted()}},
+               {"mask", trim(k.grid_mask), !vm["mc.mask"].defaulted()},
+               {"position", trim(k.grid_position), !vm["mc.position"].defaulted()}},
               c);
   parse_train_length(k.train_length, c);
 }

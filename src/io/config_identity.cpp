@@ -51,6 +51,9 @@ std::string SweepConfig::canonical_text() const {
       << (layers == 1 ? std::string() : "layers = " + std::to_string(layers) + "\n")
       << (mask == model::Mask::none || is_swept(*this, "mask") ? std::string() : "mask = causal\n")
       << (train_length == 0 ? std::string() : "train-length = " + std::to_string(train_length) + "\n")
+      << (position == model::kWholeSequence || is_swept(*this, "position")
+              ? std::string()
+              : "position = " + model::position_name(position) + "\n")
       << "seed = " << seed << "\n"
       << (cache_mb == kDefaultCacheMiB ? std::string() : "cache-mb = " + std::to_string(cache_mb) + "\n");
   return out.str();

@@ -38,7 +38,12 @@ const char* axis_long_name(const std::string& name) {
       {"n", "number of tokens n"},
       {"alpha", "residual weight alpha (the layer adds alpha times its input)"},
       {"layers", "number of layers L (the layer applied L times)"},
-      {"scaling", "attention scaling law: beta as a function of gamma and n"}};
+      {"scaling", "attention scaling law: beta as a function of gamma and n"},
+      {"mask", "attention mask: none, or causal (row i attends to tokens 0..i)"},
+      {"position",
+       "what the observables describe: the whole sequence, or position bucket b (tokens 2^b .. "
+       "2^(b+1) - 1; bucket 0: tokens 0 and 1; last: the last bucket of n; lambda's pairs by their "
+       "later token, eta's rows)"}};
   const auto it = names.find(name);
   return it == names.end() ? "swept model parameter" : it->second;
 }

@@ -68,6 +68,33 @@ Axis label_axis(const char* name, const std::vector<T>& values, const char* (*na
   return axis;
 }
 
+// grid.position: whole, last and buckets, or `all` (whole and every bucket of the largest n).
+std::vector<int> parse_position_axis(const std::string& key, const std::string& text, const SweepConfig& c) {
+  if (trim(text) == "all") {
+    std::vector<int> all = {model::kWholeSequence};
+    for (int b = 0; b < model::position_buckets(*std::max_element(c.n.begin(), c.n.end())); ++b) all.push_back(b);
+    return all;
+  }
+  std::vector<int> values;
+  for (const std::string& label : split_labels(key, text)) {
+    try {
+      values.push_back(model::parse_position(label));
+    } catch (const std::invalid_argument& e) {
+      throw InputError(key + ": " + e.what() + " (or all)");
+    }
+    check_position(key, values.back(), c);
+  }
+  return values;
+}
+
+Axis position_axis(const std::vector<int>& values) {
+  Axis axis{"position", Axis::Kind::label, {}, {}};
+  for (int position : values) axis.labels.push_back(model::position_name(position));
+  return axis;
+}
+
+// The list's order is the axes' order after the fixed four. The position comes last: the cells of
+// one evaluation (every position of a gamma) are then adjacent (Grid::draw_group).
 const SweptParameter kSweptParameters[] = {
     {"alpha",
      [](const std::string& key, const std::string& text, SweepConfig& c) {
@@ -123,6 +150,19 @@ const SweptParameter kSweptParameters[] = {
      [](const SweepConfig& from, SweepConfig& to) {
        to.mask = from.mask;
        to.mask_values = from.mask_values;
+     }},
+    {"position",
+     [](const std::string& key, const std::string& text, SweepConfig& c) {
+       c.position_values = parse_position_axis(key, text, c);
+     },
+     [](const SweepConfig& c) { return position_axis(c.position_values); },
+     [](const Axis& axis, std::int64_t i, mc::CellParams& cell) {
+       cell.position = model::parse_position(axis.labels[static_cast<size_t>(i)]);
+     },
+     [](const SweepConfig& c) { return position_axis({c.position}); },
+     [](const SweepConfig& from, SweepConfig& to) {
+       to.position = from.position;
+       to.position_values = from.position_values;
      }},
 };
 
@@ -217,6 +257,15 @@ std::string swept_canonical_lines(const SweepConfig& config) {
 bool is_swept(const SweepConfig& config, const std::string& name) {
   const SweptParameter* p = swept_parameter(name);
   return p != nullptr && p->axis(config).size() > 0;
+}
+
+void check_position(const std::string& key, int position, const SweepConfig& config) {
+  const long longest = *std::max_element(config.n.begin(), config.n.end());
+  const int buckets = model::position_buckets(longest);
+  if (position >= buckets) {
+    throw InputError(key + " = " + std::to_string(position) + ": no n of the grid reaches that bucket (n = " +
+                     std::to_string(longest) + " has buckets 0.." + std::to_string(buckets - 1) + ")");
+  }
 }
 
 void check_layers(const std::string& key, long layers, mc::JacobianMethod jacobian) {

@@ -39,9 +39,9 @@ void validate(const CellParams& c) {
   }
   if (c.scaling == model::ScalingLaw::qwen_logn && !(c.train_length >= 2))
     fail("scaling qwen-logn needs a training length T >= 2 (got " + std::to_string(c.train_length) + ")");
-  if (c.lambda_bucket >= model::position_buckets(c.n))
-    fail("position bucket " + std::to_string(c.lambda_bucket) + " does not exist at n = " + std::to_string(c.n) +
-         " (buckets 0.." + std::to_string(model::position_buckets(c.n) - 1) + ")");
+  if (c.position < model::kLastBucket || c.position > model::kMaxBucket)
+    fail("position must be whole, last or a bucket 0.." + std::to_string(model::kMaxBucket) + " (got " +
+         std::to_string(c.position) + ")");
   if (c.geometry == Geometry::simplex && c.trials != 1) {
     fail("simplex geometry needs trials = 1 (its tokens are deterministic: every trial would repeat the first; got " +
          std::to_string(c.trials) + ")");
@@ -59,15 +59,17 @@ model::JacobianNorm kernel_method(const CellParams& cell) {
   return cell.jacobian == JacobianMethod::exact ? model::JacobianNorm::exact : model::JacobianNorm::hutchinson;
 }
 
-// The standard error of the trial's Hutchinson estimate over its probes: each probe's
-// e_k = |J v_k|^2 / (n d) (block k of the products J V), sd(e) / sqrt(m). NaN for one probe.
-double probe_standard_error(const model::Matrix& products, long probes, long d, double nd) {
+// The standard error of the trial's Hutchinson estimate over its probes, on rows [first, end)
+// (all rows: the whole sequence; a bucket's): each probe's e_k = |(J v_k) rows|^2 / (rows d)
+// (block k of the products J V), sd(e) / sqrt(m). NaN for one probe.
+double probe_standard_error(const model::Matrix& products, long probes, long d, Eigen::Index first, Eigen::Index end) {
   if (probes < 2) return std::nan("");
+  const double nd = static_cast<double>(end - first) * static_cast<double>(d);
   double mean = 0, m2 = 0;
   for (long k = 0; k < probes; ++k) {
     // Row i of block k: d contiguous values at row i's column k d (row-major).
     double sum = 0;
-    for (Eigen::Index i = 0; i < products.rows(); ++i) {
+    for (Eigen::Index i = first; i < end; ++i) {
       const double* row = products.data() + i * products.cols() + k * d;
       for (long j = 0; j < d; ++j) sum += row[j] * row[j];
     }
@@ -80,30 +82,46 @@ double probe_standard_error(const model::Matrix& products, long probes, long d, 
 }
 
 // The layer's last values by position bucket: lambda's from the kernel, eta's from its Jacobian
-// rows (NaN without a Jacobian norm).
-PositionResult by_position(const model::TiledLayer& layer, long n, long d, bool eta_observed) {
+// rows (NaN without a Jacobian norm), the probes' standard error from the products' rows (NaN
+// unless Hutchinson).
+PositionResult by_position(const model::TiledLayer& layer, const CellParams& cell, model::JacobianNorm method) {
   PositionResult p;
   p.lambda = layer.lambda_by_bucket();
-  const int buckets = model::position_buckets(n);
+  const auto buckets = static_cast<int>(p.lambda.size());
   p.eta.assign(static_cast<size_t>(buckets), std::nan(""));
-  if (!eta_observed) return p;
+  p.eta_probe_stderr = p.eta;
+  if (method == model::JacobianNorm::none) return p;
   const model::Vector& rows = layer.jacobian_row_norm2();
   for (int b = 0; b < buckets; ++b) {
-    const Eigen::Index first = model::bucket_first(b), end = model::bucket_end(b, n);
+    const Eigen::Index first = model::bucket_first(b), end = model::bucket_end(b, cell.n);
     p.eta[static_cast<size_t>(b)] =
-        rows.segment(first, end - first).sum() / (static_cast<double>(end - first) * static_cast<double>(d));
+        rows.segment(first, end - first).sum() / (static_cast<double>(end - first) * static_cast<double>(cell.d));
+    if (method == model::JacobianNorm::hutchinson)
+      p.eta_probe_stderr[static_cast<size_t>(b)] =
+          probe_standard_error(layer.jacobian_vector_products(), cell.probes, cell.d, first, end);
   }
   return p;
 }
 }  // namespace
 
+TrialResult bucket_result(const PositionResult& positions, int bucket) {
+  TrialResult r;
+  r.fill(std::nan(""));
+  const auto b = static_cast<size_t>(bucket);
+  if (bucket < 0 || b >= positions.lambda.size()) return r;
+  r[kLambda] = positions.lambda[b];
+  r[kEta] = positions.eta[b];
+  r[kEtaProbeStderr] = positions.eta_probe_stderr[b];
+  return r;
+}
+
 std::uint64_t stream_id(long d, long n) {
   return (static_cast<std::uint64_t>(d) << 32) ^ static_cast<std::uint64_t>(n);
 }
 
-std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
-                                              std::uint64_t trial, std::vector<std::string>& errors,
-                                              TrialWorkspace& w) {
+namespace {
+// The trial's tokens (and Hutchinson's probes) into the workspace, and the layer set up for the cell.
+void prepare_trial(const CellParams& cell, std::uint64_t trial, TrialWorkspace& w) {
   if (cell.geometry == Geometry::simplex) {
     simplex_tokens(cell.n, cell.d, cell.rho, w.X);
   } else {
@@ -112,12 +130,19 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   }
   w.layer.set_threads(cell.threads);
   if (w.layer.cache_bytes() != cell.cache_bytes) w.layer.set_cache_bytes(cell.cache_bytes);
-  const model::JacobianNorm method = kernel_method(cell);
-  const bool hutchinson = method == model::JacobianNorm::hutchinson;
-  if (hutchinson) {
+  if (kernel_method(cell) == model::JacobianNorm::hutchinson) {
     RandomStream stream(cell.seed, stream_id(cell.d, cell.n), trial, Purpose::probes);
     rademacher_probes(cell.n, cell.d, cell.probes, stream, w.probes);
   }
+}
+}  // namespace
+
+std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
+                                              std::uint64_t trial, std::vector<std::string>& errors,
+                                              TrialWorkspace& w) {
+  prepare_trial(cell, trial, w);
+  const model::JacobianNorm method = kernel_method(cell);
+  const bool hutchinson = method == model::JacobianNorm::hutchinson;
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
   std::vector<TrialResult> results(gammas.size());
   errors.assign(gammas.size(), "");
@@ -126,27 +151,38 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
   // directions differs (nothing to compare), and a zero output token leaves both observables
   // without a definition; those are recorded as NaN (undefined). Any other non-finite value is a
   // fault of the computation, reported as this gamma's error.
-  const auto record = [&](size_t k, const model::Observables& observed) {
-    if (w.keep_positions) w.positions[k] = by_position(w.layer, cell.n, cell.d, method != model::JacobianNorm::none);
-    const double lambda =
-        cell.lambda_bucket >= 0 ? w.layer.lambda_by_bucket()[static_cast<size_t>(cell.lambda_bucket)] : observed.lambda;
-    const double eta = observed.jacobian_norm2 / nd;
-    if (std::isinf(lambda) || !std::isfinite(eta)) {
-      errors[k] = "non-finite result at trial " + std::to_string(trial) + " (lambda " + std::to_string(lambda) +
-                  ", eta " + std::to_string(eta) + ")";
-      return;
-    }
-    results[k][kLambda] = lambda;
-    results[k][kEta] = eta;
-    results[k][kEtaProbeStderr] =
-        hutchinson ? probe_standard_error(w.layer.jacobian_vector_products(), cell.probes, cell.d, nd) : std::nan("");
-  };
   const auto undefined = [&](size_t k) {
     results[k].fill(std::nan(""));
-    const auto buckets = static_cast<size_t>(model::position_buckets(cell.n));
-    if (w.keep_positions)
-      w.positions[k] = {std::vector<double>(buckets, std::nan("")), std::vector<double>(buckets, std::nan(""))};
+    const std::vector<double> none(static_cast<size_t>(model::position_buckets(cell.n)), std::nan(""));
+    if (w.keep_positions) w.positions[k] = {none, none, none};
   };
+  const int bucket = model::selected_bucket(cell.position, cell.n);
+  if (bucket >= model::position_buckets(cell.n)) {  // a bucket n tokens do not reach: nothing to compute
+    for (size_t k = 0; k < gammas.size(); ++k) undefined(k);
+    return results;
+  }
+  const auto record = [&](size_t k, const model::Observables& observed) {
+    PositionResult positions;
+    if (w.keep_positions || bucket >= 0) positions = by_position(w.layer, cell, method);
+    TrialResult r = bucket_result(positions, bucket);
+    if (bucket < 0) {
+      r[kLambda] = observed.lambda;
+      r[kEta] = observed.jacobian_norm2 / nd;
+      r[kEtaProbeStderr] =
+          hutchinson ? probe_standard_error(w.layer.jacobian_vector_products(), cell.probes, cell.d, 0, cell.n)
+                     : std::nan("");
+    }
+    // Without a Jacobian norm (the critical search) a bucket's eta is NaN and the whole one's 0.
+    const bool eta_fault = method == model::JacobianNorm::none ? std::isinf(r[kEta]) : !std::isfinite(r[kEta]);
+    if (std::isinf(r[kLambda]) || eta_fault) {
+      errors[k] = "non-finite result at trial " + std::to_string(trial) + " (lambda " + std::to_string(r[kLambda]) +
+                  ", eta " + std::to_string(r[kEta]) + ")";
+      return;
+    }
+    results[k] = r;
+    if (w.keep_positions) w.positions[k] = std::move(positions);
+  };
+
   if (cell.layers == 1) {
     // One layer: the tokens' caches (Gram rows, probe products) are shared by every gamma.
     w.layer.set_tokens(w.X);

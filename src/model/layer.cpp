@@ -80,6 +80,25 @@ Eigen::Index bucket_first(int bucket) { return bucket == 0 ? 0 : Eigen::Index{1}
 
 Eigen::Index bucket_end(int bucket, Eigen::Index n) { return std::min(n, Eigen::Index{2} << bucket); }
 
+std::string position_name(int position) {
+  if (position == kWholeSequence) return "whole";
+  if (position == kLastBucket) return "last";
+  return std::to_string(position);
+}
+
+int parse_position(const std::string& text) {
+  if (text == "whole") return kWholeSequence;
+  if (text == "last") return kLastBucket;
+  const bool digits = !text.empty() && text.size() <= 2 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits && std::stoi(text) <= kMaxBucket) return std::stoi(text);
+  throw std::invalid_argument("position must be whole, last or a bucket 0.." + std::to_string(kMaxBucket) + ", not '" +
+                              text + "'");
+}
+
+int selected_bucket(int position, Eigen::Index n) {
+  return position == kLastBucket ? position_buckets(n) - 1 : position;
+}
+
 double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eigen::Ref<const Eigen::RowVectorXd>& v,
                         double cosine) {
   const double naive = 1.0 - cosine;

@@ -45,6 +45,11 @@ void check_gamma_range(const io::SweepConfig& config) {
         io::format_real(config.gamma.front()) + " only)");
   }
   // A search is one bisection per (rho, d, n) at one value of every model parameter.
+  if (io::is_swept(config, "position") || config.position != model::kWholeSequence) {
+    throw io::InputError(std::string(io::is_swept(config, "position") ? "grid" : "mc") +
+                         ".position: the critical search follows a position bucket with critical.position "
+                         "(whole, last or all), not a sweep's position");
+  }
   for (const std::string& name : io::sweepable_parameters()) {
     if (io::is_swept(config, name)) {
       throw io::InputError("grid." + name + ": the critical search runs at one value of " + name + "; give mc." + name +

@@ -13,6 +13,8 @@ Grid::Grid(const io::SweepConfig& config) : config_(config), axes_(io::study_axe
   }
   inner_ = strides_[kGammaAxis];
   gammas_ = axes_[kGammaAxis].size();
+  // The position axis, when swept, is the last (io/study_axes.cpp lists it last).
+  if (axes_.back().name == "position") positions_ = axes_.back().size();
 }
 
 std::vector<std::int64_t> Grid::shape() const {
@@ -53,6 +55,7 @@ mc::CellParams Grid::cell(std::int64_t index) const {
   p.mask = config_.mask;
   p.train_length = static_cast<double>(config_.train_length);
   p.layers = config_.layers;
+  p.position = config_.position;
   p.seed = config_.seed;
   p.threads = config_.threads;
   p.cache_bytes = static_cast<std::size_t>(config_.cache_mb) << 20;

@@ -8,11 +8,13 @@ namespace attnsweep::sweep {
 
 namespace {
 // A trial's cost is the same for every cell of a cost class (rho and gamma do not change it):
-// computed once per class, not once per cell.
+// computed once per class, not once per cell. The cells of a position axis share one evaluation
+// per gamma, each a share of it.
 std::vector<double> class_costs(const Grid& grid, const CostModel& cost) {
   std::vector<double> cost_of_class(static_cast<size_t>(grid.cost_classes()));
+  const auto share = static_cast<double>(grid.positions_per_evaluation());
   for (std::int64_t k = 0; k < grid.cost_classes(); ++k)
-    cost_of_class[static_cast<size_t>(k)] = cost.trial_seconds(grid.cell(k));
+    cost_of_class[static_cast<size_t>(k)] = cost.trial_seconds(grid.cell(k)) / share;
   return cost_of_class;
 }
 
@@ -31,6 +33,14 @@ std::vector<std::pair<std::int64_t, std::int64_t>> by_draw_group(const Grid& gri
   }
   std::sort(keyed.begin(), keyed.end());
   return keyed;
+}
+// Parts of a draw group of `members` cells, `fit` cells per part at most (at least one cell; whole
+// gammas where it can: the positions of one gamma share its evaluation).
+size_t gamma_parts(const Grid& grid, size_t members, double fit) {
+  const auto positions = static_cast<size_t>(grid.positions_per_evaluation());
+  const size_t cells = std::max<size_t>(1, static_cast<size_t>(fit));
+  const size_t cells_per_part = std::max(positions, cells / positions * positions);
+  return (members + cells_per_part - 1) / cells_per_part;
 }
 }  // namespace
 
@@ -71,10 +81,7 @@ std::vector<Task> plan_tasks(const Grid& grid, const std::vector<std::int64_t>& 
     if (target > 0 && per_trial * static_cast<double>(trials) > target) {
       const auto trials_per_chunk = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(target / per_trial));
       trial_chunks = (trials + trials_per_chunk - 1) / trials_per_chunk;
-      if (per_trial > target) {
-        const auto cells_per_part = std::max<size_t>(1, static_cast<size_t>(target / per_cell));
-        gamma_chunks = (members.size() + cells_per_part - 1) / cells_per_part;
-      }
+      if (per_trial > target) gamma_chunks = gamma_parts(grid, members.size(), target / per_cell);
     }
     const double group_cost = per_trial * static_cast<double>(trials);
     if (trial_chunks == 1 && gamma_chunks == 1) {

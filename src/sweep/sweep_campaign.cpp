@@ -248,7 +248,8 @@ int SweepCampaign::exit_code(const Dispatcher& dispatcher) const {
     // Not a failure: the model leaves an observable undefined in every trial of these cells.
     std::fprintf(stderr,
                  "[attnsweep] %lld cells undefined: an observable is undefined in all their trials (no pair of "
-                 "distinct input directions, or a zero-length output token); see `attnsweep query %s --status "
+                 "distinct input directions, a zero-length output token, or a position bucket beyond n); see "
+                 "`attnsweep query %s --status "
                  "undefined`\n",
                  static_cast<long long>(undefined), p_.output.c_str());
   }

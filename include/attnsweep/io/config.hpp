@@ -68,16 +68,20 @@ struct SweepConfig {
   // when causal and when given, so older configs keep their text and hash.
   model::Mask mask = model::Mask::none;
   long train_length = 0;
+  // mc.position: what the observables describe (model::kWholeSequence, kLastBucket or a bucket;
+  // model::parse_position); in the text only when not whole.
+  int position = model::kWholeSequence;
   // mc.cache-mb: MiB of the kernel's cache a trial may use (model::TiledLayer::set_cache_bytes; in
   // the text only when not the default). Part of the identity: what is cached and what recomputed
   // can differ in the last bit, so one study is computed with one budget.
   long cache_mb = kDefaultCacheMiB;
-  // Model parameters swept as axes of the grid ([grid] alpha, layers, scaling; io/study_axes.hpp);
-  // empty: the scalar above holds for every cell.
+  // Model parameters swept as axes of the grid ([grid] alpha, layers, scaling, mask, position;
+  // io/study_axes.hpp); empty: the scalar above holds for every cell.
   std::vector<double> alpha_values;
   std::vector<long> layers_values;
   std::vector<model::ScalingLaw> scaling_values;
   std::vector<model::Mask> mask_values;
+  std::vector<int> position_values;
   std::uint64_t seed = 2025;
   long max_attempts = 2;  // a failing cell is tried this many times before it is marked failed
   int threads = 1;  // threads per rank on one trial; not part of the sweep's identity (results do not depend on it)

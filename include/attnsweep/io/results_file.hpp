@@ -36,7 +36,8 @@ struct WrongKindOfFile : InputError {
 };
 
 // undefined: the cell ran without a fault, but an observable is undefined in every one of its
-// trials (no pair of distinct input directions, a zero-length output token; mc/trial.cpp). Not a
+// trials (no pair of distinct input directions, a zero-length output token, a position bucket its n
+// does not reach; mc/trial.cpp). Not a
 // failure: not retried, and a run with such cells exits 0.
 enum class CellStatus : std::uint8_t { missing = 0, done = 1, failed = 2, undefined = 3 };
 inline constexpr std::uint8_t kLastStatus = 3;

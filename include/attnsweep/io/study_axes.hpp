@@ -1,5 +1,5 @@
 // The axes of a study: rho, gamma, d and n always, then each model parameter the config sweeps
-// (`alpha`, `layers` or `scaling` given in [grid]; in [mc] they are scalars). One place that knows
+// (`alpha`, `layers`, `scaling`, `mask` or `position` given in [grid]; in [mc] they are scalars). One place that knows
 // which parameters may be swept and how a value of each reaches a cell: the grid, the file
 // writer and reader, `query`, growth and the messages all go through the axis list, so a new
 // sweepable parameter is one entry in kSweptParameters (study_axes.cpp), not an edit of each.
@@ -50,6 +50,10 @@ std::vector<std::string> sweepable_parameters();
 std::string swept_canonical_lines(const SweepConfig& config);
 // Whether the [mc] scalar of `name` is replaced by an axis (then it is left out of the text).
 bool is_swept(const SweepConfig& config, const std::string& name);
+
+// A position bucket (model::parse_position's) must exist at the grid's largest n (at a smaller n a
+// cell of it is undefined); whole and last always do. Throws InputError naming `key`.
+void check_position(const std::string& key, int position, const SweepConfig& config);
 
 // The rule of mc.layers (and of each value of grid.layers): 1..kMaxLayers, > 1 only with the
 // Hutchinson estimator. Throws InputError naming `key`.

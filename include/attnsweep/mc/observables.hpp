@@ -30,8 +30,10 @@ inline constexpr std::size_t kEta = 1;     // MODEL.md section 4: the normalised
 inline constexpr std::size_t kEtaProbeStderr = 2;
 
 inline constexpr std::array<ObservableInfo, kObservableCount> kObservables = {{
-    {"lambda", "angle ratio lambda", "1", "no pair of distinct input directions", true, 1},
-    {"eta", "normalised Jacobian norm eta = ||J||_F^2 / (n d)", "1", "a zero-length output token", true, 1},
+    {"lambda", "angle ratio lambda", "1",
+     "no pair of distinct input directions (or a position bucket n tokens do not reach)", true, 1},
+    {"eta", "normalised Jacobian norm eta = ||J||_F^2 / (n d)", "1",
+     "a zero-length output token (or a position bucket n tokens do not reach)", true, 1},
     {"eta_probe_stderr", "standard error of the trial's Hutchinson eta over its probes", "1",
      "the exact Jacobian (no probes), a single probe or an undefined eta", false, 4},
 }};

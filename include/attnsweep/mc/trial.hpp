@@ -36,9 +36,10 @@ struct CellParams {
   // cached and recomputed products can differ in the last bit.
   std::size_t cache_bytes = model::kKernelCacheBytes;
   bool observe_eta = true;  // false: lambda only, no Jacobian norm (eta 0; the critical search)
-  // >= 0: the trial's lambda is that position bucket's (model::position_bucket), not all pairs'
-  // (the critical search per position); -1: all pairs.
-  int lambda_bucket = -1;
+  // Which part of the sequence the observables describe (mc.position, grid.position, the critical
+  // search per position): model::kWholeSequence (all pairs and rows), model::kLastBucket or a
+  // position bucket b >= 0 (model::position_bucket); a bucket n tokens do not reach: undefined.
+  int position = model::kWholeSequence;
 
   model::Attention attention() const { return {scaling, mask, train_length}; }
 };
@@ -76,7 +77,13 @@ std::uint64_t stream_id(long d, long n);
 // ||dx'_i / dX||_F^2 summed, over (its tokens x d). NaN where undefined (as the cell's values).
 struct PositionResult {
   std::vector<double> lambda, eta;
+  // The bucket's Hutchinson eta's standard error over its probes (as kEtaProbeStderr; NaN with
+  // the exact Jacobian, one probe or no Jacobian norm).
+  std::vector<double> eta_probe_stderr;
 };
+// One bucket's values as a trial's observables (kObservables' order); every one undefined (NaN)
+// for a bucket the trial's tokens do not reach.
+TrialResult bucket_result(const PositionResult& positions, int bucket);
 
 struct TrialWorkspace {
   model::Matrix X, probes;

@@ -62,6 +62,17 @@ int position_buckets(Eigen::Index n);                 // buckets of n >= 2 token
 Eigen::Index bucket_first(int bucket);                // first token of a bucket: 0 for bucket 0, else 2^b
 Eigen::Index bucket_end(int bucket, Eigen::Index n);  // one past its last token among n
 
+// Which part of the sequence a cell's observables describe (mc.position, grid.position): the
+// whole sequence (every pair and row), the last bucket of its n, or bucket b >= 0. A bucket that
+// n tokens do not reach (b >= position_buckets(n)) leaves the observables undefined.
+inline constexpr int kWholeSequence = -1;
+inline constexpr int kLastBucket = -2;
+inline constexpr int kMaxBucket = 62;         // bucket 62 starts at token 2^62: no n reaches further
+std::string position_name(int position);      // "whole", "last", "3"
+int parse_position(const std::string& text);  // throws std::invalid_argument
+// The bucket a position selects at n tokens (kWholeSequence for the whole sequence).
+int selected_bucket(int position, Eigen::Index n);
+
 // Below this, 1 - cos computed from a dot product has lost more than ~13 of its
 // 16 digits for near-duplicate tokens; the difference form keeps them.
 inline constexpr double kSmallAngle = 1e-3;

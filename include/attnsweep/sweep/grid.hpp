@@ -33,9 +33,14 @@ class Grid {
   // The full parameters of one cell (gamma already scaled when gamma-scale = critical).
   mc::CellParams cell(std::int64_t flat) const;
   // Cells with the same draw group share their token draws (common random numbers: the draws
-  // depend on d and n, and everything but gamma is the same), so a task draws once for them all:
-  // the cell's flat index with gamma at its first value.
-  std::int64_t draw_group(std::int64_t flat) const { return flat - (flat / inner_ % gammas_) * inner_; }
+  // depend on d and n, and everything but gamma and the position is the same), so a task draws
+  // once for them all: the cell's flat index with gamma and the position at their first values.
+  std::int64_t draw_group(std::int64_t flat) const {
+    return flat - (flat / inner_ % gammas_) * inner_ - flat % positions_;
+  }
+  // Cells per evaluation of the layer: the cells of one draw group and one gamma that differ only
+  // in the position (the last axis) read one evaluation's buckets; 1 without a position axis.
+  std::int64_t positions_per_evaluation() const { return positions_; }
   // Cells of one cost class differ only in rho and gamma, which do not change a trial's cost:
   // classes are 0 .. cost_classes() - 1, and class k's first cell is cell k.
   std::int64_t cost_class(std::int64_t flat) const { return flat % inner_; }
@@ -46,7 +51,7 @@ class Grid {
   io::SweepConfig config_;
   std::vector<io::Axis> axes_;
   std::vector<std::int64_t> strides_;
-  std::int64_t size_ = 1, inner_ = 1, gammas_ = 1;
+  std::int64_t size_ = 1, inner_ = 1, gammas_ = 1, positions_ = 1;
 };
 
 }  // namespace attnsweep::sweep

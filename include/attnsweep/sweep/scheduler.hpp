@@ -25,7 +25,7 @@ struct Task {
   std::vector<double> gammas;
   bool lambda_only = false;
   // The critical search per position: the trials' lambda is this position bucket's
-  // (mc::CellParams::lambda_bucket); -1: all pairs'.
+  // (mc::CellParams::position); -1 (model::kWholeSequence): all pairs..
   std::int32_t position = -1;
 };
 
