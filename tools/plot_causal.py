@@ -3,11 +3,11 @@
 
 usage: plot_causal.py DIR
 
-DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512, long; VARIANT: causal-log,
+DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512, long, d512-long; VARIANT: causal-log,
 causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
 bootstrap interval, the median's crossing, its status), DIR/tables.md (docs/causal.md's tables), and
-DIR/positions.png, DIR/d512.png (gamma_c by position bucket) and DIR/last.png (the last bucket's gamma_c
-against n).
+DIR/positions.png, DIR/d512.png (gamma_c by position bucket), DIR/last.png and DIR/last-d512.png (the
+last bucket's gamma_c against n at d 64 and d 512).
 """
 import csv
 import os
@@ -85,7 +85,14 @@ def by_position(rows, title, out):
     plt.close(fig)
 
 
-def last_against_n(rows, out):
+def last_bucket_rows(rows, d):
+    """The last bucket's searches at d: causal-last and -long (d 64), d512's last bucket and d512-long."""
+    last = [r for r in rows if r["config"] in ("last", "long", "d512-long") and r["d"] == d]
+    last += [r for r in rows if r["config"] == "d512" and r["d"] == d and r["last"] == r["n"] - 1]
+    return last
+
+
+def last_against_n(rows, out, d):
     """The last bucket's gamma_c against n: a panel per rho, a line per variant."""
     rhos = sorted({r["rho"] for r in rows})
     fig, axes = plt.subplots(1, len(rhos), figsize=(4.4 * len(rhos), 3.8))
@@ -101,7 +108,7 @@ def last_against_n(rows, out):
         ax.set_xscale("log", base=2)
         ax.set_xlim(0.7 * min(r["n"] for r in rows), 1.4 * max(r["n"] for r in rows))
         ax.set_xlabel("n")
-        ax.set_title(f"rho {rho:g}: the last bucket (tokens n/2 .. n-1), d 64", fontsize=9)
+        ax.set_title(f"rho {rho:g}: the last bucket (tokens n/2 .. n-1), d {d}", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("gamma_c")
     axes[0].legend(fontsize=7)
@@ -138,14 +145,15 @@ def markdown_tables(rows):
                 any_row = next(iter(at.values()))
                 text.append(f"| {b} | {any_row['first']}..{any_row['last']} | " +
                             " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
-    last = [r for r in rows if r["config"] in ("last", "long")]
-    for rho in sorted({r["rho"] for r in last}):
-        text.append(f"\nlast bucket: d 64, rho {rho:g} (the paper's gamma_c {1 / (1 - rho):.3g})\n")
-        text.append("| n | " + " | ".join(v for v, _ in VARIANTS) + " |")
-        text.append("|---|" + "---|" * len(VARIANTS))
-        for n in sorted({r["n"] for r in last}):
-            at = {r["variant"]: r for r in last if r["rho"] == rho and r["n"] == n}
-            text.append(f"| {n} | " + " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
+    for d in (64, 512):
+        last = last_bucket_rows(rows, d)
+        for rho in sorted({r["rho"] for r in last}):
+            text.append(f"\nlast bucket: d {d}, rho {rho:g} (the paper's gamma_c {1 / (1 - rho):.3g})\n")
+            text.append("| n | " + " | ".join(v for v, _ in VARIANTS) + " |")
+            text.append("|---|" + "---|" * len(VARIANTS))
+            for n in sorted({r["n"] for r in last}):
+                at = {r["variant"]: r for r in last if r["rho"] == rho and r["n"] == n}
+                text.append(f"| {n} | " + " | ".join(cell_text(at.get(v)) for v, _ in VARIANTS) + " |")
     return "\n".join(text) + "\n"
 
 
@@ -154,7 +162,7 @@ def main():
         sys.exit(__doc__)
     folder = sys.argv[1]
     rows = []
-    for config in ("positions", "last", "d512", "long"):
+    for config in ("positions", "last", "d512", "long", "d512-long"):
         for variant, _ in VARIANTS:
             path = os.path.join(folder, f"{config}-{variant}.h5")
             if os.path.exists(path):
@@ -169,9 +177,10 @@ def main():
         mine = [r for r in rows if r["config"] == config]
         if mine:
             by_position(mine, title, os.path.join(folder, f"{config}.png"))
-    last = [r for r in rows if r["config"] in ("last", "long")]  # long: n 8192, 16384 with 8 trials
-    if last:
-        last_against_n(last, os.path.join(folder, "last.png"))
+    for d, name in ((64, "last.png"), (512, "last-d512.png")):
+        last = last_bucket_rows(rows, d)
+        if len({r["n"] for r in last}) > 1:
+            last_against_n(last, os.path.join(folder, name), d)
     with open(os.path.join(folder, "tables.md"), "w") as out:
         out.write(markdown_tables(rows))
     print(f"plot_causal.py: {len(rows)} searches -> {folder}/causal.csv, tables.md and the plots")
