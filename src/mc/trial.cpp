@@ -140,7 +140,6 @@ void prepare_trial(const CellParams& cell, std::uint64_t trial, TrialWorkspace& 
 std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std::vector<double>& gammas,
                                               std::uint64_t trial, std::vector<std::string>& errors,
                                               TrialWorkspace& w) {
-  prepare_trial(cell, trial, w);
   const model::JacobianNorm method = kernel_method(cell);
   const bool hutchinson = method == model::JacobianNorm::hutchinson;
   const double nd = static_cast<double>(cell.n) * static_cast<double>(cell.d);
@@ -161,6 +160,7 @@ std::vector<TrialResult> run_trial_over_gamma(const CellParams& cell, const std:
     for (size_t k = 0; k < gammas.size(); ++k) undefined(k);
     return results;
   }
+  prepare_trial(cell, trial, w);
   const auto record = [&](size_t k, const model::Observables& observed) {
     PositionResult positions;
     if (w.keep_positions || bucket >= 0) positions = by_position(w.layer, cell, method);
