@@ -51,11 +51,13 @@ rc=$?
 grep -q 'srun --mpi=pmix .*attnsweep run' srun.log && ok "srun launched the run" || fail "srun not used"
 cmp -s <(results srun.h5) <(results smoke.h5) && ok "srun run equals mpirun run bitwise" || fail "srun results differ"
 
-# usr1: stop, requeue, resume
-mpiexec -n 1 "$BIN" run --config medium.ini --output ref.h5 > /dev/null 2>&1 || fail "reference run"
-job=$(sbatch --parsable --ntasks=2 --time=00:10:00 -o usr1.log "$JOBS/sweep.sbatch" medium.ini usr1.h5)
+# usr1: stop, requeue, resume. Three times the medium sweep's trials: the signal must reach a
+# running job, and at 24 trials the job's last 3 s (all it had left once 5 cells were done) were
+# once over before the signal was sent, on a CI machine busy with the other tests.
+mpiexec -n 2 "$BIN" run --config medium.ini --output ref.h5 mc.trials=72 > /dev/null 2>&1 || fail "reference run"
+job=$(sbatch --parsable --ntasks=2 --time=00:10:00 -o usr1.log "$JOBS/sweep.sbatch" medium.ini usr1.h5 mc.trials=72)
 wait_for_records usr1.h5.journal 5 || fail "no progress"
-scancel --signal=USR1 --batch "$job"
+scancel --signal=USR1 --batch "$job" || fail "the signal found the job $(job_field "$job" JobState), not running"
 # Slurm holds a requeued job until a begin time about two minutes ahead; the test moves that
 # begin time to now so that it does not idle (production jobs simply wait).
 for _ in $(seq 300); do
