@@ -135,7 +135,7 @@ TEST(Positions, KernelMatchesTheDefinitionUnderEveryMaskAndLaw) {
   const Matrix V = probes(n, d, 3, 12);
   for (const Attention& attention : kAttentions)
     for (const std::size_t cache : {std::size_t{0}, model::kKernelCacheBytes})
-      for (const auto [gamma, alpha] : {std::pair{0.8, 0.0}, std::pair{2.5, 0.4}}) {
+      for (const auto& [gamma, alpha] : {std::pair{0.8, 0.0}, std::pair{2.5, 0.4}}) {
         model::TiledLayer layer;
         layer.set_block_rows(8);
         layer.set_cache_bytes(cache);
@@ -185,6 +185,35 @@ TEST(Positions, WithoutAMaskThePerPositionLawsAreLogBitwise) {
     EXPECT_EQ(run(qwen_at_n, method), log);
     EXPECT_EQ(run(qwen_below, method), log);
     EXPECT_NE(std::get<0>(run(qwen_above, method)), std::get<0>(log));  // T > n: beta = gamma ln T
+  }
+}
+
+// Below its training length every row of qwen-logn runs at gamma ln T (k_i <= n < T), so it is the
+// global law at gamma ln T / ln n, with or without the mask: the same outputs, lambda by bucket and
+// eta to rounding. The causal study's qwen column for n < T is therefore the log column times
+// ln n / ln T (docs/causal.md), which is what this holds.
+TEST(Positions, BelowItsTrainingLengthQwenIsTheGlobalLawRescaled) {
+  const Eigen::Index n = 200;
+  const Matrix X = gaussian(n, 6, 0.5, 31);
+  const Matrix V = probes(n, 6, 2, 32);
+  const double gamma = 1.7, T = 4096;
+  for (Mask mask : {Mask::none, Mask::causal}) {
+    model::TiledLayer qwen_layer, log_layer;
+    for (model::TiledLayer* layer : {&qwen_layer, &log_layer}) {
+      layer->set_block_rows(32);
+      layer->set_tokens(X);
+      layer->set_probes(V);
+    }
+    const auto qwen = qwen_layer.evaluate(gamma, 0.1, JacobianNorm::exact, Attention{ScalingLaw::qwen_logn, mask, T});
+    const auto log = log_layer.evaluate(gamma * std::log(T) / std::log(static_cast<double>(n)), 0.1,
+                                        JacobianNorm::exact, Attention{ScalingLaw::log, mask});
+    EXPECT_LT(relative(qwen_layer.output(), log_layer.output()), 1e-12) << model::mask_name(mask);
+    EXPECT_LT(relative(qwen.lambda, log.lambda), 1e-12) << model::mask_name(mask);
+    EXPECT_LT(relative(qwen.jacobian_norm2, log.jacobian_norm2), 1e-11) << model::mask_name(mask);
+    const auto& qb = qwen_layer.lambda_by_bucket();
+    const auto& lb = log_layer.lambda_by_bucket();
+    ASSERT_EQ(qb.size(), lb.size());
+    for (size_t b = 0; b < qb.size(); ++b) EXPECT_LT(relative(qb[b], lb[b]), 1e-11) << "bucket " << b;
   }
 }
 

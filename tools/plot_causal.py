@@ -3,8 +3,8 @@
 
 usage: plot_causal.py DIR
 
-DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: positions, last, d512, long, d512-long; VARIANT: causal-log,
-causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
+DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: one of CONFIGS below, jobs/configs/causal-CONFIG.ini;
+VARIANT: causal-log, causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
 bootstrap interval, the median's crossing, its status), DIR/tables.md (docs/causal.md's tables), and
 DIR/positions.png, DIR/d512.png (gamma_c by position bucket), DIR/last.png and DIR/last-d512.png (the
 last bucket's gamma_c against n at d 64 and d 512).
@@ -24,6 +24,10 @@ VARIANTS = [("causal-log", "causal, log (global beta = gamma ln n)"),
             ("causal-log-keys", "causal, log-keys (beta_i = gamma ln k_i)"),
             ("causal-qwen-logn", "causal, qwen-logn (T = 1024)"),
             ("full-log", "full attention, log")]
+# Every config of the study; the first two search every bucket of one n, the others the last bucket only.
+BY_POSITION = {"positions": "d 64, n 2048, 16 trials", "d512": "d 512, n 1024, 8 trials"}
+LAST_ONLY = ("last", "long", "d512-short", "d512-long", "d512-16k")
+CONFIGS = tuple(BY_POSITION) + LAST_ONLY
 COLUMNS = ["config", "variant", "rho", "d", "n", "bucket", "first", "last", "gamma_c", "low", "high",
            "gamma_c_median", "status", "evaluations", "paper_gamma_c"]
 
@@ -86,9 +90,12 @@ def by_position(rows, title, out):
 
 
 def last_bucket_rows(rows, d):
-    """The last bucket's searches at d: causal-last and -long (d 64), d512's last bucket and d512-long."""
-    last = [r for r in rows if r["config"] in ("last", "long", "d512-long") and r["d"] == d]
-    last += [r for r in rows if r["config"] == "d512" and r["d"] == d and r["last"] == r["n"] - 1]
+    """The last bucket's searches at d: the last-bucket configs', and the by-position configs' last bucket
+    where no last-bucket config searched that n (d 512, n 1024)."""
+    last = [r for r in rows if r["config"] in LAST_ONLY and r["d"] == d]
+    searched = {(r["variant"], r["rho"], r["n"]) for r in last}
+    last += [r for r in rows if r["config"] in BY_POSITION and r["d"] == d and r["last"] == r["n"] - 1
+             and (r["variant"], r["rho"], r["n"]) not in searched]
     return last
 
 
@@ -133,7 +140,7 @@ def cell_text(r):
 def markdown_tables(rows):
     """docs/causal.md's tables: per config and rho, gamma_c by bucket (rows) and variant (columns)."""
     text = []
-    for config in ("positions", "d512"):
+    for config in BY_POSITION:
         mine = [r for r in rows if r["config"] == config]
         for rho in sorted({r["rho"] for r in mine}):
             d, n = mine[0]["d"], mine[0]["n"]
@@ -162,7 +169,7 @@ def main():
         sys.exit(__doc__)
     folder = sys.argv[1]
     rows = []
-    for config in ("positions", "last", "d512", "long", "d512-long"):
+    for config in CONFIGS:
         for variant, _ in VARIANTS:
             path = os.path.join(folder, f"{config}-{variant}.h5")
             if os.path.exists(path):
@@ -173,7 +180,7 @@ def main():
         writer = csv.DictWriter(out, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    for config, title in (("positions", "d 64, n 2048, 16 trials"), ("d512", "d 512, n 1024, 8 trials")):
+    for config, title in BY_POSITION.items():
         mine = [r for r in rows if r["config"] == config]
         if mine:
             by_position(mine, title, os.path.join(folder, f"{config}.png"))
