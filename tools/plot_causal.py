@@ -2,6 +2,7 @@
 """The causal study's table and plots (tools/causal_study.sh writes the files; docs/causal.md reads them).
 
 usage: plot_causal.py DIR
+       plot_causal.py --configs   (prints the study's configs: tools/causal_study.sh runs these)
 
 DIR holds the critical searches CONFIG-VARIANT.h5 (CONFIG: one of CONFIGS below, jobs/configs/causal-CONFIG.ini;
 VARIANT: causal-log, causal-log-keys, causal-qwen-logn, full-log). Writes DIR/causal.csv (every search: gamma_c, its
@@ -167,6 +168,9 @@ def markdown_tables(rows):
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
+    if sys.argv[1] == "--configs":
+        print(" ".join(CONFIGS))
+        return
     folder = sys.argv[1]
     rows = []
     for config in CONFIGS:
