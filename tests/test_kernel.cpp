@@ -234,3 +234,51 @@ TEST(ThreadTeam, RunsEveryItemOnceAndCarriesExceptions) {
   team.run(10, [&](std::int64_t, int) { after++; });
   EXPECT_EQ(after.load(), 10);
 }
+
+// Lambda from given outputs with every angle by the difference form |u - v|^2 / 2, in the
+// precision of Scalar (long double: the reference for the kernel's angle arithmetic alone).
+template <class Scalar>
+double lambda_by_differences(const Matrix& X, const Matrix& out) {
+  using Directions = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  auto directions = [](const Matrix& M) {
+    Directions E = M.cast<Scalar>();
+    for (Eigen::Index i = 0; i < E.rows(); ++i) E.row(i) /= E.row(i).norm();
+    return E;
+  };
+  const Directions Y = directions(X), U = directions(out);
+  Scalar sum = 0;
+  long long pairs = 0;
+  for (Eigen::Index i = 0; i < Y.rows(); ++i)
+    for (Eigen::Index j = i + 1; j < Y.rows(); ++j) {
+      const Scalar before = (Y.row(i) - Y.row(j)).squaredNorm();
+      if (before == 0) continue;
+      sum += (U.row(i) - U.row(j)).squaredNorm() / before;
+      ++pairs;
+    }
+  return static_cast<double>(sum / static_cast<Scalar>(pairs));
+}
+
+// Collapsed outputs (gamma near 0: every output near the tokens' mean; n = 256 tokens at
+// d = 2, 32, 512), and near-duplicate inputs (rho 0.9999): lambda is down to 1e-19 there, its
+// angles far below kSmallAngle, where 1 - <u, v> from a dot product has lost every digit. The
+// kernel takes the outputs' angles across their centre; the reference is the same outputs' lambda
+// with every angle by the difference form in extended precision. Normalising the outputs in double
+// already costs digits there (the difference form in double is 1e-8 off at lambda 1e-19): the
+// kernel must be as close as it (measured: within 3.3x of its error), and 1e-13 where it is exact.
+TEST(TiledLayer, CollapsedAnglesKeepTheirDigits) {
+  for (const long d : {2L, 32L, 512L}) {
+    for (const double rho : {0.5, 0.9999}) {
+      const Matrix X = gaussian(256, d, rho, 300 + d);
+      model::TiledLayer layer;
+      layer.set_tokens(X);
+      for (const double gamma : {1e-4, 1e-2, 0.2}) {
+        const double lambda = layer.evaluate(gamma, 0.0, JacobianNorm::none).lambda;
+        const double expected = lambda_by_differences<long double>(X, layer.output());
+        const double difference_form = relative(lambda_by_differences<double>(X, layer.output()), expected);
+        EXPECT_LT(relative(lambda, expected), 10 * difference_form + 1e-13)
+            << "d=" << d << " rho=" << rho << " gamma=" << gamma << " lambda=" << expected;
+        EXPECT_LT(expected, 0.5) << "the outputs did not collapse: d=" << d << " gamma=" << gamma;
+      }
+    }
+  }
+}

@@ -1,7 +1,7 @@
 // Benchmark of one Monte-Carlo trial (forward + lambda + eta), the tiled kernel against the dense
 // reference (version 0.1's kernel) and against this machine's GEMM, measured in the same run.
 //
-//   attnsweep_bench [--n N] [--d D] [--probes M] [--repeats R] [--threads T] [--causal]
+//   attnsweep_bench [--n N] [--d D] [--probes M] [--repeats R] [--threads T] [--causal] [--block-rows B]
 //       one size: GEMM rate, tiled and dense trials (Hutchinson and exact), their ratios; with
 //       --causal also the tiled trials under the causal mask against the full ones.
 //   attnsweep_bench --scaling [--max-n N] [--csv FILE]
@@ -88,7 +88,10 @@ struct DenseTrial {
 // The same trial with the tiled kernel.
 struct TiledTrial {
   model::TiledLayer layer;
-  TiledTrial(int threads, std::size_t cache_bytes) : layer(threads) { layer.set_cache_bytes(cache_bytes); }
+  TiledTrial(int threads, std::size_t cache_bytes, long block_rows = 0) : layer(threads) {
+    layer.set_cache_bytes(cache_bytes);
+    layer.set_block_rows(block_rows);  // 0: the kernel's own choice
+  }
   void run(const Inputs& in, JacobianNorm method, model::Mask mask = model::Mask::none) {
     layer.set_tokens(in.X);
     if (method == JacobianNorm::hutchinson) layer.set_probes(in.V);
@@ -122,7 +125,9 @@ int one_size(int argc, char** argv) {
   const double gemm_gflops = 2.0 * n * n * d / gemm_s / 1e9;
 
   const Inputs in(n, d, probes);
-  TiledTrial tiled(threads, cache);
+  // Rows per block (0: the kernel's own choice, kernel_block_rows), to measure another blocking.
+  const long block_rows = option(argc, argv, "--block-rows", 0);
+  TiledTrial tiled(threads, cache, block_rows);
   DenseTrial dense;
   // Interleaved, best of each: this VM's speed drifts within a run, and a drift must not favour
   // whichever kernel happens to be timed first.

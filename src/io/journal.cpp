@@ -17,6 +17,8 @@
 #include "attnsweep/io/bytes.hpp"
 #include "attnsweep/io/checksum.hpp"
 #include "attnsweep/io/paths.hpp"
+#include "attnsweep/io/provenance.hpp"
+#include "attnsweep/model/kernel.hpp"
 #include "journal_records.hpp"
 
 namespace attnsweep::io {
@@ -156,6 +158,12 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
+// The config hash stamped with a kernel version (version 1 stamps nothing: journals written
+// before the stamp are version 1's).
+std::uint64_t stamped(std::uint64_t config_hash, int version) {
+  return version == 1 ? config_hash : config_hash ^ (0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(version));
+}
+
 // Why a journal's stored config hash is not the expected one: another config, or (one byte
 // differs) a damaged header.
 std::string owner_mismatch(const std::string& path, std::uint64_t stored, std::uint64_t expected,
@@ -247,7 +255,7 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash, const Journ
       // record, so it is started again rather than refused forever.
       if (::ftruncate(fd_, 0) != 0) throw IoError("cannot reset journal " + path + ": " + std::strerror(errno));
       std::string header(kMagic, sizeof kMagic);
-      ByteWriter(header).put(config_hash);
+      ByteWriter(header).put(stamp(config_hash));
       try {
         write_durably(fd_, header, path);
       } catch (const IoError&) {
@@ -262,7 +270,7 @@ Journal::Journal(const std::string& path, std::uint64_t config_hash, const Journ
       size_ = kHeaderSize;
     } else {
       const std::uint64_t stored = check_header(fd_, path, size);
-      if (stored != config_hash) throw InputError(owner_mismatch(path, stored, config_hash, "sweep"));
+      require_stamp(path, stored, config_hash, "sweep");
       ::lseek(fd_, static_cast<off_t>(kHeaderSize), SEEK_SET);
       const std::uint64_t good = stream_records(fd_, path, visitor, replayed_records_, damaged_bytes_);
       if (good < size) {
@@ -324,7 +332,18 @@ void Journal::require_owner(const std::string& path, std::uint64_t config_hash, 
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;  // no journal yet
   const std::uint64_t stored = read_hash(path);
-  if (stored != kNoHash && stored != config_hash) throw InputError(owner_mismatch(path, stored, config_hash, owner));
+  if (stored != kNoHash) require_stamp(path, stored, config_hash, owner);
+}
+
+std::uint64_t Journal::stamp(std::uint64_t config_hash) { return stamped(config_hash, model::kKernelVersion); }
+
+void Journal::require_stamp(const std::string& path, std::uint64_t stored, std::uint64_t config_hash,
+                            const std::string& owner) {
+  if (stored == stamp(config_hash)) return;
+  // This config's records computed by another kernel (any version up to far beyond this one).
+  for (int version = 1; version <= model::kKernelVersion + 64; ++version)
+    if (stored == stamped(config_hash, version)) require_this_kernel(path, version);
+  throw InputError(owner_mismatch(path, stored, stamp(config_hash), owner));
 }
 
 bool Journal::locked_here(const std::string& path) {

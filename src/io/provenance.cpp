@@ -38,10 +38,10 @@ void require_this_kernel(const std::string& path, std::int64_t stored) {
 std::string build_description() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
-  return std::string("attnsweep ") + ATTNSWEEP_VERSION + " (git " + ATTNSWEEP_GIT_COMMIT + "); HDF5 " +
-         std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release) + "; Eigen " +
-         std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-         std::to_string(EIGEN_MINOR_VERSION) + "; compiler " + __VERSION__;
+  return std::string("attnsweep ") + ATTNSWEEP_VERSION + " (git " + ATTNSWEEP_GIT_COMMIT + "); kernel version " +
+         std::to_string(model::kKernelVersion) + "; HDF5 " + std::to_string(major) + "." + std::to_string(minor) + "." +
+         std::to_string(release) + "; Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
+         std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) + "; compiler " + __VERSION__;
 }
 
 }  // namespace attnsweep::io

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "kernel_plan.hpp"
+#include "lanes.hpp"
 
 namespace attnsweep::model {
 
@@ -48,6 +49,7 @@ struct TiledLayer::BlockScratch {
   Matrix xbar, WY, out;  // B x d, B x d, B x m d
   Matrix factor, tile;   // a recomputed quartic chunk (n x C) and A times it (B x C)
   Vector T1;
+  Vector ratio;  // lambda's pair ratios of one row
 };
 
 TiledLayer::TiledLayer(int threads) { set_threads(threads); }
@@ -248,7 +250,7 @@ void TiledLayer::softmax_rows(Index first, Index rows, Index cols, const MatrixR
     auto a = A.row(r).head(keys);
     const double row_max = g.maxCoeff();
     a = ((g.array() - row_max) * betas_(first + r)).exp().matrix();
-    a /= a.sum();
+    a *= 1.0 / a.sum();  // one division a row, not one an element
     A.row(r).tail(cols - keys).setZero();
   }
 }
@@ -339,18 +341,31 @@ double TiledLayer::exact_block(Index first, Index rows, const MatrixRef& G, Bloc
     const Index i = first + r;
     const double beta = betas_(i);
     const double h_i = H(r, i), s_i = xbar.row(r).squaredNorm(), T2 = WY.row(r).squaredNorm();
-    double off = 0, trace_CP = 0, ag = 0, ahg = 0, ah2 = 0;
-    for (Index l = 0; l < cols; ++l) {
-      const double a = A(r, l), g = G(r, l), hl = H(r, l);
-      trace_CP += a * ((1 - hl) - g * (g - h_i));
-      ag += a * g;
-      ahg += a * hl * g;
-      ah2 += a * hl * hl;
-      if (l == i) continue;
-      const double scaled = a * inv_norms_(l);
-      off += scaled * scaled *
-             ((dd - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) + beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
-    }
+    const double* a_row = A.data() + r * A.outerStride();
+    const double* g_row = G.data() + r * G.outerStride();
+    const double* h_row = H.data() + r * H.outerStride();
+    const double* inv_norm = inv_norms_.data();
+    lanes::Sums off_sums, trace_sums, ag_sums, ahg_sums, ah2_sums;
+    // Row i's sums over its keys l, the off-diagonal blocks' (l != i) in the same pass.
+    auto terms = [&](Index from, Index to, bool off_diagonal) {
+      lanes::for_lanes(from, to, [&](Index l, int k) {
+        const double a = a_row[l], g = g_row[l], hl = h_row[l];
+        trace_sums.lane[k] += a * ((1 - hl) - g * (g - h_i));
+        ag_sums.lane[k] += a * g;
+        ahg_sums.lane[k] += a * hl * g;
+        ah2_sums.lane[k] += a * hl * hl;
+        if (!off_diagonal) return;
+        const double scaled = a * inv_norm[l];
+        off_sums.lane[k] +=
+            scaled * scaled *
+            ((dd - 1) + 2 * beta * ((g - h_i) - g * (1 - hl)) + beta * beta * (1 - 2 * hl + s_i) * (1 - g * g));
+      });
+    };
+    terms(0, i, true);
+    terms(i, i + 1, false);
+    terms(i + 1, cols, true);
+    const double off = off_sums.total(), trace_CP = trace_sums.total(), ag = ag_sums.total();
+    const double ahg = ahg_sums.total(), ah2 = ah2_sums.total();
     const double CP2 = s.T1(r) - T2 - 2 * ah2 + 2 * ahg * ag + s_i * s_i - s_i * ag * ag;
     const double a_ii = A(r, i), inv_r = inv_norms_(i);
     const double diag = (a_ii * a_ii * (dd - 1) + 2 * a_ii * beta * trace_CP + beta * beta * CP2) * inv_r * inv_r +
@@ -378,43 +393,96 @@ double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs, c
   const MatrixRef G =
       cached ? MatrixRef(gram_cache_.block(first, first, rows, cols)) : MatrixRef(s.G.topLeftCorner(rows, cols));
   s.S.resize(B, n);
-  auto Gout = s.S.topLeftCorner(rows, cols);
-  Gout.noalias() = output_dirs_.middleRows(first, rows) * output_dirs_.bottomRows(cols).transpose();
+  auto Pout = s.S.topLeftCorner(rows, cols);  // <p_i, p_j>: the output directions' parts across c
+  Pout.noalias() = across_.middleRows(first, rows) * across_.bottomRows(cols).transpose();
+  s.ratio.resize(n);
   const int buckets = position_buckets(n);
   double* bucket_sum = block_bucket_sums_.data() + block * buckets;
   long long* bucket_pairs = block_bucket_pairs_.data() + block * buckets;
+  long long skipped[kMaxBucket + 1];
   double sum = 0;
-  pairs = 0;
   for (Index r = 0; r < rows; ++r) {
-    const Index i = first + r;
-    for (int b = position_bucket(std::min(i + 1, n - 1)); b < buckets; ++b) {
-      double part = 0;
-      long long count = 0;
-      for (Index j = std::max(i + 1, bucket_first(b)); j < bucket_end(b, n); ++j) {
-        // one_minus_cosine's own rule, its common case inline (a call per pair was a tenth of a
-        // d = 32 sweep): 1 - cos unless the angle is small, then the difference form.
-        const double cos_before = G(r, j - first), cos_after = Gout(r, j - first);
-        double before_angle = 1.0 - cos_before, after = 1.0 - cos_after;
-        if (!(before_angle > kSmallAngle)) before_angle = one_minus_cosine(before.row(i), before.row(j), cos_before);
-        if (before_angle == 0) continue;  // identical input directions: no angle to compare
-        if (!(after > kSmallAngle)) after = one_minus_cosine(output_dirs_.row(i), output_dirs_.row(j), cos_after);
-        const double ratio = after / before_angle;
-        sum += ratio;
-        part += ratio;
-        ++count;
+    const Index i = first + r, later = n - i - 1;  // the pairs (i, j) for j in (i, n)
+    if (later == 0) continue;
+    double* __restrict ratio = s.ratio.data();
+    const double* __restrict cos_before = G.data() + r * G.outerStride() + (i + 1 - first);
+    const double* __restrict p_dot = Pout.data() + r * Pout.outerStride() + (i + 1 - first);
+    const double* __restrict gap = gap_.data() + i + 1;
+    const double gap_i = gap_(i);
+    // 1 - cos of the outputs from their parts across the centre c (angle_ratio):
+    // 1 - <u_i, u_j> = e_i + e_j - e_i e_j - <p_i, p_j> with e = 1 - <u, c>. Its rounding is of
+    // the order of e_i + e_j, not of 1 as for 1 - <u_i, u_j>: collapsed tokens, all close to c,
+    // keep their digits without the difference form.
+    auto after_angle = [&](Index t) { return gap_i + gap[t] - gap_i * gap[t] - p_dot[t]; };
+    auto after_is_small = [&](double after, Index t) { return !(after > kSmallAngle * std::min(1.0, gap_i + gap[t])); };
+    // Every pair (a vector loop), counting those for which one of the two angles needs the
+    // difference form (one_minus_cosine's rule); a second pass redoes only those.
+    long long small = 0;
+    for (Index t = 0; t < later; ++t) {
+      const double before_angle = 1.0 - cos_before[t], after = after_angle(t);
+      ratio[t] = after / before_angle;
+      small += !(before_angle > kSmallAngle) || after_is_small(after, t);
+    }
+    std::fill(skipped, skipped + buckets, 0LL);
+    for (Index t = 0; small > 0 && t < later; ++t) {
+      const Index j = i + 1 + t;
+      double before_angle = 1.0 - cos_before[t], after = after_angle(t);
+      if (before_angle > kSmallAngle && !after_is_small(after, t)) continue;
+      --small;
+      const Index d = before.cols();
+      if (!(before_angle > kSmallAngle))
+        before_angle = lanes::half_squared_distance(before.row(i).data(), before.row(j).data(), d);
+      if (before_angle == 0) {  // identical input directions: no angle to compare
+        ratio[t] = 0;
+        ++skipped[position_bucket(j)];
+        continue;
       }
+      if (after_is_small(after, t))
+        after = lanes::half_squared_distance(output_dirs_.row(i).data(), output_dirs_.row(j).data(), d);
+      ratio[t] = after / before_angle;
+    }
+    for (int b = position_bucket(i + 1); b < buckets; ++b) {
+      const Index from = std::max(i + 1, bucket_first(b)), to = bucket_end(b, n);
+      const double part = lanes::sum(ratio + (from - i - 1), to - from);
       bucket_sum[b] += part;
-      bucket_pairs[b] += count;
+      bucket_pairs[b] += (to - from) - skipped[b];
+      sum += part;
     }
   }
+  pairs = 0;
   for (int b = 0; b < buckets; ++b) pairs += bucket_pairs[b];
   return sum;
+}
+
+// The output directions u_i against a centre c (their normalised sum; any unit vector would do,
+// one near the tokens keeps e_i small): gap_(i) = e_i = 1 - <u_i, c>, computed as
+// |p_i|^2 / (1 + <u_i, c>) where that is accurate, and across_ row i = p_i = u_i - <u_i, c> c.
+void TiledLayer::split_at_centre() {
+  const Index n = output_dirs_.rows(), d = output_dirs_.cols();
+  Eigen::RowVectorXd centre = Eigen::RowVectorXd::Zero(d);
+  for (Index i = 0; i < n; ++i) centre += output_dirs_.row(i);  // row by row: the rows are contiguous
+  const double length = centre.norm();
+  if (length > 0 && std::isfinite(length)) {
+    centre /= length;
+  } else {
+    centre = output_dirs_.row(0);  // the directions cancel out: any unit vector is correct
+  }
+  across_.resize(n, d);
+  gap_.resize(n);
+  for (Index i = 0; i < n; ++i) {  // one pass over each row while it is in the first-level cache
+    const auto u = output_dirs_.row(i);
+    const double along = u.dot(centre);
+    auto p = across_.row(i);
+    p = u - along * centre;
+    gap_(i) = along > 0 ? lanes::sum_squares(p.data(), d) / (1 + along) : 1 - along;
+  }
 }
 
 double TiledLayer::angle_ratio(const Matrix* reference) {
   const Index blocks = block_count();
   const int buckets = position_buckets(Y_.rows());
   output_dirs_ = inverse_row_norms(output_, "output token").asDiagonal() * output_;
+  split_at_centre();
   block_bucket_sums_.assign(static_cast<size_t>(blocks * buckets), 0.0);
   block_bucket_pairs_.assign(static_cast<size_t>(blocks * buckets), 0);
   team_->run(blocks, [&](std::int64_t b, int member) {

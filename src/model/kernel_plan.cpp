@@ -119,9 +119,9 @@ KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, i
   cost.flops_per_gamma = 2 * (n - gram_rows) * n * d + 2 * n * n * d;
   cost.flops_per_draw = 2 * gram_rows * n * d;
   // Per thread: Gram rows, softmax rows, the product rows, plus per method; per trial: X, Y, X',
-  // its directions (4 n d) and the caches.
+  // its directions and their parts across the centre (5 n d) and the caches.
   double thread_doubles = 3 * block * n + 2 * block * d;
-  double trial_doubles = 4 * n * d + gram_rows * n;
+  double trial_doubles = 5 * n * d + gram_rows * n;
   if (method == JacobianNorm::hutchinson) {
     const Index probe_rows_ = cached_rows(n_, probes_, block_, budget);
     const double q_rows = static_cast<double>(probe_rows_);

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lanes.hpp"
+
 namespace attnsweep::model {
 
 namespace {
@@ -103,7 +105,7 @@ double one_minus_cosine(const Eigen::Ref<const Eigen::RowVectorXd>& u, const Eig
                         double cosine) {
   const double naive = 1.0 - cosine;
   if (naive > kSmallAngle) return naive;
-  return 0.5 * (u - v).squaredNorm();
+  return lanes::half_squared_distance(u.data(), v.data(), u.size());
 }
 
 Vector inverse_row_norms(const MatrixRef& X, const char* what) {

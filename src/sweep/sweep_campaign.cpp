@@ -26,7 +26,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 bool journal_is_this_sweeps(const std::string& journal, std::uint64_t config_hash) {
   try {
-    return file_exists(journal) && io::Journal::read_hash(journal) == config_hash;
+    return file_exists(journal) && io::Journal::read_hash(journal) == io::Journal::stamp(config_hash);
   } catch (const std::exception&) {
     return false;
   }

@@ -1,7 +1,8 @@
 // Append-only, checksummed journal of finished cells and finished trials: the sweep's source
 // of truth.
 //
-// Layout: a 16-byte header ("ATSWJRN1" + the config hash, little-endian), then records
+// Layout: a 16-byte header ("ATSWJRN1" + the config hash stamped with the kernel version, Journal::stamp,
+// little-endian), then records
 // [u32 payload length][u32 CRC-32 of payload][payload]. A payload starts with the cell index
 // (i64) and a kind byte: 6 a whole cell (CellRecord: status, the number of observables it holds,
 // their summaries, and a done cell's per-trial values), 7 some trials of a cell not finished yet
@@ -99,12 +100,20 @@ class Journal {
   const std::string& path() const { return path_; }
   std::uint64_t size_bytes() const { return size_; }
 
-  // Streams a journal's records without opening it for writing; returns the config hash, or
+  // Streams a journal's records without opening it for writing; returns its stamp, or
   // kNoHash for a journal that holds nothing yet (empty, or a header cut short).
   static constexpr std::uint64_t kNoHash = 0;
   static std::uint64_t read(const std::string& path, const JournalVisitor& visitor);
-  // The config hash in a journal's header only (kNoHash for an empty or torn header).
+  // The header's stamp only (kNoHash for an empty or torn header).
   static std::uint64_t read_hash(const std::string& path);
+  // What a journal of `config_hash` written by this binary holds in its header: the config hash
+  // stamped with model::kKernelVersion, so that a journal is resumed only by the arithmetic that
+  // computed its records (version 1's stamp is the config hash itself: journals before the stamp).
+  static std::uint64_t stamp(std::uint64_t config_hash);
+  // InputError unless `stored` (a header's) is this config's stamp: another kernel version's
+  // stamp of it is refused as such (io::require_this_kernel's message), anything else as below.
+  static void require_stamp(const std::string& path, std::uint64_t stored, std::uint64_t config_hash,
+                            const std::string& owner);
   // InputError unless the journal at `path` (if any) was started for `config_hash`. A stored
   // hash that differs in a single byte is reported as a damaged header, not as another config:
   // two configs' 64-bit hashes agree in 7 of 8 bytes with probability about 1e-16. `owner`

@@ -24,9 +24,11 @@ enum class JacobianNorm { none, exact, hutchinson };
 // The kernel's arithmetic order: bump it with any change that can move a bit of a result (the block
 // partition, a reduction order, which products are cached or how they are shaped). Files record it
 // (the root attribute kernel_version) and a resume, growth or merge of a file made by another
-// version is refused, so that no file mixes two arithmetics. Version 1: the tiled kernel as of the
-// causal mask (its unmasked results are bitwise those of the kernel before it).
-inline constexpr int kKernelVersion = 1;
+// version is refused, so that no file mixes two arithmetics; so is a journal's (io::Journal::stamp).
+// Version 1: the tiled kernel as of the causal mask (its unmasked results are bitwise those of the
+// kernel before it). Version 2: lambda's outputs' angles across their centre, lambda's and the exact
+// norm's row sums in eight lanes (lanes.hpp), the softmax rows scaled by the reciprocal of their sum.
+inline constexpr int kKernelVersion = 2;
 
 struct Observables {
   double lambda = 0;          // angle ratio, MODEL.md section 3
@@ -135,6 +137,7 @@ class TiledLayer {
   void quartic_block(Eigen::Index rows, Eigen::Index cols, BlockScratch& s);
   double angle_block(Eigen::Index block, BlockScratch& s, long long& pairs, const Matrix* reference);
   double angle_ratio(const Matrix* reference);  // nullptr: against this layer's input
+  void split_at_centre();
 
   std::unique_ptr<ThreadTeam> team_;
   std::vector<BlockScratch> scratch_;  // one per thread
@@ -160,6 +163,8 @@ class TiledLayer {
   Mask mask_ = Mask::none;
   Vector betas_;  // beta_i of every row
   Matrix output_, output_dirs_, jvp_;
+  Matrix across_;  // the output directions' parts across their centre (split_at_centre)
+  Vector gap_;     // 1 - <u_i, centre>
   Vector row_norm2_;
   std::vector<double> block_sums_;
   std::vector<long long> block_pairs_;
