@@ -197,7 +197,7 @@ TEST(Journal, KeepsTrialsOfUnfinishedCellsInOrderAcrossChunks) {
   EXPECT_EQ(joined.values, many.values);  // bit-exact doubles
   // A reader that wants only whole-cell records gets only those.
   size_t cells = 0;
-  EXPECT_EQ(io::Journal::read(path, {[&cells](const io::CellRecord&) { ++cells; }, {}}), 9u);
+  EXPECT_EQ(io::Journal::read(path, {[&cells](const io::CellRecord&) { ++cells; }, {}}), io::Journal::stamp(9));
   EXPECT_EQ(cells, 1u);
   std::remove(path.c_str());
 }
@@ -284,7 +284,9 @@ TEST(Journal, RecordsWithoutTheObservableCountReplayWithTheRestUnknown) {
   const std::string path = temp_path("legacy.journal");
   std::string bytes("ATSWJRN1", 8);
   io::ByteWriter header(bytes);
-  header.put(std::uint64_t{9});
+  // The stamp of this kernel version (version 1's journals are refused before their records are read;
+  // `status` still reads them without the check).
+  header.put(io::Journal::stamp(9));
   const auto frame = [&bytes](const std::string& payload) {
     io::ByteWriter w(bytes);
     w.put(static_cast<std::uint32_t>(payload.size()));
