@@ -282,10 +282,11 @@ INI
   ;;
 memory)
   # n such that one exact trial at d = 65536 takes about 40% of this machine's available memory
-  # (the tiled kernel holds five n x d matrices, plus its bounded cache and block scratch):
+  # (the tiled kernel holds eight n x d matrices - X, Y, X', its directions and their parts across
+  # the centre, Y and Y^T packed, the draw's tokens - plus its bounded cache and block scratch):
   # 1 computing slot fits, 3 (two workers and rank 0's thread on one node) do not.
   avail=$(awk '/MemAvailable/ {print $2 * 1024}' /proc/meminfo)
-  n=$(/usr/bin/python3 -c "print(int(0.4 * $avail / (8 * 5 * 65536)))")
+  n=$(/usr/bin/python3 -c "print(int(0.4 * $avail / (8 * 8 * 65536)))")
   printf '[grid]\nrho = 0.5\ngamma = 1\nd = 65536\nn = %s\n[mc]\ntrials = 1\n' "$n" > mem.ini
   start=$(date +%s)
   mpi 3 run --config mem.ini --output mem.h5 > out.txt 2> err.txt

@@ -8,6 +8,7 @@
 #include "block_scratch.hpp"
 #include "kernel_plan.hpp"
 #include "lanes.hpp"
+#include "packed_product.hpp"
 
 namespace attnsweep::model {
 
@@ -42,9 +43,30 @@ void add_transposed(const ConstStrided& base, const ConstStrided& in, Eigen::Ref
   for (Index i = 0; i < rows; ++i)
     for (Index j = (i < whole_rows ? whole_cols : 0); j < cols; ++j) out(i, j) = base(i, j) + in(j, i);
 }
+// C = X B, or C += X B: by B packed once (PackedRight) where the product is the packed one's
+// shape (every block without a mask), else by Eigen (a causal block reads fewer keys).
+template <class Right>
+void multiply(const PackedRight& packed, const ConstStrided& X, const Right& B,
+              Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> C, bool accumulate) {
+  if (!packed.empty() && X.cols() == packed.depth() && C.cols() == packed.width()) {
+    packed.multiply(X, C, accumulate);
+  } else if (accumulate) {
+    C.noalias() += X * B;
+  } else {
+    C.noalias() = X * B;
+  }
+}
 }  // namespace
 
-TiledLayer::TiledLayer(int threads) { set_threads(threads); }
+// The right operands shared by every block's products, packed once per draw (packed_product.hpp).
+struct TiledLayer::PackedOperands {
+  PackedRight tokens, tokens_transposed;       // B = Y and B = Y^T
+  PackedRight probes;                          // B = dy of every probe side by side
+  std::vector<PackedRight> probes_transposed;  // B = dy_k^T
+  PackedRight tokens_beyond_cache;             // B = Y^T's columns beyond the probes' cached Q rows
+};
+
+TiledLayer::TiledLayer(int threads) : packed_(std::make_unique<PackedOperands>()) { set_threads(threads); }
 TiledLayer::~TiledLayer() = default;
 
 void TiledLayer::set_threads(int threads) {
@@ -67,6 +89,7 @@ void TiledLayer::set_cache_bytes(std::size_t bytes) {
 }
 
 void TiledLayer::rebuild_caches() {
+  if (Y_.rows() > 0) pack_tokens();
   if (Y_.rows() > 0) fill_gram_cache();
   if (probe_count_ > 0) fill_probe_cache();
   quartic_ready_ = false;
@@ -95,7 +118,15 @@ void TiledLayer::set_tokens(const MatrixRef& X) {
   Y_ = inv_norms_.asDiagonal() * X;
   probe_count_ = 0;  // the probe cache's memory is kept for the next draw's probes
   quartic_ready_ = false;
+  pack_tokens();
   fill_gram_cache();
+}
+
+// Y and Y^T as the right operands of every block's products, packed once per draw.
+void TiledLayer::pack_tokens() {
+  const Index block = rows_per_block();
+  packed_->tokens.pack(Y_, false, block);
+  packed_->tokens_transposed.pack(Y_, true, block);
 }
 
 void TiledLayer::fill_gram_cache() {
@@ -103,7 +134,8 @@ void TiledLayer::fill_gram_cache() {
   gram_cache_.resize(cached_rows(n, 1, block, cache_bytes_), n);
   team_->run((gram_cache_.rows() + block - 1) / block, [&](std::int64_t b, int) {
     const Index first = b * block, rows = std::min(block, gram_cache_.rows() - first);
-    gram_cache_.middleRows(first, rows).noalias() = Y_.middleRows(first, rows) * Y_.transpose();
+    multiply(packed_->tokens_transposed, Y_.middleRows(first, rows), Y_.transpose(),
+             gram_cache_.middleRows(first, rows), false);
   });
 }
 
@@ -134,19 +166,26 @@ void TiledLayer::fill_probe_cache() {
   const std::size_t gram_bytes = rows_bytes(gram_cache_.rows(), gram_cache_.cols(), 1);
   const Index rows = cached_rows(n, m, block, gram_bytes >= cache_bytes_ ? 0 : cache_bytes_ - gram_bytes);
   probe_rows_ = rows;
+  packed_->probes.pack(dY_, false, block);
+  packed_->probes_transposed.resize(static_cast<size_t>(m));
+  for (Index k = 0; k < m; ++k)
+    packed_->probes_transposed[static_cast<size_t>(k)].pack(dY_.middleCols(k * d, d), true, block);
+  packed_->tokens_beyond_cache = PackedRight();
+  if (rows < n) packed_->tokens_beyond_cache.pack(Y_.bottomRows(n - rows), true, block);
   probe_cache_.resize(m * rows, n);
   const Index blocks = (rows + block - 1) / block;
   team_->run(m * blocks, [&](std::int64_t item, int) {
     const Index k = item / blocks, first = (item % blocks) * block, count = std::min(block, rows - first);
-    probe_cache_.middleRows(k * rows + first, count).noalias() =
-        Y_.middleRows(first, count) * dY_.middleCols(k * d, d).transpose();
+    multiply(packed_->probes_transposed[static_cast<size_t>(k)], Y_.middleRows(first, count),
+             dY_.middleCols(k * d, d).transpose(), probe_cache_.middleRows(k * rows + first, count), false);
   });
 }
 
 MatrixRef TiledLayer::gram_rows(Index first, Index rows, Index cols, BlockScratch& s) const {
   if (first + rows <= gram_cache_.rows()) return gram_cache_.block(first, 0, rows, cols);
   s.G.resize(rows_per_block(), Y_.rows());
-  s.G.topLeftCorner(rows, cols).noalias() = Y_.middleRows(first, rows) * Y_.topRows(cols).transpose();
+  multiply(packed_->tokens_transposed, Y_.middleRows(first, rows), Y_.topRows(cols).transpose(),
+           s.G.topLeftCorner(rows, cols), false);
   return s.G.topLeftCorner(rows, cols);
 }
 
@@ -254,7 +293,7 @@ double TiledLayer::forward_block(Index block, BlockScratch& s, JacobianNorm meth
   softmax_rows(first, rows, cols, G, s);
   s.xbar.resize(B, d);
   auto xbar = s.xbar.topRows(rows);
-  xbar.noalias() = s.A.topLeftCorner(rows, cols) * Y_.topRows(cols);
+  multiply(packed_->tokens, s.A.topLeftCorner(rows, cols), Y_.topRows(cols), xbar, false);
   output_.middleRows(first, rows) = xbar + alpha_ * X_.middleRows(first, rows);
 
   if (method == JacobianNorm::hutchinson) return hutchinson_block(first, rows, s);
@@ -276,10 +315,13 @@ void TiledLayer::probe_scores(Index k, Index first, Index rows, Index cols, Bloc
     add_transposed(cached.leftCols(cached_cols), columns, S.leftCols(cached_cols));
     S.rightCols(cols - cached_cols) = cached.rightCols(cols - cached_cols);
   } else {
-    S.noalias() = Y_.middleRows(first, rows) * dYk.topRows(cols).transpose();
+    multiply(packed_->probes_transposed[static_cast<size_t>(k)], Y_.middleRows(first, rows),
+             dYk.topRows(cols).transpose(), S, false);
     add_transposed(S.leftCols(cached_cols), columns, S.leftCols(cached_cols));
   }
-  if (cols > q) S.rightCols(cols - q).noalias() += dYk.middleRows(first, rows) * Y_.middleRows(q, cols - q).transpose();
+  if (cols > q)
+    multiply(packed_->tokens_beyond_cache, dYk.middleRows(first, rows), Y_.middleRows(q, cols - q).transpose(),
+             S.rightCols(cols - q), true);
 }
 
 // Hutchinson's estimate of ||J||_F^2 on this block's rows: J v for every probe v at once.
@@ -291,7 +333,7 @@ double TiledLayer::hutchinson_block(Index first, Index rows, BlockScratch& s) {
   s.S.resize(B, n);
   auto out = s.out.topRows(rows);
   auto S = s.S.topLeftCorner(rows, cols);
-  out.noalias() = A * dY_.topRows(cols);  // A dy for every probe in one product
+  multiply(packed_->probes, A, dY_.topRows(cols), out, false);  // A dy for every probe in one product
   for (Index k = 0; k < m; ++k) {
     // dS = beta_i (<y_i, dy_j> + <dy_i, y_j>); dA = A o (dS - rowsum(A o dS)) (MODEL.md section 4).
     probe_scores(k, first, rows, cols, s);
@@ -302,7 +344,7 @@ double TiledLayer::hutchinson_block(Index first, Index rows, BlockScratch& s) {
       row -= weighted * A.row(r);
     }
     auto out_k = out.middleCols(k * d, d);
-    out_k.noalias() += S * Y_.topRows(cols);
+    multiply(packed_->tokens, S, Y_.topRows(cols), out_k, true);
     out_k += alpha_ * probes_.block(first, k * d, rows, d);
   }
   jvp_.middleRows(first, rows) = out;
@@ -322,11 +364,11 @@ double TiledLayer::exact_block(Index first, Index rows, const MatrixRef& G, Bloc
   s.W.resize(B, n);
   s.WY.resize(B, d);
   auto H = s.S.topLeftCorner(rows, cols);
-  H.noalias() = xbar * Y_.topRows(cols).transpose();  // H_il = <y_l, xbar_i>
+  multiply(packed_->tokens_transposed, xbar, Y_.topRows(cols).transpose(), H, false);  // H_il = <y_l, xbar_i>
   auto W = s.W.topLeftCorner(rows, cols);
   W = A.cwiseProduct(G);  // w = a o g
   auto WY = s.WY.topRows(rows);
-  WY.noalias() = W * Y_.topRows(cols);  // w^T G w = |sum_l w_l y_l|^2
+  multiply(packed_->tokens, W, Y_.topRows(cols), WY, false);  // w^T G w = |sum_l w_l y_l|^2
   quartic_block(rows, cols, s);
   double total = 0;
   for (Index r = 0; r < rows; ++r) {

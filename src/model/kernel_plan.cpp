@@ -119,9 +119,10 @@ KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, i
   cost.flops_per_gamma = 2 * (n - gram_rows) * n * d + 2 * n * n * d;
   cost.flops_per_draw = 2 * gram_rows * n * d;
   // Per thread: Gram rows, softmax rows, the product rows, plus per method; per trial: X, Y, X',
-  // its directions and their parts across the centre (5 n d) and the caches.
+  // its directions and their parts across the centre, Y and Y^T packed as right operands (7 n d)
+  // and the caches.
   double thread_doubles = 3 * block * n + 2 * block * d;
-  double trial_doubles = 5 * n * d + gram_rows * n;
+  double trial_doubles = 7 * n * d + gram_rows * n;
   if (method == JacobianNorm::hutchinson) {
     const Index probe_rows_ = cached_rows(n_, probes_, block_, budget);
     const double q_rows = static_cast<double>(probe_rows_);
@@ -130,7 +131,8 @@ KernelCost kernel_cost(Index n_, Index d_, Index probes_, JacobianNorm method, i
     cost.flops_per_gamma += m * (2 * (n - q_rows) * n * d + 2 * n * (n - q_rows) * d + 4 * n * n * d);
     cost.flops_per_draw += m * 2 * q_rows * n * d;
     thread_doubles += block * m * d;
-    trial_doubles += 3 * n * m * d + m * q_rows * n;  // V, dy, J V; the Q cache
+    // V, dy, J V, dy packed twice (as dy and as each dy_k^T), Y^T beyond the Q cache packed; the Q cache.
+    trial_doubles += 5 * n * m * d + (n - q_rows) * d + m * q_rows * n;
   } else if (method == JacobianNorm::exact) {
     const QuarticRoute route = cheaper_route(n_, d_, block_, budget);
     const auto quartic = quartic_cost(route, n_, d_, block_, budget);

@@ -139,7 +139,11 @@ class TiledLayer {
   double angle_ratio(const Matrix* reference);  // nullptr: against this layer's input
   void split_at_centre();
 
+  struct PackedOperands;
+  void pack_tokens();
+
   std::unique_ptr<ThreadTeam> team_;
+  std::unique_ptr<PackedOperands> packed_;
   std::vector<BlockScratch> scratch_;  // one per thread
   Eigen::Index block_rows_setting_ = 0;
   std::size_t cache_bytes_ = kKernelCacheBytes;
