@@ -43,12 +43,12 @@ void add_transposed(const ConstStrided& base, const ConstStrided& in, Eigen::Ref
   for (Index i = 0; i < rows; ++i)
     for (Index j = (i < whole_rows ? whole_cols : 0); j < cols; ++j) out(i, j) = base(i, j) + in(j, i);
 }
-// C = X B, or C += X B: by B packed once (PackedRight) where the product is the packed one's
-// shape (every block without a mask), else by Eigen (a causal block reads fewer keys).
+// C = X B, or C += X B: by B packed once (PackedRight) where C has the packed B's width (B may be its
+// first rows: a causal block's keys), else by Eigen (a causal block's scores have fewer columns).
 template <class Right>
 void multiply(const PackedRight& packed, const ConstStrided& X, const Right& B,
               Eigen::Ref<Matrix, 0, Eigen::OuterStride<>> C, bool accumulate) {
-  if (!packed.empty() && X.cols() == packed.depth() && C.cols() == packed.width()) {
+  if (!packed.empty() && X.cols() <= packed.depth() && C.cols() == packed.width()) {
     packed.multiply(X, C, accumulate);
   } else if (accumulate) {
     C.noalias() += X * B;
@@ -60,6 +60,7 @@ void multiply(const PackedRight& packed, const ConstStrided& X, const Right& B,
 
 // The right operands shared by every block's products, packed once per draw (packed_product.hpp).
 struct TiledLayer::PackedOperands {
+  std::vector<PackedRight> quartic;            // the quartic factor's cached chunks (quartic_chunk_cols each)
   PackedRight tokens, tokens_transposed;       // B = Y and B = Y^T
   PackedRight probes;                          // B = dy of every probe side by side
   std::vector<PackedRight> probes_transposed;  // B = dy_k^T
@@ -204,14 +205,16 @@ void TiledLayer::fill_quartic_cache() {
       for (int b = a; b < d; ++b) packed_pairs_.emplace_back(a, b);
   }
   const Index chunk = quartic_chunk_cols(n, width);
-  quartic_cache_.resize(n, cached_quartic_cols(n, width, budget));
-  const Index cached = quartic_cache_.cols();
-  team_->run((cached + chunk - 1) / chunk, [&](std::int64_t c, int member) {
-    const Index first = c * chunk, cols = std::min(chunk, cached - first);
+  // The cached chunks are kept only as packed right operands (the one product that reads them).
+  quartic_cached_cols_ = cached_quartic_cols(n, width, budget);
+  auto& chunks = packed_->quartic;
+  chunks.resize(static_cast<size_t>((quartic_cached_cols_ + chunk - 1) / chunk));
+  team_->run(static_cast<std::int64_t>(chunks.size()), [&](std::int64_t c, int member) {
+    const Index first = c * chunk, cols = std::min(chunk, quartic_cached_cols_ - first);
     BlockScratch& s = scratch_[static_cast<size_t>(member)];
     s.factor.resize(n, chunk);
     quartic_factor(first, cols, s.factor);
-    quartic_cache_.middleCols(first, cols) = s.factor.leftCols(cols);
+    chunks[static_cast<size_t>(c)].pack(s.factor.leftCols(cols), false, rows_per_block());
   });
   quartic_ready_ = true;
 }
@@ -245,17 +248,17 @@ void TiledLayer::quartic_block(Index rows, Index cols, BlockScratch& s) {
   const auto A = s.A.topLeftCorner(rows, cols);
   const bool packed = quartic_route_ == QuarticRoute::packed;
   const Index width = packed ? static_cast<Index>(packed_pairs_.size()) : cols;
-  const Index chunk = quartic_chunk_cols(n, packed ? width : n), cached = std::min(quartic_cache_.cols(), width);
-  // Cached columns in spans of up to kCachedSpan (one wide product), the rest chunk by chunk.
-  constexpr Index kCachedSpan = 2048;
+  const Index chunk = quartic_chunk_cols(n, packed ? width : n);
   s.T1.setZero(rows);
-  s.tile.resize(rows_per_block(), std::max(chunk, std::min(cached, kCachedSpan)));
-  for (Index c0 = 0; c0 < width;) {
-    const Index span = c0 < cached ? std::min(kCachedSpan, cached - c0) : std::min(chunk, width - c0);
+  s.tile.resize(rows_per_block(), chunk);
+  for (Index c0 = 0; c0 < width; c0 += chunk) {
+    const Index span = std::min(chunk, width - c0);
     auto tile = s.tile.topLeftCorner(rows, span);
-    if (c0 < cached) {
-      tile.noalias() = A * quartic_cache_.block(0, c0, cols, span);
+    const auto c = static_cast<size_t>(c0 / chunk);
+    if (c < packed_->quartic.size() && packed_->quartic[c].width() == span) {
+      packed_->quartic[c].multiply(A, tile, false);  // a cached chunk (its first `cols` rows)
     } else {
+      // Not cached, or (G o G under the causal mask) only part of a cached chunk is wanted.
       s.factor.resize(n, chunk);
       quartic_factor(c0, span, s.factor);
       tile.noalias() = A * s.factor.topLeftCorner(cols, span);
@@ -265,7 +268,6 @@ void TiledLayer::quartic_block(Index rows, Index cols, BlockScratch& s) {
     } else {
       s.T1 += tile.cwiseProduct(A.middleCols(c0, span)).rowwise().sum();  // T1_i = a_i^T (G o G) a_i
     }
-    c0 += span;
   }
 }
 

@@ -50,8 +50,8 @@ void PackedRight::pack(const ConstStrided& M, bool transposed, Index max_rows) {
 }
 
 void PackedRight::multiply(const ConstStrided& X, Strided C, bool accumulate) const {
-  const Index rows = X.rows();
-  if (X.cols() != depth_ || C.rows() != rows || C.cols() != width_) {
+  const Index rows = X.rows(), depth = X.cols();
+  if (depth > depth_ || depth == 0 || C.rows() != rows || C.cols() != width_) {
     throw std::logic_error("PackedRight::multiply: operands of the wrong shape");
   }
   if (!accumulate) C.setZero();
@@ -64,8 +64,10 @@ void PackedRight::multiply(const ConstStrided& X, Strided C, bool accumulate) co
   thread_local Eigen::VectorXd packed_rows;
   const Index nc = std::min(nc_, rows);
   if (packed_rows.size() < kc_ * nc) packed_rows.resize(kc_ * nc);
-  for (Index k2 = 0; k2 < depth_; k2 += kc_) {
-    const Index kc = std::min(kc_, depth_ - k2);
+  for (Index k2 = 0; k2 < depth; k2 += kc_) {
+    // X may have fewer columns than B rows (a causal block's keys): the top rows of B, the packed
+    // panels read to that depth (the micro-kernel's stride is the panel's packed depth).
+    const Index packed_kc = std::min(kc_, depth_ - k2), kc = std::min(kc_, depth - k2);
     for (Index j2 = 0; j2 < rows; j2 += nc) {
       const Index cols = std::min(nc, rows - j2);
       pack_rows(packed_rows.data(), right.getSubMapper(k2, j2), kc, cols);
@@ -74,7 +76,7 @@ void PackedRight::multiply(const ConstStrided& X, Strided C, bool accumulate) co
       for (Index i2 = 0; i2 < width_; i2 += mc_) {
         const Index mc = std::min(mc_, width_ - i2);
         panel += mc * k2;  // the panels of k < k2 in this row panel
-        micro_kernel(result.getSubMapper(i2, j2), panel, packed_rows.data(), mc, kc, cols, 1.0);
+        micro_kernel(result.getSubMapper(i2, j2), panel, packed_rows.data(), mc, kc, cols, 1.0, packed_kc, kc);
         panel += mc * (depth_ - k2);  // this panel and the rest of the row panel
       }
     }

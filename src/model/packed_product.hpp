@@ -29,7 +29,8 @@ class PackedRight {
   Index depth() const { return depth_; }  // k
   Index width() const { return width_; }  // m
 
-  // C = X B (accumulate false) or C += X B; X is rows x k, C rows x m, rows <= max_rows.
+  // C = X B (accumulate false) or C += X B; X is rows x k', C rows x m, rows <= max_rows; with
+  // k' < k, B's first k' rows (a causal block's keys).
   void multiply(const ConstStrided& X, Strided C, bool accumulate) const;
 
  private:

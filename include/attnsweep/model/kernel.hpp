@@ -160,7 +160,7 @@ class TiledLayer {
   bool quartic_ready_ = false;
   QuarticRoute quartic_route_ = QuarticRoute::packed;
   std::vector<std::pair<int, int>> packed_pairs_;  // column c of the packed factor is y_a y_b
-  Matrix quartic_cache_;                           // its first columns
+  Eigen::Index quartic_cached_cols_ = 0;           // its first columns, cached (packed, in packed_)
 
   // Per evaluation.
   double alpha_ = 0;
