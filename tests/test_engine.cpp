@@ -128,6 +128,38 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
   EXPECT_GE(tasks.size(), 6u);
 }
 
+// With two workers the last tasks (worth 2 x the target) are cut into trial ranges, so that the
+// workers finish together; every trial of every cell is still in exactly one task.
+TEST(Scheduler, TheLastTasksAreCutShort) {
+  const sw::Grid grid(io::parse_config(kGood, {"rho=0.1, 0.5, 0.9", "d=512", "trials=64"}, "t"));
+  std::vector<std::int64_t> cells;
+  for (std::int64_t i = 0; i < grid.size(); ++i) cells.push_back(i);
+  for (int workers : {1, 2}) {
+    const auto tasks = sw::plan_tasks(grid, cells, sw::CostModel{}, workers);
+    double total = 0, largest = 0;
+    std::map<std::int64_t, std::vector<int>> seen;
+    for (const auto& t : tasks) {
+      total += t.estimated_seconds;
+      largest = std::max(largest, t.estimated_seconds);
+      for (std::int64_t cell : t.cells) {
+        auto& trials = seen[cell];
+        trials.resize(64, 0);
+        for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
+      }
+    }
+    ASSERT_EQ(seen.size(), cells.size());
+    for (const auto& [cell, trials] : seen)
+      for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell << ", " << workers << " workers";
+    const double target = std::min(total / (workers * 8.0), sw::kMaxTaskSeconds);  // the scheduler's
+    if (workers == 1) {
+      EXPECT_GT(tasks.back().estimated_seconds, target / 2) << "one worker: nothing to balance, nothing cut";
+    } else {
+      EXPECT_LE(tasks.back().estimated_seconds, target / 2) << "the last task was not cut";
+      EXPECT_LT(tasks.back().estimated_seconds, largest / 2);
+    }
+  }
+}
+
 TEST(Driver, GroupedTaskEqualsCellsRunAloneBitwise) {
   const sw::Grid grid(io::parse_config(kGood, {"rho=0.3", "gamma=0.5, 1.5, 3", "d=6", "n=40", "trials=3"}, "t"));
   const auto stop = [] { return false; };

@@ -40,7 +40,9 @@ constexpr double kMaxTaskSeconds = 60;
 // up to the target (and at most kMaxCellsPerTask cells). A task exceeds the cap only if it
 // is one trial of one cell. Every trial of every cell is in exactly one task. Order: the
 // estimated cost of the whole group a task is a piece of, descending, then first cell, then
-// first trial (deterministic): big groups first, and a group's pieces together.
+// first trial (deterministic): big groups first, and a group's pieces together. With two or
+// more workers the last tasks (worth workers x target seconds) are cut again into up to four
+// trial ranges each, where they hold one draw group.
 constexpr size_t kMaxCellsPerTask = 4096;
 // `max_task_seconds` lowers the cap (a run under --time-limit L uses L / 4, so that tasks fit
 // in the budget and every run makes progress).
