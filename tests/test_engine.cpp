@@ -43,13 +43,29 @@ TEST(Grid, FlatIndexRoundTripsInCOrder) {
   EXPECT_DOUBLE_EQ(critical.cell(critical.flat({1, 3, 0, 0})).gamma, 1.0 / (1 - 0.1));
 }
 
+namespace {
+// How many tasks hold each trial of each cell: every count must be 1.
+void expect_every_trial_once(const std::vector<sw::Task>& tasks, const std::vector<std::int64_t>& cells,
+                             std::uint64_t trials_per_cell) {
+  std::map<std::int64_t, std::vector<int>> seen;
+  for (const auto& t : tasks)
+    for (std::int64_t cell : t.cells) {
+      auto& trials = seen[cell];
+      trials.resize(trials_per_cell, 0);
+      for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
+    }
+  ASSERT_EQ(seen.size(), cells.size());
+  for (const auto& [cell, trials] : seen)
+    for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
+}
+}  // namespace
+
 TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
   const sw::Grid grid(io::parse_config(kGood, {}, "t"));
   std::vector<std::int64_t> cells;
   for (std::int64_t i = 0; i < grid.size(); ++i) cells.push_back(i);
   for (int workers : {1, 2, 3, 64, 4096}) {
     const auto tasks = sw::plan_tasks(grid, cells, sw::CostModel{}, workers);
-    std::map<std::int64_t, std::vector<int>> seen;
     for (const auto& t : tasks) {
       // A task's cells come in adjacent runs sharing (rho, d, n); a task of several runs holds
       // whole groups (every trial, all 40 gammas).
@@ -67,15 +83,8 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
         EXPECT_EQ(t.trial_count, 8u);
         EXPECT_EQ(t.cells.size(), runs.size() * 40u);
       }
-      for (std::int64_t cell : t.cells) {
-        auto& trials = seen[cell];
-        trials.resize(8, 0);
-        for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
-      }
     }
-    ASSERT_EQ(seen.size(), cells.size());
-    for (const auto& [cell, trials] : seen)
-      for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell;
+    expect_every_trial_once(tasks, cells, 8);
     // Largest groups first, and the pieces of one group (rho, d, n) next to each other.
     std::vector<std::pair<std::tuple<long, long, long>, double>> runs_in_order;  // (group, its total estimate)
     for (const auto& t : tasks) {
@@ -137,19 +146,11 @@ TEST(Scheduler, TheLastTasksAreCutShort) {
   for (int workers : {1, 2}) {
     const auto tasks = sw::plan_tasks(grid, cells, sw::CostModel{}, workers);
     double total = 0, largest = 0;
-    std::map<std::int64_t, std::vector<int>> seen;
     for (const auto& t : tasks) {
       total += t.estimated_seconds;
       largest = std::max(largest, t.estimated_seconds);
-      for (std::int64_t cell : t.cells) {
-        auto& trials = seen[cell];
-        trials.resize(64, 0);
-        for (auto k = t.first_trial; k < t.first_trial + t.trial_count; ++k) ++trials[k];
-      }
     }
-    ASSERT_EQ(seen.size(), cells.size());
-    for (const auto& [cell, trials] : seen)
-      for (int count : trials) ASSERT_EQ(count, 1) << "cell " << cell << ", " << workers << " workers";
+    expect_every_trial_once(tasks, cells, 64);
     const double target = std::min(total / (workers * 8.0), sw::kMaxTaskSeconds);  // the scheduler's
     if (workers == 1) {
       EXPECT_GT(tasks.back().estimated_seconds, target / 2) << "one worker: nothing to balance, nothing cut";
