@@ -90,8 +90,10 @@ void TiledLayer::set_cache_bytes(std::size_t bytes) {
 }
 
 void TiledLayer::rebuild_caches() {
-  if (Y_.rows() > 0) pack_tokens();
-  if (Y_.rows() > 0) fill_gram_cache();
+  if (Y_.rows() > 0) {
+    pack_tokens();
+    fill_gram_cache();
+  }
   if (probe_count_ > 0) fill_probe_cache();
   quartic_ready_ = false;
 }
@@ -171,7 +173,7 @@ void TiledLayer::fill_probe_cache() {
   packed_->probes_transposed.resize(static_cast<size_t>(m));
   for (Index k = 0; k < m; ++k)
     packed_->probes_transposed[static_cast<size_t>(k)].pack(dY_.middleCols(k * d, d), true, block);
-  packed_->tokens_beyond_cache = PackedRight();
+  packed_->tokens_beyond_cache.clear();
   if (rows < n) packed_->tokens_beyond_cache.pack(Y_.bottomRows(n - rows), true, block);
   probe_cache_.resize(m * rows, n);
   const Index blocks = (rows + block - 1) / block;

@@ -26,6 +26,7 @@ class PackedRight {
   // an X will have (the kernel's block rows), which sets the panels' sizes.
   void pack(const ConstStrided& M, bool transposed, Index max_rows);
   bool empty() const { return depth_ == 0; }
+  void clear() { depth_ = width_ = 0; }   // empty again, its memory kept for the next pack
   Index depth() const { return depth_; }  // k
   Index width() const { return width_; }  // m
 
