@@ -51,20 +51,23 @@ double TiledLayer::angle_block(Index block, BlockScratch& s, long long& pairs, c
     // keep their digits without the difference form.
     auto after_angle = [&](Index t) { return gap_i + gap[t] - gap_i * gap[t] - p_dot[t]; };
     auto after_is_small = [&](double after, Index t) { return !(after > kSmallAngle * std::min(1.0, gap_i + gap[t])); };
-    // Every pair (a vector loop), counting those for which one of the two angles needs the
-    // difference form (one_minus_cosine's rule); a second pass redoes only those.
-    long long small = 0;
+    // Every pair in a vector loop (no branch, no early exit), marking with -1 the pairs for
+    // which one of the two angles needs the difference form (one_minus_cosine's rule): a kept
+    // ratio is positive, both its angles being above their thresholds. A second pass redoes
+    // only the marked pairs.
+    double marked = 0;  // a double count: one element width in the loop, so it vectorizes
     for (Index t = 0; t < later; ++t) {
       const double before_angle = 1.0 - cos_before[t], after = after_angle(t);
-      ratio[t] = after / before_angle;
-      small += !(before_angle > kSmallAngle) || after_is_small(after, t);
+      const bool redo = !(before_angle > kSmallAngle) | after_is_small(after, t);
+      ratio[t] = redo ? -1.0 : after / before_angle;
+      marked += redo ? 1.0 : 0.0;
     }
     std::fill(skipped, skipped + buckets, 0LL);
-    for (Index t = 0; small > 0 && t < later; ++t) {
+    for (Index t = 0; marked > 0 && t < later; ++t) {
+      if (ratio[t] >= 0) continue;
       const Index j = i + 1 + t;
       double before_angle = 1.0 - cos_before[t], after = after_angle(t);
-      if (before_angle > kSmallAngle && !after_is_small(after, t)) continue;
-      --small;
+      --marked;
       const Index d = before.cols();
       if (!(before_angle > kSmallAngle))
         before_angle = lanes::half_squared_distance(before.row(i).data(), before.row(j).data(), d);
