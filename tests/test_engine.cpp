@@ -85,9 +85,21 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
       }
     }
     expect_every_trial_once(tasks, cells, 8);
+    // The tail (scheduler.hpp: the last tasks, worth workers x target, cut again) runs longest
+    // piece first; the tasks before it keep the plan's order, checked below.
+    double total = 0;
+    for (const auto& t : tasks) total += t.estimated_seconds;
+    const double target = std::min(total / (workers * 8.0), sw::kMaxTaskSeconds);
+    size_t tail = tasks.size();
+    double tail_seconds = 0;
+    while (workers > 1 && tail > 0 && tail_seconds + tasks[tail - 1].estimated_seconds <= workers * target * (1 + 1e-9))
+      tail_seconds += tasks[--tail].estimated_seconds;
+    for (size_t k = tail + 1; k < tasks.size(); ++k)
+      ASSERT_GE(tasks[k - 1].estimated_seconds, tasks[k].estimated_seconds) << "tail not longest first";
     // Largest groups first, and the pieces of one group (rho, d, n) next to each other.
     std::vector<std::pair<std::tuple<long, long, long>, double>> runs_in_order;  // (group, its total estimate)
-    for (const auto& t : tasks) {
+    for (size_t k = 0; k < tail; ++k) {
+      const auto& t = tasks[k];
       const auto c = grid.coordinates(t.cells.front());
       const std::tuple<long, long, long> key{c[sw::kRhoAxis], c[sw::kDAxis], c[sw::kNAxis]};
       if (runs_in_order.empty() || runs_in_order.back().first != key) runs_in_order.push_back({key, 0.0});
@@ -130,7 +142,10 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     packed_cells += t.cells.size();
   }
   EXPECT_EQ(packed_cells, tiny_cells.size());
-  EXPECT_LE(packed.size(), 2u * 8u + tiny_cells.size() / sw::kMaxCellsPerTask + 2u) << "groups were not packed";
+  // About 2 x 8 packs of the target's size, the cell cap's, and the last two packs cut in four
+  // (the tail).
+  EXPECT_LE(packed.size(), 2u * 8u + tiny_cells.size() / sw::kMaxCellsPerTask + 2u + 2u * 3u)
+      << "groups were not packed";
   // Two large cells on three workers: split into trial ranges so no worker idles.
   const sw::Grid few(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=512"}, "t"));
   const auto tasks = sw::plan_tasks(few, {0, 1}, sw::CostModel{}, 3);
@@ -157,6 +172,55 @@ TEST(Scheduler, TheLastTasksAreCutShort) {
     } else {
       EXPECT_LE(tasks.back().estimated_seconds, target / 2) << "the last task was not cut";
       EXPECT_LT(tasks.back().estimated_seconds, largest / 2);
+    }
+  }
+  // Cheap groups are packed; the last packs are cut into runs of whole groups (all trials each).
+  const sw::Grid cheap(io::parse_config(kGood, {"rho=0.01:0.99:0.01", "gamma=1, 2, 3, 4", "d=2", "n=64"}, "t"));
+  std::vector<std::int64_t> all;
+  for (std::int64_t i = 0; i < cheap.size(); ++i) all.push_back(i);
+  const auto tasks = sw::plan_tasks(cheap, all, sw::CostModel{}, 2);
+  double largest = 0;
+  for (const auto& t : tasks) {
+    largest = std::max(largest, t.estimated_seconds);
+    EXPECT_EQ(t.trial_count, 8u) << "a pack keeps every trial of its groups";
+    EXPECT_EQ(t.cells.size() % 4u, 0u) << "a pack keeps its groups whole";
+  }
+  expect_every_trial_once(tasks, all, 8);
+  EXPECT_GT(tasks.front().cells.size(), 4u) << "groups were packed";
+  ASSERT_GE(tasks.size(), 4u);
+  for (size_t k = tasks.size() - 4; k < tasks.size(); ++k)
+    EXPECT_LE(tasks[k].estimated_seconds, largest / 2) << "the last packs were not cut";
+}
+
+// A task's estimate pays its group's draw (tokens, caches, random numbers) once per trial, not
+// once per cell: the estimates add up to what the cost model says of each whole group.
+TEST(Scheduler, EstimatesPayEachDrawOnce) {
+  const sw::Grid grid(io::parse_config(kGood, {"d=64, 512", "n=256"}, "t"));
+  std::vector<std::int64_t> cells;
+  std::map<std::int64_t, std::pair<std::int64_t, long>> groups;  // draw group -> (a cell, its cells)
+  for (std::int64_t i = 0; i < grid.size(); ++i) {
+    cells.push_back(i);
+    auto& group = groups.try_emplace(grid.draw_group(i), i, 0).first->second;
+    ++group.second;
+  }
+  const sw::CostModel cost;
+  double expected = 0, per_cell = 0;
+  for (const auto& [key, group] : groups)
+    expected += 8 * cost.group_trial_seconds(grid.cell(group.first), group.second);
+  for (std::int64_t cell : cells) per_cell += 8 * cost.trial_seconds(grid.cell(cell));
+  ASSERT_LT(expected, 0.9 * per_cell) << "the draw is a visible share here";
+  for (int workers : {1, 2, 64}) {
+    double total = 0;
+    bool gammas_split = false;
+    for (const auto& t : sw::plan_tasks(grid, cells, cost, workers)) {
+      total += t.estimated_seconds;
+      gammas_split |= t.cells.size() < 40;
+    }
+    if (workers == 1) EXPECT_FALSE(gammas_split) << "one worker: whole groups";
+    if (gammas_split) {  // each run of a group's gammas draws its tokens again
+      EXPECT_GT(total, expected * (1 + 1e-9)) << workers << " workers";
+    } else {
+      EXPECT_NEAR(total, expected, 1e-9 * expected) << workers << " workers";
     }
   }
 }
@@ -253,9 +317,11 @@ TEST(Dispatcher, AssignsUpToEachWorkersDepthAndFinishes) {
   EXPECT_EQ(d.in_flight_total(), 3);
   EXPECT_FALSE(d.finished());
   d.returned(1);
+  // Worker 1 still has one: a second would leave 1 s of queue for 2 workers (the end rule below).
+  EXPECT_FALSE(d.assign(1, 0).has_value());
+  d.returned(1);
   EXPECT_EQ(d.assign(1, 0)->cells.front(), 3);
   d.returned(0);
-  d.returned(1);
   d.returned(1);
   EXPECT_EQ(d.assign(0, 0)->cells.front(), 4);
   EXPECT_FALSE(d.finished());
@@ -263,6 +329,21 @@ TEST(Dispatcher, AssignsUpToEachWorkersDepthAndFinishes) {
   EXPECT_TRUE(d.finished());
   EXPECT_FALSE(d.stopping());
   EXPECT_THROW(d.returned(0), std::logic_error);  // a task nobody had
+}
+
+// At the end of a sweep a task queued on a busy worker is out of the others' reach: a worker gets
+// a second task only while the rest of the queue holds, for each worker, that task's estimate.
+TEST(Dispatcher, KeepsTheLastTasksForIdleWorkers) {
+  sw::Dispatcher d({{{0}, 0, 1, 4.0}, {{1}, 0, 1, 1.0}, {{2}, 0, 1, 1.0}, {{3}, 0, 1, 1.0}}, {2, 2}, 0, 2);
+  EXPECT_EQ(d.assign(0, 0)->cells.front(), 0);
+  EXPECT_EQ(d.assign(0, 0)->cells.front(), 1) << "3 s queued behind 1 s: room for both workers";
+  EXPECT_FALSE(d.assign(0, 0).has_value()) << "depth 2";
+  EXPECT_EQ(d.assign(1, 0)->cells.front(), 2);
+  EXPECT_FALSE(d.assign(1, 0).has_value()) << "the last task was queued behind a busy worker";
+  d.returned(0);
+  d.returned(0);
+  EXPECT_EQ(d.assign(0, 0)->cells.front(), 3) << "the idle worker takes it";
+  EXPECT_EQ(d.queued(), 0u);
 }
 
 TEST(Dispatcher, RetriesAFailedCellAloneUntilItsAttemptsAreUsedUp) {

@@ -23,7 +23,9 @@ Dispatcher::Dispatcher(std::vector<Task> tasks, std::vector<int> depth, double t
       depth_(std::move(depth)),
       in_flight_(depth_.size(), 0),
       time_limit_(time_limit),
-      max_attempts_(max_attempts) {}
+      max_attempts_(max_attempts) {
+  for (const Task& task : queue_) queued_seconds_ += task.estimated_seconds;
+}
 
 bool Dispatcher::head_fits(double now) const {
   if (queue_.empty()) return false;
@@ -37,14 +39,22 @@ bool Dispatcher::head_fits(double now) const {
 }
 
 void Dispatcher::add(std::vector<Task> tasks) {
-  for (Task& task : tasks) queue_.push_back(std::move(task));
+  for (Task& task : tasks) {
+    queued_seconds_ += task.estimated_seconds;
+    queue_.push_back(std::move(task));
+  }
 }
 
 std::optional<Task> Dispatcher::assign(int worker, double now) {
   const auto w = static_cast<size_t>(worker);
   if (stopping() || in_flight_.at(w) >= depth_[w] || !head_fits(now)) return std::nullopt;
+  // Measured without this rule: at the end of the default sweep a remote rank held 0.41 s of
+  // queued work while rank 0 ran out of tasks.
+  const double head = queue_.front().estimated_seconds, workers = static_cast<double>(depth_.size());
+  if (in_flight_[w] > 0 && queued_seconds_ - head < workers * head) return std::nullopt;
   Task task = std::move(queue_.front());
   queue_.pop_front();
+  queued_seconds_ = queue_.empty() ? 0 : queued_seconds_ - head;
   if (!assigned_any_) {
     first_assigned_at_ = now;
     first_estimate_ = task.estimated_seconds;
@@ -67,6 +77,7 @@ bool Dispatcher::retry_failed_cell(std::int64_t cell, const Task& from, double e
   if (attempts >= max_attempts_) return false;
   // At the front, alone: the task's other cells already have their trials.
   queue_.push_front({{cell}, from.first_trial, from.trial_count, estimated_seconds, {}, false});
+  queued_seconds_ += estimated_seconds;
   return true;
 }
 

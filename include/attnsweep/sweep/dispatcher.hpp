@@ -30,7 +30,9 @@ class Dispatcher {
   // More tasks at the back of the queue (the critical search's next evaluations).
   void add(std::vector<Task> tasks);
   // The next task for worker w, if it has room, the sweep is not stopping, and (under a time
-  // limit) the task's estimate fits in what is left. Marks it in flight.
+  // limit) the task's estimate fits in what is left. A task beyond the first in flight only
+  // while the rest of the queue holds, for each worker, at least that task's estimate (at the
+  // end a queued task would wait out of the others' reach). Marks it in flight.
   std::optional<Task> assign(int worker, double now);
   // Worker w handed back a task it had in flight (finished, or abandoned by a stop).
   void returned(int worker);
@@ -55,6 +57,7 @@ class Dispatcher {
   bool head_fits(double now) const;
 
   std::deque<Task> queue_;
+  double queued_seconds_ = 0;  // the queue's estimated work
   std::vector<int> depth_, in_flight_;
   int in_flight_total_ = 0;
   bool assigned_any_ = false;

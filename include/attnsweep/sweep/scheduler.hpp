@@ -42,7 +42,8 @@ constexpr double kMaxTaskSeconds = 60;
 // estimated cost of the whole group a task is a piece of, descending, then first cell, then
 // first trial (deterministic): big groups first, and a group's pieces together. With two or
 // more workers the last tasks (worth workers x target seconds) are cut again into up to four
-// trial ranges each, where they hold one draw group.
+// pieces each (trial ranges of one draw group, runs of whole groups of a pack) and run longest
+// first. Estimates pay a group's draw once per trial (CostModel::group_trial_seconds).
 constexpr size_t kMaxCellsPerTask = 4096;
 // `max_task_seconds` lowers the cap (a run under --time-limit L uses L / 4, so that tasks fit
 // in the budget and every run makes progress).
