@@ -67,12 +67,10 @@ double probe_standard_error(const model::Matrix& products, long probes, long d, 
   const double nd = static_cast<double>(end - first) * static_cast<double>(d);
   double mean = 0, m2 = 0;
   for (long k = 0; k < probes; ++k) {
-    // Row i of block k: d contiguous values at row i's column k d (row-major).
-    double sum = 0;
-    for (Eigen::Index i = first; i < end; ++i) {
-      const double* row = products.data() + i * products.cols() + k * d;
-      for (long j = 0; j < d; ++j) sum += row[j] * row[j];
-    }
+    // Rows [first, end) of block k: d contiguous values at each row's column k d (row-major),
+    // summed by Eigen's vectorised reduction (a single chain of additions was 1% of a Hutchinson
+    // sweep at d 512).
+    const double sum = products.block(first, k * d, end - first, d).squaredNorm();
     const double e = sum / nd;
     const double delta = e - mean;
     mean += delta / static_cast<double>(k + 1);
