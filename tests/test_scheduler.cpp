@@ -129,9 +129,9 @@ TEST(Scheduler, EveryTrialOfEveryCellExactlyOnceLargestFirst) {
     packed_cells += t.cells.size();
   }
   EXPECT_EQ(packed_cells, tiny_cells.size());
-  // About 2 x 8 packs of the target's size, the cell cap's, and the last two packs cut in four
-  // (the tail).
-  EXPECT_LE(packed.size(), 2u * 8u + tiny_cells.size() / sw::kMaxCellsPerTask + 2u + 2u * 3u)
+  // About 2 x 8 packs of the target's size, the cell cap's, and the last two packs cut in up to
+  // eight (the tail).
+  EXPECT_LE(packed.size(), 2u * 8u + tiny_cells.size() / sw::kMaxCellsPerTask + 2u + 2u * 7u)
       << "groups were not packed";
   // Two large cells on three workers: split into trial ranges so no worker idles.
   const sw::Grid few(io::parse_config(kGood, {"rho=0.5", "gamma=1, 2", "d=512"}, "t"));
@@ -161,7 +161,8 @@ TEST(Scheduler, TheLastTasksAreCutShort) {
       EXPECT_LT(tasks.back().estimated_seconds, largest / 2);
     }
   }
-  // Cheap groups are packed; the last packs are cut into runs of whole groups (all trials each).
+  // Cheap groups are packed; the last packs are cut into runs of whole groups (all trials each;
+  // a run of one group into trial ranges).
   const sw::Grid cheap(io::parse_config(kGood, {"rho=0.01:0.99:0.01", "gamma=1, 2, 3, 4", "d=2", "n=64"}, "t"));
   std::vector<std::int64_t> all;
   for (std::int64_t i = 0; i < cheap.size(); ++i) all.push_back(i);
@@ -169,7 +170,7 @@ TEST(Scheduler, TheLastTasksAreCutShort) {
   double largest = 0;
   for (const auto& t : tasks) {
     largest = std::max(largest, t.estimated_seconds);
-    EXPECT_EQ(t.trial_count, 8u) << "a pack keeps every trial of its groups";
+    if (t.cells.size() > 4u) EXPECT_EQ(t.trial_count, 8u) << "a pack keeps every trial of its groups";
     EXPECT_EQ(t.cells.size() % 4u, 0u) << "a pack keeps its groups whole";
   }
   expect_every_trial_once(tasks, all, 8);

@@ -41,7 +41,7 @@ constexpr double kMaxTaskSeconds = 60;
 // is one trial of one cell. Every trial of every cell is in exactly one task. Order: the
 // estimated cost of the whole group a task is a piece of, descending, then first cell, then
 // first trial (deterministic): big groups first, and a group's pieces together. With two or
-// more workers the last tasks (worth workers x target seconds) are cut again into up to four
+// more workers the last tasks (worth workers x target seconds) are cut again into up to eight
 // pieces each (trial ranges of one draw group, runs of whole groups of a pack) and run longest
 // first. Estimates pay a group's draw once per trial (CostModel::group_trial_seconds).
 constexpr size_t kMaxCellsPerTask = 4096;
