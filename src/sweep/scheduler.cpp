@@ -83,6 +83,10 @@ size_t gamma_parts(const Grid& grid, size_t members, double fit) {
 // of each; a run of one group is cut into trial ranges). Trials are independent: any cut gives
 // bitwise the same cells. The tail is ordered longest piece first; before it, plan_tasks' order.
 constexpr std::uint64_t kTailPieces = 8;
+// A task's cells are in draw-group order, so it holds one group when its ends share one.
+bool holds_one_group(const Grid& grid, const Task& task) {
+  return grid.draw_group(task.cells.front()) == grid.draw_group(task.cells.back());
+}
 // A task of one draw group: up to kTailPieces trial ranges.
 void cut_trials(const Task& task, std::vector<Task>& pieces) {
   const std::uint64_t count = std::min(kTailPieces, task.trial_count);
@@ -131,7 +135,7 @@ void cut_pack(const Grid& grid, const GroupCosts& costs, const Task& pack, std::
       part.estimated_seconds += seconds[g];
       done += seconds[g++];
     }
-    if (grid.draw_group(part.cells.front()) == grid.draw_group(part.cells.back())) {
+    if (holds_one_group(grid, part)) {
       cut_trials(part, pieces);
     } else {
       pieces.push_back(std::move(part));
@@ -150,7 +154,7 @@ std::vector<Task> cut_tail(const Grid& grid, const GroupCosts& costs, std::vecto
                         std::make_move_iterator(ordered.begin() + static_cast<long>(from)));
   for (size_t k = from; k < ordered.size(); ++k) {
     Task& task = ordered[k];
-    if (grid.draw_group(task.cells.front()) == grid.draw_group(task.cells.back())) {
+    if (holds_one_group(grid, task)) {
       cut_trials(task, cut);
     } else {
       cut_pack(grid, costs, task, cut);
