@@ -11,44 +11,77 @@
 
 #include "attnsweep/io/config.hpp"
 #include "attnsweep/io/results_file.hpp"
+#include "attnsweep/mc/rng.hpp"
+#include "attnsweep/mc/tokens.hpp"
 
 namespace attnsweep::sweep {
 
-double CostModel::trial_seconds(const mc::CellParams& cell) const {
-  const double n = static_cast<double>(cell.n), d = static_cast<double>(cell.d);
-  const double probe_factor = cell.jacobian == mc::JacobianMethod::hutchinson ? static_cast<double>(cell.probes) : 1.0;
-  return mc::trial_flops(cell) / flops_per_second + seconds_per_pair * n * n * (1 + probe_factor) +
-         seconds_per_entry * n * d * (1 + probe_factor);
+namespace {
+// Hutchinson draws m probes of n x d random signs; the exact method none.
+double probe_count(const mc::CellParams& cell) {
+  return cell.jacobian == mc::JacobianMethod::hutchinson ? static_cast<double>(cell.probes) : 0.0;
 }
 
-double CostModel::group_trial_seconds(const mc::CellParams& cell, long gammas) const {
-  const double n = static_cast<double>(cell.n), d = static_cast<double>(cell.d);
-  const double probe_factor = cell.jacobian == mc::JacobianMethod::hutchinson ? static_cast<double>(cell.probes) : 1.0;
-  const double shared = mc::draw_flops(cell) / flops_per_second + seconds_per_entry * n * d * (1 + probe_factor);
-  const double per_gamma = trial_seconds(cell) - shared;
-  return shared + static_cast<double>(std::max(1L, gammas)) * per_gamma;
-}
-
-double measure_trial_seconds(const mc::CellParams& cell, int repeats) {
-  // A worker reuses its workspace across trials, so the first trial of a size (allocations, page
-  // faults) is not what a sweep pays per trial: it is run once untimed. The median of the rest is
-  // what a trial costs, and it is stable against one slow repeat on a shared machine.
-  mc::TrialWorkspace workspace;
-  std::vector<std::string> errors;
-  const std::vector<double> gammas{cell.gamma};
-  (void)mc::run_trial_over_gamma(cell, gammas, 0, errors, workspace);
+// The median seconds of `repeats` calls of run(r) for r = 1..repeats, after one untimed run(0):
+// a worker reuses its workspace, so a size's first call (allocations, page faults) is not what a
+// sweep pays; the median is stable against one slow repeat on a shared machine.
+template <class Run>
+double median_seconds(int repeats, Run run) {
+  run(0);
   std::vector<double> times;
   for (int r = 1; r <= std::max(1, repeats); ++r) {
     const auto start = std::chrono::steady_clock::now();
-    (void)mc::run_trial_over_gamma(cell, gammas, static_cast<std::uint64_t>(r), errors, workspace);
+    run(static_cast<std::uint64_t>(r));
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
   return times[times.size() / 2];
 }
+}  // namespace
+
+double CostModel::draw_seconds(const mc::CellParams& cell) const {
+  const double entries = static_cast<double>(cell.n) * static_cast<double>(cell.d);
+  return seconds_per_entry * entries + seconds_per_sign * entries * probe_count(cell);
+}
+
+double CostModel::trial_seconds(const mc::CellParams& cell) const {
+  const double n = static_cast<double>(cell.n);
+  const double passes = cell.jacobian == mc::JacobianMethod::hutchinson ? 1 + probe_count(cell) : 2.0;
+  return mc::trial_flops(cell) / flops_per_second + seconds_per_pair * n * n * passes + draw_seconds(cell);
+}
+
+double CostModel::group_trial_seconds(const mc::CellParams& cell, long gammas) const {
+  const double shared = mc::draw_flops(cell) / flops_per_second + draw_seconds(cell);
+  const double per_gamma = trial_seconds(cell) - shared;
+  return shared + static_cast<double>(std::max(1L, gammas)) * per_gamma;
+}
+
+double measure_trial_seconds(const mc::CellParams& cell, int repeats) {
+  mc::TrialWorkspace workspace;
+  std::vector<std::string> errors;
+  const std::vector<double> gammas{cell.gamma};
+  return median_seconds(repeats,
+                        [&](std::uint64_t r) { (void)mc::run_trial_over_gamma(cell, gammas, r, errors, workspace); });
+}
 
 CostModel CostModel::calibrate() {
   CostModel model;
+  // The draws (a trial's tokens and probes, once per draw group), timed alone: a tenth of a
+  // d 512 exact trial here, and what a single-gamma check cell pays on top of its products.
+  constexpr long kDrawN = 512, kDrawD = 256, kDrawProbes = 4;
+  model::Matrix drawn;
+  model.seconds_per_entry = median_seconds(5,
+                                           [&](std::uint64_t r) {
+                                             mc::RandomStream stream(1, 0, r, mc::Purpose::tokens);
+                                             mc::gaussian_tokens(kDrawN, kDrawD, 0.5, stream, drawn);
+                                           }) /
+                            (kDrawN * kDrawD);
+  model.seconds_per_sign = median_seconds(5,
+                                          [&](std::uint64_t r) {
+                                            mc::RandomStream stream(1, 0, r, mc::Purpose::probes);
+                                            mc::rademacher_probes(kDrawN, kDrawD, kDrawProbes, stream, drawn);
+                                          }) /
+                           (kDrawN * kDrawD * kDrawProbes);
   mc::CellParams cell;
   cell.rho = 0.5;
   cell.gamma = 2;
@@ -62,7 +95,8 @@ CostModel CostModel::calibrate() {
   // Large d: dominated by the matrix products.
   cell.d = 256;
   const double gemm_seconds = measure_trial_seconds(cell);
-  const double rest = std::max(gemm_seconds - model.seconds_per_pair * 2.0 * 512 * 512, 0.2 * gemm_seconds);
+  const double rest =
+      std::max(gemm_seconds - model.seconds_per_pair * 2.0 * 512 * 512 - model.draw_seconds(cell), 0.2 * gemm_seconds);
   model.flops_per_second = mc::trial_flops(cell) / rest;
   return model;
 }
@@ -72,6 +106,7 @@ CostModel CostModel::scaled(double factor) const {
   model.flops_per_second /= factor;
   model.seconds_per_pair *= factor;
   model.seconds_per_entry *= factor;
+  model.seconds_per_sign *= factor;
   return model;
 }
 

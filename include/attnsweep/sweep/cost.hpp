@@ -8,15 +8,19 @@ namespace attnsweep::sweep {
 struct CostModel {
   double flops_per_second = 30e9;   // sustained rate of the trial's matrix products
   double seconds_per_pair = 4e-9;   // softmax, lambda's pair loop, Jacobian loops: per n^2 entry
-  double seconds_per_entry = 4e-8;  // random draws: per n d entry
+  double seconds_per_entry = 2e-8;  // the token draw: per Gaussian n d entry
+  double seconds_per_sign = 1e-9;   // Hutchinson's probes: per random sign (m n d of them)
 
+  // The random numbers of one trial's draw: its tokens and, for Hutchinson, its probes.
+  double draw_seconds(const mc::CellParams& cell) const;
   double trial_seconds(const mc::CellParams& cell) const;
   // One trial of `gammas` cells of one draw group (they differ only in gamma): the token draw,
   // its caches and the random numbers once, the rest per gamma.
   double group_trial_seconds(const mc::CellParams& cell, long gammas) const;
 
-  // Calibrates the rates on this machine with two reference cells (n = 512, d = 2 and 256), each
-  // the median of a few trials after a warm-up (about a second).
+  // Calibrates the rates on this machine: the draws of tokens and probe signs, then two
+  // reference cells (n = 512, d = 2 and 256), each the median of a few repeats after a warm-up
+  // (about a second).
   static CostModel calibrate();
   // Every time `factor` times longer (a correction measured on the cells of a grid).
   CostModel scaled(double factor) const;
