@@ -212,3 +212,31 @@ TEST(Scheduler, EstimatesPayEachDrawOnce) {
     }
   }
 }
+
+// The draw's random numbers: Gaussian tokens (n d) for every method, plus m n d probe signs for
+// Hutchinson, charged once per trial of a draw group whatever its gammas, and scaled with the rest.
+TEST(CostModel, ChargesTheDrawOnceAGroupTokensAndProbeSignsApart) {
+  sw::CostModel cost;
+  cost.seconds_per_entry = 3e-8;
+  cost.seconds_per_sign = 2e-9;
+  attnsweep::mc::CellParams cell;
+  cell.rho = 0.5;
+  cell.gamma = 2;
+  cell.n = 256;
+  cell.d = 64;
+  cell.jacobian = attnsweep::mc::JacobianMethod::exact;
+  const double entries = 256.0 * 64;
+  EXPECT_DOUBLE_EQ(cost.draw_seconds(cell), 3e-8 * entries) << "exact: tokens only";
+  cell.jacobian = attnsweep::mc::JacobianMethod::hutchinson;
+  cell.probes = 4;
+  EXPECT_DOUBLE_EQ(cost.draw_seconds(cell), 3e-8 * entries + 2e-9 * 4 * entries);
+  const double draw_products = attnsweep::mc::draw_flops(cell) / cost.flops_per_second;
+  const double per_gamma = cost.trial_seconds(cell) - cost.draw_seconds(cell) - draw_products;
+  ASSERT_GT(per_gamma, 0);
+  for (long gammas : {1L, 2L, 16L})
+    EXPECT_NEAR(cost.group_trial_seconds(cell, gammas), cost.draw_seconds(cell) + draw_products + gammas * per_gamma,
+                1e-12 * cost.group_trial_seconds(cell, gammas))
+        << gammas << " gammas";
+  EXPECT_DOUBLE_EQ(cost.scaled(2).draw_seconds(cell), 2 * cost.draw_seconds(cell));
+  EXPECT_NEAR(cost.scaled(2).trial_seconds(cell), 2 * cost.trial_seconds(cell), 1e-12 * cost.trial_seconds(cell));
+}

@@ -206,8 +206,11 @@ Correction correct_on_grid(const Estimate& e, const sweep::CostModel& cost) {
 
 // Where the numbers come from, and a warning where they may not hold or cannot run.
 void print_calibration(const sweep::CostModel& cost, const Correction& k, const Estimate& e) {
-  std::printf("  (cost model calibrated on %s: %.1f GFLOP/s, %.2g s per n^2 entry", this_machine().c_str(),
-              cost.flops_per_second / 1e9, cost.seconds_per_pair);
+  std::printf(
+      "  (cost model calibrated on %s: %.1f GFLOP/s, %.2g s per n^2 entry, %.2g s per token and %.2g per probe sign "
+      "drawn",
+      this_machine().c_str(), cost.flops_per_second / 1e9, cost.seconds_per_pair, cost.seconds_per_entry,
+      cost.seconds_per_sign);
   if (k.cells > 0)
     std::printf("; checked on %d of this grid's cells, measured/model %.2f..%.2f, scaled by %.2f)\n", k.cells, k.low,
                 k.high, k.factor);
