@@ -37,6 +37,23 @@ double median_seconds(int repeats, Run run) {
   std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
   return times[times.size() / 2];
 }
+
+// The draws (a trial's tokens and probes, once per draw group), timed alone: a tenth of a d 512
+// exact trial here, and what a single-gamma check cell pays on top of its products.
+void calibrate_draws(CostModel& cost) {
+  constexpr long kDrawN = 512, kDrawD = 256, kDrawProbes = 4;
+  attnsweep::model::Matrix drawn;
+  const double tokens = median_seconds(5, [&](std::uint64_t r) {
+    mc::RandomStream stream(1, 0, r, mc::Purpose::tokens);
+    mc::gaussian_tokens(kDrawN, kDrawD, 0.5, stream, drawn);
+  });
+  const double signs = median_seconds(5, [&](std::uint64_t r) {
+    mc::RandomStream stream(1, 0, r, mc::Purpose::probes);
+    mc::rademacher_probes(kDrawN, kDrawD, kDrawProbes, stream, drawn);
+  });
+  cost.seconds_per_entry = tokens / (kDrawN * kDrawD);
+  cost.seconds_per_sign = signs / (kDrawN * kDrawD * kDrawProbes);
+}
 }  // namespace
 
 double CostModel::draw_seconds(const mc::CellParams& cell) const {
@@ -66,22 +83,7 @@ double measure_trial_seconds(const mc::CellParams& cell, int repeats) {
 
 CostModel CostModel::calibrate() {
   CostModel model;
-  // The draws (a trial's tokens and probes, once per draw group), timed alone: a tenth of a
-  // d 512 exact trial here, and what a single-gamma check cell pays on top of its products.
-  constexpr long kDrawN = 512, kDrawD = 256, kDrawProbes = 4;
-  model::Matrix drawn;
-  model.seconds_per_entry = median_seconds(5,
-                                           [&](std::uint64_t r) {
-                                             mc::RandomStream stream(1, 0, r, mc::Purpose::tokens);
-                                             mc::gaussian_tokens(kDrawN, kDrawD, 0.5, stream, drawn);
-                                           }) /
-                            (kDrawN * kDrawD);
-  model.seconds_per_sign = median_seconds(5,
-                                          [&](std::uint64_t r) {
-                                            mc::RandomStream stream(1, 0, r, mc::Purpose::probes);
-                                            mc::rademacher_probes(kDrawN, kDrawD, kDrawProbes, stream, drawn);
-                                          }) /
-                           (kDrawN * kDrawD * kDrawProbes);
+  calibrate_draws(model);
   mc::CellParams cell;
   cell.rho = 0.5;
   cell.gamma = 2;
